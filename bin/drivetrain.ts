@@ -1,0 +1,4 @@
+#!/usr/bin/env node
+import { createDrivetrainApp } from '../lib/drivetrain-app';
+
+createDrivetrainApp().app.synth();

@@ -1,0 +1,104 @@
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { acknowledge } from '../nag';
+
+export interface ArtifactStoreProps {
+  /** A fixed name lets the dispatcher and IAM policies address it without a lookup. */
+  readonly bucketName: string;
+  readonly encryptionKey: kms.IKey;
+  readonly removalPolicy: RemovalPolicy;
+}
+
+const SINGLE_REGION =
+  'Drivetrain deploys one region per environment; versioning plus RETAIN protect the data, and cross-region replication is a disaster-recovery choice left to each organisation.';
+
+/**
+ * Checkpoints, model artifacts and SageMaker output: KMS-encrypted, versioned (a bad
+ * overwrite of a checkpoint is recoverable), TLS-only, with server access logs.
+ */
+export class ArtifactStore extends Construct {
+  public readonly bucket: s3.Bucket;
+  public readonly accessLogs: s3.Bucket;
+  private readonly bucketName: string;
+
+  constructor(scope: Construct, id: string, props: ArtifactStoreProps) {
+    super(scope, id);
+    this.bucketName = props.bucketName;
+    // S3 server access logs can only be delivered to SSE-S3 buckets.
+    this.accessLogs = new s3.Bucket(this, 'AccessLogs', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      versioned: true,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      lifecycleRules: [{ expiration: Duration.days(365), noncurrentVersionExpiration: Duration.days(30) }],
+      removalPolicy: props.removalPolicy,
+      autoDeleteObjects: false,
+    });
+    acknowledge(this.accessLogs, {
+      'NIST.800.53.R5-S3DefaultEncryptionKMS': 'S3 server access logging delivers only to SSE-S3 encrypted buckets.',
+      'NIST.800.53.R5-S3BucketReplicationEnabled': SINGLE_REGION,
+    });
+    this.bucket = new s3.Bucket(this, 'Artifacts', {
+      bucketName: props.bucketName,
+      encryption: s3.BucketEncryption.KMS,
+      encryptionKey: props.encryptionKey,
+      bucketKeyEnabled: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      versioned: true,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      serverAccessLogsBucket: this.accessLogs,
+      serverAccessLogsPrefix: 'artifacts/',
+      lifecycleRules: [
+        { abortIncompleteMultipartUploadAfter: Duration.days(7) },
+        { noncurrentVersionExpiration: Duration.days(30) },
+      ],
+      removalPolicy: props.removalPolicy,
+      autoDeleteObjects: false,
+    });
+    acknowledge(this.bucket, { 'NIST.800.53.R5-S3BucketReplicationEnabled': SINGLE_REGION });
+  }
+
+  /** Least-privilege object access under one prefix, for a customer-managed policy. */
+  public readStatements(prefix: string, key: kms.IKey): iam.PolicyStatement[] {
+    return [
+      new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [this.objectsArn(`${prefix}*`)] }),
+      this.listStatement(prefix),
+      new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: [key.keyArn] }),
+    ];
+  }
+
+  public readWriteStatements(prefix: string, key: kms.IKey): iam.PolicyStatement[] {
+    return [
+      new iam.PolicyStatement({
+        actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
+        resources: [this.objectsArn(`${prefix}*`)],
+      }),
+      this.listStatement(prefix),
+      new iam.PolicyStatement({ actions: ['kms:Decrypt', 'kms:GenerateDataKey'], resources: [key.keyArn] }),
+    ];
+  }
+
+  /** Literal (token-free) object ARN, so policies and their reviews read plainly. */
+  public objectsArn(pattern: string): string {
+    return Stack.of(this).formatArn({
+      service: 's3',
+      region: '',
+      account: '',
+      resource: this.bucketName,
+      resourceName: pattern,
+    });
+  }
+
+  private listStatement(prefix: string): iam.PolicyStatement {
+    return new iam.PolicyStatement({
+      actions: ['s3:ListBucket'],
+      resources: [this.bucket.bucketArn],
+      conditions: { StringLike: { 's3:prefix': [`${prefix}*`] } },
+    });
+  }
+}

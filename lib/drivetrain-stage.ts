@@ -1,0 +1,31 @@
+import { Stage, type StageProps, Tags } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import type { EnvironmentConfig } from '../config/schema';
+import { ComputeStack } from './compute-stack';
+import { NetworkStack } from './network-stack';
+
+export interface DrivetrainStageProps extends StageProps {
+  readonly config: EnvironmentConfig;
+}
+
+/** One deployable environment: its stacks are named Drivetrain-<env>-<Pillar>. */
+export class DrivetrainStage extends Stage {
+  public readonly network: NetworkStack;
+  public readonly compute: ComputeStack;
+
+  constructor(scope: Construct, id: string, props: DrivetrainStageProps) {
+    const { config } = props;
+    super(scope, id, { ...props, env: { account: config.account, region: config.region } });
+    const stackName = (pillar: string) => `Drivetrain-${config.name}-${pillar}`;
+
+    this.network = new NetworkStack(this, 'Network', { stackName: stackName('Network'), config });
+    this.compute = new ComputeStack(this, 'Compute', {
+      stackName: stackName('Compute'),
+      config,
+      vpc: this.network.vpc,
+    });
+
+    Tags.of(this).add('drivetrain:environment', config.name);
+    Tags.of(this).add('drivetrain:managed-by', 'cdk');
+  }
+}

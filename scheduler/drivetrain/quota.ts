@@ -1,0 +1,41 @@
+import type { RunningJob, Team } from '../model';
+
+/**
+ * GPUs each team holds per GPU type, against its nominal quota (Kueue cohort semantics:
+ * quota a team leaves idle is lent to others, and taken back when the owner needs it).
+ */
+export class QuotaLedger {
+  private readonly held = new Map<string, number>();
+  private readonly quotas = new Map<string, Readonly<Record<string, number>>>();
+
+  constructor(teams: readonly Team[], running: readonly RunningJob[]) {
+    for (const team of teams) this.quotas.set(team.id, team.nominalQuota);
+    for (const { job } of running) this.add(job.team, job.resources.gpuType, job.resources.gpus);
+  }
+
+  quota(team: string, gpuType: string): number {
+    return this.quotas.get(team)?.[gpuType] ?? 0;
+  }
+
+  gpusHeld(team: string, gpuType: string): number {
+    return this.held.get(key(team, gpuType)) ?? 0;
+  }
+
+  /** True if the team would stay within its nominal quota after taking `gpus` more. */
+  fitsQuota(team: string, gpuType: string, gpus: number): boolean {
+    return this.gpusHeld(team, gpuType) + gpus <= this.quota(team, gpuType);
+  }
+
+  /** True if the team holds more than its nominal quota, i.e. some of its work is borrowed. */
+  isBorrowing(team: string, gpuType: string): boolean {
+    return this.gpusHeld(team, gpuType) > this.quota(team, gpuType);
+  }
+
+  add(team: string, gpuType: string, gpus: number): void {
+    this.held.set(key(team, gpuType), this.gpusHeld(team, gpuType) + gpus);
+  }
+}
+
+function key(team: string, gpuType: string): string {
+  return `${team}\u0000${gpuType}`;
+}

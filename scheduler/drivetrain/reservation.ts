@@ -1,0 +1,58 @@
+import type { PoolCapacity } from '../capacity';
+import type { Job, RunningJob } from '../model';
+import type { Reservation } from '../policy';
+
+/**
+ * EASY backfill (Lifka, 1995): the first job that cannot start gets the nodes it will be able
+ * to use earliest, assuming every running job ends at its declared max runtime (its "shadow
+ * time"). Other jobs may use those nodes only if they are sure to be gone by then, so the
+ * reserved job is never delayed by backfill.
+ */
+export function reserveEarliest(
+  job: Job,
+  pools: readonly PoolCapacity[],
+  runningIn: (poolId: string) => readonly RunningJob[],
+  now: number,
+): Reservation | undefined {
+  let best: Reservation | undefined;
+  for (const pool of pools) {
+    const reservation = reserveIn(pool, job, runningIn(pool.pool.id), now);
+    if (reservation !== undefined && (best === undefined || reservation.untilS < best.untilS)) best = reservation;
+  }
+  return best;
+}
+
+function reserveIn(
+  pool: PoolCapacity,
+  job: Job,
+  running: readonly RunningJob[],
+  now: number,
+): Reservation | undefined {
+  if (!pool.couldEverHold(job.resources)) return undefined;
+  const trial = pool.clone();
+  // A job past its limit is about to be killed; count it as ending now.
+  const endOf = (run: RunningJob) => Math.max(now, run.startedAt + run.job.maxRuntimeS);
+  const byEnd = [...running].sort((a, b) => endOf(a) - endOf(b));
+  let nodes = trial.findNodes(job.resources);
+  let untilS = now;
+  for (const run of byEnd) {
+    if (nodes !== undefined) break;
+    trial.release(run.job.resources, run.placement.nodes);
+    untilS = endOf(run);
+    nodes = trial.findNodes(job.resources);
+  }
+  return nodes === undefined ? undefined : { jobId: job.id, placement: { poolId: pool.pool.id, nodes }, untilS };
+}
+
+/** Whether `candidate` may start on `node` of `poolId` without delaying the reserved job. */
+export function respectsReservation(
+  reservation: Reservation | undefined,
+  poolId: string,
+  node: number,
+  candidate: Job,
+  now: number,
+): boolean {
+  if (reservation === undefined || reservation.placement.poolId !== poolId) return true;
+  if (!reservation.placement.nodes.includes(node)) return true;
+  return now + candidate.maxRuntimeS <= reservation.untilS;
+}

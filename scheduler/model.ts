@@ -1,0 +1,102 @@
+import { PRIORITY_CLASSES, type PriorityClassName } from './priority-classes';
+import type { Resources } from './resources';
+
+/** What one job asks for. `gpus`, `cpus` and `memoryMiB` are totals, split evenly over `nodes`. */
+export interface JobResources extends Resources {
+  readonly gpuType: string;
+  /** Gang size: a multi-node job starts on all of its nodes at once or not at all. */
+  readonly nodes: number;
+}
+
+export type JobState = 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+
+export interface Job {
+  readonly id: string;
+  readonly team: string;
+  readonly priorityClass: PriorityClassName;
+  readonly resources: JobResources;
+  /**
+   * The job may be stopped and restarted from its last checkpoint, and so may run on spot
+   * capacity. Always true for the preemptible class; other classes may opt in.
+   */
+  readonly preemptible: boolean;
+  /** Hard runtime limit declared at submit; the only runtime estimate the scheduler gets. */
+  readonly maxRuntimeS: number;
+  /** Epoch seconds. */
+  readonly submitTime: number;
+  readonly state: JobState;
+  /** GPU-seconds the job already ran in earlier, preempted attempts (0 for a fresh job). */
+  readonly attainedGpuS: number;
+}
+
+export interface Team {
+  readonly id: string;
+  /** Relative fair-share weight; a team with weight 2 is entitled to twice the share of weight 1. */
+  readonly weight: number;
+  /** GPUs per GPU type the team owns. Idle quota is lent to other teams and reclaimed on demand. */
+  readonly nominalQuota: Readonly<Record<string, number>>;
+}
+
+export type CapacityType = 'on-demand' | 'spot';
+
+/** A homogeneous group of nodes: one GPU type bought one way (an AWS Batch compute environment). */
+export interface Pool {
+  readonly id: string;
+  readonly gpuType: string;
+  readonly capacityType: CapacityType;
+  readonly nodeCount: number;
+  /** Allocatable resources of one node. */
+  readonly node: Resources;
+}
+
+/** Where a job runs: one node index (within the pool) per gang member. */
+export interface Placement {
+  readonly poolId: string;
+  readonly nodes: readonly number[];
+}
+
+export interface RunningJob {
+  readonly job: Job;
+  readonly placement: Placement;
+  readonly startedAt: number;
+  /** Work done before this instant survives a preemption; work after it is lost. */
+  readonly lastCheckpointAt: number;
+}
+
+/**
+ * Each team's exponentially decayed resource-seconds as of `at`. The policy returns the
+ * updated ledger with every decision; the caller stores it and passes it back next round.
+ */
+export interface UsageLedger {
+  readonly at: number;
+  readonly byTeam: Readonly<Record<string, Resources>>;
+}
+
+/** Everything one dispatch round looks at. Plain data, so it serialises as is. */
+export interface ClusterState {
+  readonly pools: readonly Pool[];
+  readonly teams: readonly Team[];
+  /** Pending jobs, in any order. */
+  readonly pending: readonly Job[];
+  readonly running: readonly RunningJob[];
+  readonly usage: UsageLedger;
+}
+
+export function emptyUsage(at: number): UsageLedger {
+  return { at, byTeam: {} };
+}
+
+export function classOf(job: Job) {
+  return PRIORITY_CLASSES[job.priorityClass];
+}
+
+/** The class decides, but a job of a non-preemptible class may opt in (e.g. to use spot). */
+export function isPreemptible(job: Job): boolean {
+  return job.preemptible || classOf(job).preemptible;
+}
+
+/** Resources of one gang member. */
+export function perNode(resources: JobResources): Resources {
+  const n = resources.nodes;
+  return { gpus: resources.gpus / n, cpus: resources.cpus / n, memoryMiB: resources.memoryMiB / n };
+}

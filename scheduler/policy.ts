@@ -1,0 +1,69 @@
+import type { ClusterState, Placement, UsageLedger } from './model';
+
+/** Machine-readable reasons a job is still pending. */
+export type PendingCode =
+  /** Team is at its nominal quota and no idle capacity is left to borrow. */
+  | 'quota'
+  /** No pool the job may use has room, and the job may not preempt anything there. */
+  | 'capacity'
+  /** Jobs of the same class ahead in fair-share order took the free capacity. */
+  | 'priority'
+  /** It would fit, but only on nodes held for a larger job and it could outlast that hold. */
+  | 'gang-reservation'
+  /** A job of a higher (possibly aged) class is itself still waiting. */
+  | 'blocked-by-higher-class'
+  /** No pool of this GPU type is large enough for the job, however empty. */
+  | 'unschedulable';
+
+export interface PendingReason {
+  readonly code: PendingCode;
+  /** One sentence for humans, e.g. in `drivetrain jobs describe`. */
+  readonly message: string;
+}
+
+export interface StartJob {
+  readonly jobId: string;
+  readonly placement: Placement;
+}
+
+export interface PreemptJob {
+  readonly jobId: string;
+  /** The waiting job the capacity is freed for. */
+  readonly forJobId: string;
+  readonly reason: 'higher-class' | 'reclaim-quota';
+}
+
+export interface WaitingJob {
+  readonly jobId: string;
+  readonly reason: PendingReason;
+}
+
+/** Nodes held for a blocked gang job until `untilS`, its earliest possible start. */
+export interface Reservation {
+  readonly jobId: string;
+  readonly placement: Placement;
+  readonly untilS: number;
+}
+
+/**
+ * The outcome of one round. Apply `preemptions` before `starts`: some starts use capacity
+ * that the preemptions free.
+ */
+export interface Decision {
+  readonly starts: readonly StartJob[];
+  readonly preemptions: readonly PreemptJob[];
+  /** One entry per job left pending. */
+  readonly waiting: readonly WaitingJob[];
+  readonly reservation?: Reservation;
+  /** Store and pass back as `ClusterState.usage` next round. */
+  readonly usage: UsageLedger;
+}
+
+/**
+ * A scheduling policy: pure, deterministic and free of I/O, so the Lambda dispatcher, the
+ * local runtime and the simulator run the same code.
+ */
+export interface SchedulingPolicy {
+  readonly name: string;
+  decide(state: ClusterState, now: number): Decision;
+}

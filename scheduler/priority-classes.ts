@@ -1,0 +1,29 @@
+/**
+ * Priority classes: the one definition shared by the scheduler policy, the job API,
+ * the CDK job queues (Batch scheduling priority) and the per-environment team config.
+ */
+export interface PriorityClass {
+  /** Higher runs first. Also used as the Batch schedulingPriority of the class's jobs. */
+  readonly value: number;
+  /** Jobs of this class may be stopped to make room for a higher class. */
+  readonly preemptible: boolean;
+  /** Jobs of this class may preempt preemptible or borrowed work. */
+  readonly mayPreempt: boolean;
+}
+
+export const PRIORITY_CLASSES = {
+  /** Release-blocking runs, safety evaluation: never preempted, on-demand capacity first. */
+  critical: { value: 1000, preemptible: false, mayPreempt: true },
+  /** Normal training runs. */
+  standard: { value: 500, preemptible: false, mayPreempt: true },
+  /** Sweeps, exploration, backfills: cheap spot capacity, checkpoint and get preempted. */
+  preemptible: { value: 100, preemptible: true, mayPreempt: false },
+} as const satisfies Record<string, PriorityClass>;
+
+export type PriorityClassName = keyof typeof PRIORITY_CLASSES;
+
+export const PRIORITY_CLASS_NAMES = Object.keys(PRIORITY_CLASSES) as PriorityClassName[];
+
+export function isPriorityClassName(name: string): name is PriorityClassName {
+  return Object.hasOwn(PRIORITY_CLASSES, name);
+}
