@@ -2,6 +2,7 @@ import { Stage, type StageProps, Tags } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { EnvironmentConfig } from '../config/schema';
 import { ComputeStack } from './compute-stack';
+import { KubernetesStack } from './kubernetes-stack';
 import { NetworkStack } from './network-stack';
 
 export interface DrivetrainStageProps extends StageProps {
@@ -12,6 +13,7 @@ export interface DrivetrainStageProps extends StageProps {
 export class DrivetrainStage extends Stage {
   public readonly network: NetworkStack;
   public readonly compute: ComputeStack;
+  public readonly kubernetes: KubernetesStack;
 
   constructor(scope: Construct, id: string, props: DrivetrainStageProps) {
     const { config } = props;
@@ -21,6 +23,11 @@ export class DrivetrainStage extends Stage {
     this.network = new NetworkStack(this, 'Network', { stackName: stackName('Network'), config });
     this.compute = new ComputeStack(this, 'Compute', {
       stackName: stackName('Compute'),
+      config,
+      vpc: this.network.vpc,
+    });
+    this.kubernetes = new KubernetesStack(this, 'Kubernetes', {
+      stackName: stackName('Kubernetes'),
       config,
       vpc: this.network.vpc,
     });

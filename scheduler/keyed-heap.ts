@@ -1,23 +1,36 @@
 /**
- * A binary min-heap on precomputed numeric keys. Built in O(n) and popped lazily: a round
- * usually starts a few jobs out of thousands, so sorting whole queues would be wasted work.
+ * A binary min-heap on precomputed numeric keys. `KeyedHeap.of` builds one in O(n) and pops
+ * are lazy: a round usually starts a few jobs out of thousands, so a full sort is wasted.
  */
 export class KeyedHeap<T> {
-  private readonly items: T[] = [];
-  private readonly keys: number[] = [];
+  private constructor(
+    private readonly items: T[],
+    private readonly keys: number[],
+  ) {}
 
-  push(item: T, key: number): void {
-    this.items.push(item);
-    this.keys.push(key);
+  static empty<T>(): KeyedHeap<T> {
+    return new KeyedHeap<T>([], []);
   }
 
-  /** Call once after the pushes, before the first pop. */
-  heapify(): void {
-    for (let i = (this.items.length >> 1) - 1; i >= 0; i--) this.siftDown(i);
+  /** Takes ownership of both arrays. */
+  static of<T>(items: T[], keys: number[]): KeyedHeap<T> {
+    const heap = new KeyedHeap(items, keys);
+    for (let i = (items.length >> 1) - 1; i >= 0; i--) heap.siftDown(i);
+    return heap;
   }
 
   get size(): number {
     return this.items.length;
+  }
+
+  push(item: T, key: number): void {
+    this.items.push(item);
+    this.keys.push(key);
+    this.siftUp(this.items.length - 1);
+  }
+
+  peek(): { item: T; key: number } | undefined {
+    return this.items.length === 0 ? undefined : { item: this.items[0]!, key: this.keys[0]! };
   }
 
   pop(): T | undefined {
@@ -37,9 +50,19 @@ export class KeyedHeap<T> {
     return this.items;
   }
 
+  private siftUp(start: number): void {
+    let i = start;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (this.keys[parent]! <= this.keys[i]!) return;
+      this.swap(i, parent);
+      i = parent;
+    }
+  }
+
   private siftDown(start: number): void {
-    const { items, keys } = this;
-    const n = items.length;
+    const { keys } = this;
+    const n = keys.length;
     let i = start;
     for (;;) {
       const left = 2 * i + 1;
@@ -47,9 +70,14 @@ export class KeyedHeap<T> {
       const right = left + 1;
       const child = right < n && keys[right]! < keys[left]! ? right : left;
       if (keys[child]! >= keys[i]!) return;
-      [items[i], items[child]] = [items[child]!, items[i]!];
-      [keys[i], keys[child]] = [keys[child]!, keys[i]!];
+      this.swap(i, child);
       i = child;
     }
+  }
+
+  private swap(a: number, b: number): void {
+    const { items, keys } = this;
+    [items[a], items[b]] = [items[b]!, items[a]!];
+    [keys[a], keys[b]] = [keys[b]!, keys[a]!];
   }
 }

@@ -69,11 +69,12 @@ export function evictionIn(
   candidates: readonly Victim[],
   quota: QuotaLedger,
   maxVictims: number,
+  usable?: (node: number) => boolean,
 ): Eviction | undefined {
   const trial = pool.clone();
   const freedFromTeam = new Map<string, number>();
   const chosen: Victim[] = [];
-  let nodes = trial.findNodes(job.resources);
+  let nodes = trial.findNodes(job.resources, usable);
   for (const victim of candidates) {
     if (nodes !== undefined || chosen.length >= maxVictims) break;
     const { team, resources } = victim.running.job;
@@ -84,7 +85,7 @@ export function evictionIn(
     trial.release(resources, victim.running.placement.nodes);
     freedFromTeam.set(team, freed + resources.gpus);
     chosen.push(victim);
-    nodes = trial.findNodes(job.resources);
+    nodes = trial.findNodes(job.resources, usable);
   }
   if (nodes === undefined) return undefined;
 
@@ -92,12 +93,12 @@ export function evictionIn(
   for (const victim of [...chosen].reverse()) {
     const { resources } = victim.running.job;
     trial.allocate(resources, victim.running.placement.nodes);
-    if (trial.findNodes(job.resources) === undefined) {
+    if (trial.findNodes(job.resources, usable) === undefined) {
       trial.release(resources, victim.running.placement.nodes);
       needed.push(victim);
     }
   }
-  const placementNodes = trial.findNodes(job.resources);
+  const placementNodes = trial.findNodes(job.resources, usable);
   if (placementNodes === undefined) return undefined;
   return { placement: { poolId: pool.pool.id, nodes: placementNodes }, victims: needed.reverse() };
 }

@@ -1,5 +1,5 @@
 import { KeyedHeap } from '../keyed-heap';
-import { classOf, type Job } from '../model';
+import type { Job } from '../model';
 import { PRIORITY_CLASSES, type PriorityClassName } from '../priority-classes';
 
 /** Classes from lowest to highest value; a job's band starts at its class's index here. */
@@ -46,17 +46,20 @@ export class PendingQueues {
   private readonly bands: Map<string, KeyedHeap<Job>>[];
 
   constructor(pending: readonly Job[], now: number, agingStepS: number) {
-    this.bands = CLASSES_ASCENDING.map(() => new Map());
+    const grouped = CLASSES_ASCENDING.map(() => new Map<string, { jobs: Job[]; keys: number[] }>());
     for (const job of pending) {
-      const band = this.bands[bandOf(job, now, agingStepS)]!;
+      const band = grouped[bandOf(job, now, agingStepS)]!;
       let queue = band.get(job.team);
       if (queue === undefined) {
-        queue = new KeyedHeap<Job>();
+        queue = { jobs: [], keys: [] };
         band.set(job.team, queue);
       }
-      queue.push(job, withinTeamKey(job));
+      queue.jobs.push(job);
+      queue.keys.push(withinTeamKey(job));
     }
-    for (const band of this.bands) for (const queue of band.values()) queue.heapify();
+    this.bands = grouped.map(
+      (band) => new Map([...band].map(([team, { jobs, keys }]) => [team, KeyedHeap.of(jobs, keys)])),
+    );
   }
 
   /** Band indices, highest first. */
@@ -67,12 +70,4 @@ export class PendingQueues {
   queuesIn(band: number): ReadonlyMap<string, KeyedHeap<Job>> {
     return this.bands[band] ?? new Map();
   }
-}
-
-export function classBand(job: Job): number {
-  return CLASSES_ASCENDING.indexOf(job.priorityClass);
-}
-
-export function mayPreempt(job: Job): boolean {
-  return classOf(job).mayPreempt;
 }
