@@ -41,7 +41,11 @@ function teams(scale: number, fleets: string[]): TeamConfig[] {
         .filter(([fleet]) => fleets.includes(fleet))
         .map(([fleet, gpus]) => [fleet, gpus * scale]),
     );
-  const kubernetes = (gpus: number) => ({ gpus: gpus * scale, cpus: gpus * scale * 12, memoryGiB: gpus * scale * 96 });
+  const kubernetes = (gpus: number) => ({
+    gpus: gpus * scale,
+    cpus: gpus * scale * 12,
+    memoryGiB: gpus * scale * 96,
+  });
   return [
     {
       name: 'perception',

@@ -29,7 +29,12 @@ export interface QueuePlan {
   readonly priority: number;
 }
 
-export function queueName(env: string, fleet: string, priorityClass: string, capacity: QueueCapacity): string {
+export function queueName(
+  env: string,
+  fleet: string,
+  priorityClass: string,
+  capacity: QueueCapacity,
+): string {
   return `drivetrain-${env}-${fleet}-${priorityClass}-${capacity}`;
 }
 

@@ -97,7 +97,11 @@ export const environmentSchema = z
       /** GPU node groups, one on-demand and one spot per listed fleet. */
       gpuFleets: z.array(z.string()).min(1),
       maxGpuNodesPerGroup: z.number().int().min(1).max(1000),
-      systemNodes: z.object({ instanceType: z.string(), min: z.number().int().min(1), max: z.number().int().min(1) }),
+      systemNodes: z.object({
+        instanceType: z.string(),
+        min: z.number().int().min(1),
+        max: z.number().int().min(1),
+      }),
       kuberayVersion: z.string(),
       nvidiaDevicePluginVersion: z.string(),
       /** IAM role ARNs granted cluster-admin through an EKS access entry. */
@@ -110,17 +114,23 @@ export const environmentSchema = z
     const fleets = new Set(env.gpuFleets.map((f) => f.name));
     const duplicate = (names: string[]) => names.find((n, i) => names.indexOf(n) !== i);
     const dupFleet = duplicate(env.gpuFleets.map((f) => f.name));
-    if (dupFleet) ctx.addIssue({ code: 'custom', path: ['gpuFleets'], message: `duplicate fleet ${dupFleet}` });
+    if (dupFleet)
+      ctx.addIssue({ code: 'custom', path: ['gpuFleets'], message: `duplicate fleet ${dupFleet}` });
     const dupTeam = duplicate(env.teams.map((t) => t.name));
     if (dupTeam) ctx.addIssue({ code: 'custom', path: ['teams'], message: `duplicate team ${dupTeam}` });
     env.teams.forEach((team, i) => {
       for (const fleet of Object.keys(team.gpuQuota)) {
         if (!fleets.has(fleet)) {
-          ctx.addIssue({ code: 'custom', path: ['teams', i, 'gpuQuota', fleet], message: `unknown fleet ${fleet}` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['teams', i, 'gpuQuota', fleet],
+            message: `unknown fleet ${fleet}`,
+          });
         }
       }
     });
     for (const fleet of env.gpuFleets) {
+      if (!fleet.instanceTypes.every(hasKnownSize)) continue; // reported by the field's own check
       const quota = env.teams.reduce((sum, team) => sum + (team.gpuQuota[fleet.name] ?? 0), 0);
       const { onDemand, spot } = fleetGpuCapacity(fleet);
       if (quota > onDemand + spot) {
@@ -178,6 +188,10 @@ const VCPUS_BY_SIZE: Record<string, number> = {
   '32xlarge': 128,
   '48xlarge': 192,
 };
+
+function hasKnownSize(instanceType: string): boolean {
+  return Object.hasOwn(VCPUS_BY_SIZE, instanceType.split('.')[1] ?? '');
+}
 
 /** vCPUs of an EC2 instance type from its size suffix (GPU families follow the standard sizes). */
 export function instanceVcpus(instanceType: string): number {

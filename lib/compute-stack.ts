@@ -54,7 +54,8 @@ export class ComputeStack extends Stack {
 
     const nodes = new ec2.SecurityGroup(this, 'NodeSecurityGroup', {
       vpc,
-      description: 'Batch GPU/CPU nodes: all traffic within the group (NCCL, EFA), egress for images and AWS APIs',
+      description:
+        'Batch GPU/CPU nodes: all traffic within the group (NCCL, EFA), egress for images and AWS APIs',
       allowAllOutbound: true,
     });
     // EFA and NCCL need every port between nodes of one job.
@@ -64,7 +65,9 @@ export class ComputeStack extends Stack {
     const instanceRole = new iam.Role(this, 'NodeRole', {
       assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
       description: 'ECS agent on Batch nodes',
-      managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonEC2ContainerServiceforEC2Role')],
+      managedPolicies: [
+        iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonEC2ContainerServiceforEC2Role'),
+      ],
     });
     acknowledge(instanceRole, {
       'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role]':
@@ -140,7 +143,11 @@ export class ComputeStack extends Stack {
       retention: logs.RetentionDays.SIX_MONTHS,
       removalPolicy,
     });
-    const ecrRepositories = this.formatArn({ service: 'ecr', resource: 'repository', resourceName: 'drivetrain/*' });
+    const ecrRepositories = this.formatArn({
+      service: 'ecr',
+      resource: 'repository',
+      resourceName: 'drivetrain/*',
+    });
     const executionRole = new iam.Role(this, 'JobExecutionRole', {
       assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
       description: 'Pulls job images and writes job logs',
@@ -161,7 +168,8 @@ export class ComputeStack extends Stack {
     });
     acknowledgeWildcards(this, executionPolicy, {
       '*': 'ecr:GetAuthorizationToken has no resource-level permissions; pulls are limited to drivetrain/* repositories.',
-      [ecrRepositories]: 'Job images live under the drivetrain/ ECR namespace, one repository per team or project.',
+      [ecrRepositories]:
+        'Job images live under the drivetrain/ ECR namespace, one repository per team or project.',
     });
 
     acknowledge(executionRole, {
@@ -178,7 +186,8 @@ export class ComputeStack extends Stack {
       statements: this.artifacts.readWriteStatements('jobs/', this.key),
     });
     acknowledgeWildcards(this, jobPolicy, {
-      [this.artifacts.objectsArn('jobs/*')]: 'Each job writes its own checkpoints and artifacts under jobs/<job-id>/.',
+      [this.artifacts.objectsArn('jobs/*')]:
+        'Each job writes its own checkpoints and artifacts under jobs/<job-id>/.',
     });
 
     this.jobDefinitions = new TrainingJobDefinitions(this, 'JobDefinitions', {

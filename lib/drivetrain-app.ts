@@ -22,7 +22,9 @@ export interface DrivetrainAppOptions extends AppProps {
 export function createDrivetrainApp(options: DrivetrainAppOptions = {}) {
   const { environments = allEnvironments(), securityChecks = true, ...appProps } = options;
   const app = new App({ ...appProps, context: { ...cdkJsonContext(), ...appProps.context } });
-  const stages = environments.map((config) => new DrivetrainStage(app, `Drivetrain-${config.name}`, { config }));
+  const stages = environments.map(
+    (config) => new DrivetrainStage(app, `Drivetrain-${config.name}`, { config }),
+  );
   if (securityChecks) addSecurityChecks(app);
   return { app, stages };
 }

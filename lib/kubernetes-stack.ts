@@ -1,15 +1,16 @@
-import { KubectlV34Layer } from '@aws-cdk/lambda-layer-kubectl-v34';
 import { RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as eks from 'aws-cdk-lib/aws-eks-v2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import type { EnvironmentConfig } from '../config/schema';
 import { ClusterAddOns } from './kubernetes/cluster-add-ons';
 import { GpuNodegroups } from './kubernetes/gpu-nodegroups';
 import { NodeLaunchTemplate } from './kubernetes/node-launch-template';
 import { NodeRole } from './kubernetes/node-role';
+import { PrivateCluster } from './kubernetes/private-cluster';
 import { TeamNamespace } from './kubernetes/team-namespace';
 
 export interface KubernetesStackProps extends StackProps {
@@ -18,12 +19,8 @@ export interface KubernetesStackProps extends StackProps {
   readonly vpc: ec2.IVpc;
 }
 
-type KubernetesVersion = EnvironmentConfig['eks']['kubernetesVersion'];
-
-/** kubectl and helm in the provider Lambda must match the cluster's minor version. */
-const KUBECTL_LAYERS: Record<KubernetesVersion, new (scope: Construct, id: string) => lambda.ILayerVersion> = {
-  '1.34': KubectlV34Layer,
-};
+/** System pods (CoreDNS, KubeRay operator) need no room for large images. */
+const SYSTEM_ROOT_VOLUME_GIB = 100;
 
 /**
  * GPU compute on EKS: a private cluster with audited control-plane logs and KMS-encrypted
@@ -31,8 +28,9 @@ const KUBECTL_LAYERS: Record<KubernetesVersion, new (scope: Construct, id: strin
  * the NVIDIA device plugin and KubeRay operator, and one quota-bound namespace per team.
  */
 export class KubernetesStack extends Stack {
+  /** Encrypts Kubernetes secrets and the cluster's log groups. */
+  public readonly key: kms.Key;
   public readonly cluster: eks.Cluster;
-  public readonly secretsKey: kms.Key;
   /** GPU node groups by fleet name. */
   public readonly gpuNodegroups = new Map<string, GpuNodegroups>();
   public readonly addOns: ClusterAddOns;
@@ -43,41 +41,25 @@ export class KubernetesStack extends Stack {
     super(scope, id, props);
     const { config, vpc } = props;
     const { eks: eksConfig } = config;
+    const removalPolicy = config.removalPolicy === 'retain' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
 
-    this.secretsKey = new kms.Key(this, 'SecretsKey', {
-      description: `Drivetrain ${config.name} EKS secrets envelope encryption`,
+    this.key = new kms.Key(this, 'Key', {
+      description: `Drivetrain ${config.name} EKS: secrets envelope encryption, control-plane and kubectl logs`,
       enableKeyRotation: true,
-      removalPolicy: config.removalPolicy === 'retain' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      removalPolicy,
     });
+    this.key.grantEncryptDecrypt(new iam.ServicePrincipal(`logs.${this.region}.amazonaws.com`));
 
-    const KubectlLayer = KUBECTL_LAYERS[eksConfig.kubernetesVersion];
-    this.cluster = new eks.Cluster(this, 'Cluster', {
+    this.cluster = new PrivateCluster(this, 'Cluster', {
       clusterName: `drivetrain-${config.name}`,
-      version: eks.KubernetesVersion.of(eksConfig.kubernetesVersion),
+      version: eksConfig.kubernetesVersion,
       vpc,
-      vpcSubnets: [{ subnets: vpc.privateSubnets }],
-      // The API server is reachable from inside the VPC only; the kubectl Lambda runs there too.
-      endpointAccess: eks.EndpointAccess.PRIVATE,
-      secretsEncryptionKey: this.secretsKey,
-      clusterLogging: [
-        eks.ClusterLoggingTypes.API,
-        eks.ClusterLoggingTypes.AUDIT,
-        eks.ClusterLoggingTypes.AUTHENTICATOR,
-        eks.ClusterLoggingTypes.CONTROLLER_MANAGER,
-        eks.ClusterLoggingTypes.SCHEDULER,
-      ],
-      // Managed node groups below, not Auto Mode: GPU node groups need the NVIDIA AMI and taints.
-      defaultCapacityType: eks.DefaultCapacityType.NODEGROUP,
-      defaultCapacity: 0,
-      // Admins come from access entries only, not from whoever ran the deployment.
-      bootstrapClusterCreatorAdminPermissions: false,
-      kubectlProviderOptions: { kubectlLayer: new KubectlLayer(this, 'KubectlLayer') },
-    });
-
-    for (const roleArn of eksConfig.adminRoleArns) {
-      // Keyed by role name, not list position: reordering the list must not recreate entries.
-      this.cluster.grantClusterAdmin(`Admin-${roleArn.split('/').pop()}`, roleArn);
-    }
+      key: this.key,
+      // Audit logs are the record of who did what in the cluster; keep a year of them.
+      logRetention: logs.RetentionDays.ONE_YEAR,
+      removalPolicy,
+      adminRoleArns: eksConfig.adminRoleArns,
+    }).cluster;
 
     const nodeRole = new NodeRole(this, 'NodeRole').role;
     const { systemNodes } = eksConfig;
@@ -85,7 +67,9 @@ export class KubernetesStack extends Stack {
       nodeRole,
       instanceTypes: [new ec2.InstanceType(systemNodes.instanceType)],
       amiType: eks.NodegroupAmiType.AL2023_X86_64_STANDARD,
-      launchTemplateSpec: new NodeLaunchTemplate(this, 'SystemLaunchTemplate', { rootVolumeGiB: 100 }).spec,
+      launchTemplateSpec: new NodeLaunchTemplate(this, 'SystemLaunchTemplate', {
+        rootVolumeGiB: SYSTEM_ROOT_VOLUME_GIB,
+      }).spec,
       minSize: systemNodes.min,
       desiredSize: systemNodes.min,
       maxSize: systemNodes.max,
@@ -113,7 +97,10 @@ export class KubernetesStack extends Stack {
     });
 
     for (const team of config.teams) {
-      this.teamNamespaces.set(team.name, new TeamNamespace(this, `Team-${team.name}`, { cluster: this.cluster, team }));
+      this.teamNamespaces.set(
+        team.name,
+        new TeamNamespace(this, `Team-${team.name}`, { cluster: this.cluster, team }),
+      );
     }
   }
 }

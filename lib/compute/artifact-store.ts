@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -39,7 +39,8 @@ export class ArtifactStore extends Construct {
       autoDeleteObjects: false,
     });
     acknowledge(this.accessLogs, {
-      'NIST.800.53.R5-S3DefaultEncryptionKMS': 'S3 server access logging delivers only to SSE-S3 encrypted buckets.',
+      'NIST.800.53.R5-S3DefaultEncryptionKMS':
+        'S3 server access logging delivers only to SSE-S3 encrypted buckets.',
       'NIST.800.53.R5-S3BucketReplicationEnabled': SINGLE_REGION,
     });
     this.bucket = new s3.Bucket(this, 'Artifacts', {

@@ -13,7 +13,9 @@ export interface FleetComputeEnvironmentsProps {
   readonly securityGroup: ec2.ISecurityGroup;
   readonly instanceRole: iam.IRole;
   /** GPU fleet, or the CPU fleet's instance classes. */
-  readonly fleet: GpuFleet | { readonly name: 'cpu'; readonly instanceClasses: readonly string[] } & Capacity;
+  readonly fleet:
+    | GpuFleet
+    | ({ readonly name: 'cpu'; readonly instanceClasses: readonly string[] } & Capacity);
 }
 
 interface Capacity {
@@ -34,7 +36,9 @@ export class FleetComputeEnvironments extends Construct {
     const { fleet } = props;
     const isGpu = 'gpuType' in fleet;
     const images = [
-      { imageType: isGpu ? batch.EcsMachineImageType.ECS_AL2023_NVIDIA : batch.EcsMachineImageType.ECS_AL2023 },
+      {
+        imageType: isGpu ? batch.EcsMachineImageType.ECS_AL2023_NVIDIA : batch.EcsMachineImageType.ECS_AL2023,
+      },
     ];
     const instanceTypes = isGpu ? fleet.instanceTypes.map((t) => new ec2.InstanceType(t)) : [];
     const instanceClasses = isGpu ? [] : (fleet.instanceClasses as ec2.InstanceClass[]);

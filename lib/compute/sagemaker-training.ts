@@ -38,8 +38,14 @@ export class SageMakerTraining extends Construct {
       description: 'SageMaker training jobs: traffic between instances of one job, egress to AWS APIs',
       allowAllOutbound: true,
     });
-    this.securityGroup.addIngressRule(this.securityGroup, ec2.Port.allTraffic(), 'Distributed training between instances');
-    acknowledge(this.securityGroup, { 'NIST.800.53.R5-EC2RestrictedCommonPorts': SELF_REFERENCING_ALL_TRAFFIC });
+    this.securityGroup.addIngressRule(
+      this.securityGroup,
+      ec2.Port.allTraffic(),
+      'Distributed training between instances',
+    );
+    acknowledge(this.securityGroup, {
+      'NIST.800.53.R5-EC2RestrictedCommonPorts': SELF_REFERENCING_ALL_TRAFFIC,
+    });
 
     this.executionRole = new iam.Role(this, 'ExecutionRole', {
       assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com'),
@@ -56,10 +62,18 @@ export class SageMakerTraining extends Construct {
       statements: [
         ...props.artifacts.readWriteStatements('sagemaker/', props.key),
         new iam.PolicyStatement({
-          actions: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'],
+          actions: [
+            'logs:CreateLogGroup',
+            'logs:CreateLogStream',
+            'logs:PutLogEvents',
+            'logs:DescribeLogStreams',
+          ],
           resources: [logGroups],
         }),
-        new iam.PolicyStatement({ actions: ['ecr:GetAuthorizationToken', 'cloudwatch:PutMetricData'], resources: ['*'] }),
+        new iam.PolicyStatement({
+          actions: ['ecr:GetAuthorizationToken', 'cloudwatch:PutMetricData'],
+          resources: ['*'],
+        }),
         new iam.PolicyStatement({
           actions: ['ecr:BatchCheckLayerAvailability', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchGetImage'],
           resources: [props.ecrRepositories],
@@ -85,7 +99,8 @@ export class SageMakerTraining extends Construct {
       '*': 'ecr:GetAuthorizationToken, cloudwatch:PutMetricData and the EC2 network-interface actions of VPC-mode training have no resource-level permissions.',
       [logGroups]: 'SageMaker writes each training job to its own stream under this fixed log group.',
       [props.ecrRepositories]: 'Training images live under the drivetrain/ ECR namespace.',
-      [props.artifacts.objectsArn('sagemaker/*')]: 'Each training job writes output and checkpoints under sagemaker/<job-id>/.',
+      [props.artifacts.objectsArn('sagemaker/*')]:
+        'Each training job writes output and checkpoints under sagemaker/<job-id>/.',
     });
 
     new CfnOutput(this, 'ExecutionRoleArn', { value: this.executionRole.roleArn });

@@ -50,7 +50,11 @@ export class TrainingJobDefinitions extends Construct {
     const image = ecs.ContainerImage.fromRegistry(config.batch.defaultImage);
     const timeout = Duration.hours(config.batch.jobTimeoutHours);
     const logging = ecs.LogDriver.awsLogs({ logGroup: props.logGroup, streamPrefix: 'batch' });
-    const container = (name: string, resources: { gpu?: number; cpu: number; memoryGiB: number }, efa = 0) => {
+    const container = (
+      name: string,
+      resources: { gpu?: number; cpu: number; memoryGiB: number },
+      efa = 0,
+    ) => {
       const linuxParameters = new batch.LinuxParameters(this, `${name}Linux`, {
         sharedMemorySize: Size.gibibytes(config.batch.sharedMemoryGiB),
         initProcessEnabled: true,
@@ -60,7 +64,11 @@ export class TrainingJobDefinitions extends Construct {
         linuxParameters.addDevices({
           hostPath: path,
           containerPath: path,
-          permissions: [batch.DevicePermission.READ, batch.DevicePermission.WRITE, batch.DevicePermission.MKNOD],
+          permissions: [
+            batch.DevicePermission.READ,
+            batch.DevicePermission.WRITE,
+            batch.DevicePermission.MKNOD,
+          ],
         });
       }
       return new batch.EcsEc2ContainerDefinition(this, `${name}Container`, {

@@ -36,7 +36,9 @@ export class GpuNodegroups extends Construct {
   constructor(scope: Construct, id: string, props: GpuNodegroupsProps) {
     super(scope, id);
     const { fleet } = props;
-    const launchTemplate = new NodeLaunchTemplate(this, 'LaunchTemplate', { rootVolumeGiB: fleet.rootVolumeGiB });
+    const launchTemplate = new NodeLaunchTemplate(this, 'LaunchTemplate', {
+      rootVolumeGiB: fleet.rootVolumeGiB,
+    });
 
     for (const capacity of capacityTypes) {
       // No nodegroupName: instance type or AMI changes replace the group, which a fixed name would block.

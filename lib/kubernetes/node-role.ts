@@ -3,7 +3,11 @@ import { Construct } from 'constructs';
 import { acknowledge } from '../nag';
 
 /** The AWS managed policies EKS requires on a node: kubelet, the VPC CNI and image pulls. */
-const NODE_POLICIES = ['AmazonEKSWorkerNodePolicy', 'AmazonEKS_CNI_Policy', 'AmazonEC2ContainerRegistryPullOnly'];
+const NODE_POLICIES = [
+  'AmazonEKSWorkerNodePolicy',
+  'AmazonEKS_CNI_Policy',
+  'AmazonEC2ContainerRegistryPullOnly',
+];
 
 /**
  * Instance role shared by every managed node group of one cluster. EKS creates the node
