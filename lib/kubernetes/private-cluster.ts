@@ -132,7 +132,7 @@ export class PrivateCluster extends Construct {
       [`AwsSolutions-IAM5[Resource::${handlerArn}:*]`]:
         'The custom-resource framework may invoke any version of the one kubectl handler function, nothing else.',
       'AwsSolutions-L1':
-        'aws-eks-v2 pins the kubectl handler runtime to the Python version its handler and AWS CLI layer are built for.',
+        'aws-eks-v2 sets the kubectl handler to the Python runtime aws-cdk-lib vouches for (3.13 in 2.276); it moves with aws-cdk-lib upgrades.',
       'NIST.800.53.R5-IAMNoInlinePolicy':
         'CDK-generated grants scoped to this cluster (eks:DescribeCluster) and to invoking the kubectl handler.',
       'NIST.800.53.R5-LambdaConcurrency':

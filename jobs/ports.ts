@@ -1,0 +1,100 @@
+import type { BackendKind, Dispatch, JobRecord } from './job';
+import type { JobState } from './states';
+
+/** Persistence of job records. Implemented over DynamoDB (AWS and dynalite alike). */
+export interface JobStore {
+  /**
+   * Creates the job unless a job with the same id exists (ids derive from the idempotency
+   * key when there is one); returns the stored job and whether this call created it.
+   */
+  create(job: JobRecord): Promise<{ job: JobRecord; created: boolean }>;
+  get(id: string): Promise<JobRecord | undefined>;
+  /** A team's jobs, newest first, optionally in one state. */
+  listByTeam(query: ListQuery): Promise<JobPage>;
+  /** Every job in one state (the dispatcher's view of the world). */
+  listByState(state: JobState): Promise<JobRecord[]>;
+  /**
+   * Moves a job to `to` if it is still in one of the states `to` may be reached from (and at
+   * `expectedVersion` when given), applying `changes`. Throws `TransitionConflict` otherwise.
+   */
+  transition(id: string, to: JobState, changes?: JobChanges, expectedVersion?: number): Promise<JobRecord>;
+  /** Updates fields without a state change, under the same optimistic-concurrency rule. */
+  update(id: string, changes: JobChanges, expectedVersion?: number): Promise<JobRecord>;
+}
+
+export type JobChanges = Partial<
+  Pick<
+    JobRecord,
+    | 'attempt'
+    | 'startedAt'
+    | 'endedAt'
+    | 'dispatch'
+    | 'pendingReason'
+    | 'stateReason'
+    | 'exitCode'
+    | 'preemptions'
+    | 'attainedGpuS'
+    | 'cancelRequested'
+  >
+>;
+
+export interface ListQuery {
+  readonly team: string;
+  readonly state?: JobState;
+  readonly limit: number;
+  /** Opaque token from the previous page. */
+  readonly nextToken?: string;
+}
+
+export interface JobPage {
+  readonly jobs: JobRecord[];
+  readonly nextToken?: string;
+}
+
+export class TransitionConflict extends Error {
+  constructor(
+    readonly jobId: string,
+    readonly to: JobState,
+    readonly actual?: JobState,
+  ) {
+    super(`job ${jobId} cannot move to ${to}${actual ? ` from ${actual}` : ''}`);
+    this.name = 'TransitionConflict';
+  }
+}
+
+export class JobNotFound extends Error {
+  constructor(readonly jobId: string) {
+    super(`job ${jobId} not found`);
+    this.name = 'JobNotFound';
+  }
+}
+
+/** What a backend is asked to run: one attempt of one job. */
+export interface BackendSubmission {
+  readonly job: JobRecord;
+  readonly dispatch: Dispatch;
+}
+
+/** What a backend reports about one of its jobs. */
+export interface BackendJobStatus {
+  readonly name: string;
+  readonly backendJobId: string;
+  readonly state: 'STARTING' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'INTERRUPTED';
+  /** INTERRUPTED: the platform took the capacity (spot reclaim, host loss); the job is requeued, not failed. */
+  readonly reason?: string;
+  readonly exitCode?: number;
+}
+
+/**
+ * A place jobs run: AWS Batch, SageMaker, EKS (RayJob) or local processes. Submits are
+ * idempotent by `dispatch.name`: the dispatcher may submit again after a crash.
+ */
+export interface ComputeBackend {
+  readonly kind: BackendKind;
+  /** Starts the attempt, or returns the existing backend job of that name. */
+  submit(submission: BackendSubmission): Promise<{ backendJobId: string }>;
+  /** Finds a backend job by its deterministic name (crash recovery); undefined if none. */
+  findByName(dispatch: Dispatch): Promise<{ backendJobId: string } | undefined>;
+  /** Stops the attempt (cancel or preemption). Stopping a finished job is not an error. */
+  terminate(dispatch: Dispatch, reason: string): Promise<void>;
+}
