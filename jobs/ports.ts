@@ -17,10 +17,13 @@ export interface JobStore {
    * Moves a job to `to` if it is still in one of the states `to` may be reached from (and at
    * `expectedVersion` when given), applying `changes`. Throws `TransitionConflict` otherwise.
    */
-  transition(id: string, to: JobState, changes?: JobChanges, expectedVersion?: number): Promise<JobRecord>;
+  transition(job: JobKey, to: JobState, changes?: JobChanges, expectedVersion?: number): Promise<JobRecord>;
   /** Updates fields without a state change, under the same optimistic-concurrency rule. */
-  update(id: string, changes: JobChanges, expectedVersion?: number): Promise<JobRecord>;
+  update(job: JobKey, changes: JobChanges, expectedVersion?: number): Promise<JobRecord>;
 }
+
+/** Identifies a job for a write; the team is immutable and keys the team indexes. */
+export type JobKey = Pick<JobRecord, 'id' | 'team'>;
 
 export type JobChanges = Partial<
   Pick<

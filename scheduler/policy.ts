@@ -1,4 +1,4 @@
-import type { ClusterState, Placement, UsageLedger } from './model';
+import type { ClusterState, Job, Placement, UsageLedger } from './model';
 
 /** Machine-readable reasons a job is still pending. */
 export type PendingCode =
@@ -52,18 +52,49 @@ export interface Reservation {
 export interface Decision {
   readonly starts: readonly StartJob[];
   readonly preemptions: readonly PreemptJob[];
-  /** One entry per job left pending. */
+  /** One entry per job left pending; with `explain: false`, only for jobs the round looked at. */
   readonly waiting: readonly WaitingJob[];
   readonly reservation?: Reservation;
   /** Store and pass back as `ClusterState.usage` next round. */
   readonly usage: UsageLedger;
 }
 
+export interface RoundOptions {
+  /**
+   * Give every pending job a why-pending reason. Costs time linear in the queue, which a
+   * simulator replaying 150,000 rounds can skip. Default true.
+   */
+  readonly explain?: boolean;
+}
+
 /**
- * A scheduling policy: pure, deterministic and free of I/O, so the Lambda dispatcher, the
- * local runtime and the simulator run the same code.
+ * A scheduling policy: deterministic and free of I/O, so the Lambda dispatcher, the local
+ * runtime and the simulator run the same code.
  */
 export interface SchedulingPolicy {
   readonly name: string;
+  /** One round from a full snapshot, as the Lambda dispatcher runs it. Pure. */
   decide(state: ClusterState, now: number): Decision;
+  /**
+   * A long-lived session that keeps its queues indexed between rounds, for callers that see
+   * every change (the local runtime, the simulator). Same decisions as `decide`.
+   */
+  open(state: ClusterState): PolicySession;
+}
+
+/**
+ * A policy's view of the cluster between rounds. Tell it every change; it applies its own
+ * decisions: started jobs run, preempted jobs leave (resubmit them, with their attained
+ * service, to requeue them).
+ */
+export interface PolicySession {
+  /** A job became pending: newly submitted, or preempted and requeued. */
+  submit(job: Job): void;
+  /** A pending job was cancelled. */
+  withdraw(jobId: string): void;
+  /** A running job ended, for whatever reason. */
+  finish(jobId: string): void;
+  /** A running job saved a checkpoint at `at`. */
+  checkpointed(jobId: string, at: number): void;
+  decide(now: number, options?: RoundOptions): Decision;
 }

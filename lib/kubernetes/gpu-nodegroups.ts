@@ -7,8 +7,9 @@ import { NodeLaunchTemplate } from './node-launch-template';
 /** GPU nodes carry `nvidia.com/gpu=present:NoSchedule`, so only pods that tolerate it land there. */
 export const GPU_TAINT = { key: 'nvidia.com/gpu', value: 'present' } as const;
 
-/** Node labels that GPU pods select on. */
+/** Node label with the fleet's GPU type (e.g. `a10g`), for GPU pods' node selectors. */
 export const GPU_TYPE_LABEL = 'drivetrain/gpu-type';
+/** Node label with `on-demand` or `spot`, so preemptible work can prefer spot and critical work avoid it. */
 export const CAPACITY_TYPE_LABEL = 'drivetrain/capacity-type';
 
 const EKS_CAPACITY: Record<CapacityType, eks.CapacityType> = {

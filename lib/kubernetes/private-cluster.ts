@@ -14,11 +14,10 @@ const ECR_PUBLIC_READ = 'AmazonElasticContainerRegistryPublicReadOnly';
 
 type KubernetesVersion = EnvironmentConfig['eks']['kubernetesVersion'];
 
+type LayerClass = new (scope: Construct, id: string) => lambda.ILayerVersion;
+
 /** kubectl and helm in the provider Lambda must match the cluster's minor version. */
-const KUBECTL_LAYERS: Record<KubernetesVersion, new (scope: Construct, id: string) => lambda.ILayerVersion> =
-  {
-    '1.34': KubectlV34Layer,
-  };
+const KUBECTL_LAYERS: Record<KubernetesVersion, LayerClass> = { '1.34': KubectlV34Layer };
 
 export interface PrivateClusterProps {
   readonly clusterName: string;

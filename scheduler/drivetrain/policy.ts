@@ -1,7 +1,9 @@
-import type { ClusterState } from '../model';
-import type { Decision, SchedulingPolicy } from '../policy';
+import { ClusterBook } from '../cluster-book';
+import type { ClusterState, Job } from '../model';
+import type { Decision, PolicySession, RoundOptions, SchedulingPolicy } from '../policy';
 import { DecayedUsage } from '../usage';
-import { type DrivetrainConfig, DispatchRound } from './round';
+import { PendingIndex } from './pending-index';
+import { DispatchRound, type DrivetrainConfig } from './round';
 
 const HOUR = 3600;
 
@@ -11,7 +13,8 @@ const HOUR = 3600;
  *   work after half a working day and nothing starves;
  * - fair share remembers a day of usage (half-life), long enough to span a burst of jobs;
  * - churn: at most 16 preemptions per round, never of a job younger than 10 minutes;
- * - a restart is assumed to cost 2 minutes before the job does useful work again.
+ * - a restart is assumed to cost 2 minutes before the job does useful work again;
+ * - backfill looks at most 128 blocked jobs per team and band in one round.
  */
 export const DEFAULT_DRIVETRAIN_CONFIG: DrivetrainConfig = {
   agingStepS: 4 * HOUR,
@@ -25,21 +28,68 @@ export const DEFAULT_DRIVETRAIN_CONFIG: DrivetrainConfig = {
  * The Drivetrain policy, in order of precedence:
  * 1. strict priority bands (class, lifted by aging);
  * 2. within a band, the team furthest below its weighted DRF share goes first;
- * 3. within a team, least attained service, then oldest;
+ * 3. within a team, least attained service, then longest waiting;
  * 4. a job starts on free capacity (borrowing idle quota if need be), or by preempting the
  *    cheapest minimal set of lower-class preemptible or borrowed work, or waits;
- * 5. the first job that must wait holds nodes (EASY backfill) and everyone else backfills.
+ * 5. the first job that must wait holds nodes (EASY backfill) and the rest backfill around it.
  */
 export class DrivetrainPolicy implements SchedulingPolicy {
   readonly name = 'drivetrain';
+
+  constructor(private readonly config: DrivetrainConfig = DEFAULT_DRIVETRAIN_CONFIG) {}
+
+  decide(state: ClusterState, now: number): Decision {
+    return this.open(state).decide(now);
+  }
+
+  open(state: ClusterState): PolicySession {
+    return new DrivetrainSession(state, this.config);
+  }
+}
+
+class DrivetrainSession implements PolicySession {
+  private readonly book: ClusterBook;
+  private readonly pending: PendingIndex;
   private readonly decay: DecayedUsage;
 
-  constructor(private readonly config: DrivetrainConfig = DEFAULT_DRIVETRAIN_CONFIG) {
+  constructor(
+    state: ClusterState,
+    private readonly config: DrivetrainConfig,
+  ) {
+    this.book = new ClusterBook(state);
+    this.pending = new PendingIndex(state.pending, config.agingStepS);
     this.decay = new DecayedUsage(config.usageHalfLifeS);
   }
 
-  decide(state: ClusterState, now: number): Decision {
-    const usage = this.decay.advance(state.usage, state.running, now);
-    return new DispatchRound(state, usage, now, this.config, this.decay).decide();
+  submit(job: Job): void {
+    this.pending.add(job);
+  }
+
+  withdraw(jobId: string): void {
+    this.pending.withdraw(jobId);
+  }
+
+  finish(jobId: string): void {
+    this.book.finish(jobId);
+  }
+
+  checkpointed(jobId: string, at: number): void {
+    this.book.checkpointed(jobId, at);
+  }
+
+  decide(now: number, options: RoundOptions = {}): Decision {
+    const running = this.book.running();
+    const inputs = {
+      pools: this.book.pools,
+      teams: this.book.teams,
+      running,
+      capacity: this.book.capacity(),
+      pending: this.pending,
+      usage: this.decay.advance(this.book.usage, running, now),
+    };
+    const round = new DispatchRound(inputs, now, this.config, this.decay);
+    const decision = round.decide(options.explain ?? true);
+    this.book.apply(decision, (jobId) => round.started.get(jobId)!, now);
+    return decision;
   }
 }

@@ -1,5 +1,5 @@
-import { ClusterCapacity, type PoolCapacity } from '../capacity';
-import type { ClusterState, Job, Placement, RunningJob, UsageLedger } from '../model';
+import type { ClusterCapacity, PoolCapacity } from '../capacity';
+import type { Job, Placement, Pool, RunningJob, Team, UsageLedger } from '../model';
 import { eligiblePools, place } from '../placement';
 import type { Decision, PendingReason, PreemptJob, Reservation, StartJob, WaitingJob } from '../policy';
 import { NO_RESOURCES, type Resources, addResources, scaleResources } from '../resources';
@@ -15,7 +15,7 @@ import {
   type Victim,
   victimReason,
 } from './preemption';
-import { PendingQueues } from './queues';
+import { type PendingIndex, TOP_BAND } from './pending-index';
 import { QuotaLedger } from './quota';
 import { reserveEarliest, respectsReservation } from './reservation';
 import { WhyPending } from './why-pending';
@@ -35,8 +35,23 @@ export interface DrivetrainConfig {
   readonly backfillDepth: number;
 }
 
-/** One dispatch round: mutable working state, thrown away once the decision is made. */
+/** What a round starts from. The round spends `capacity` and pops from `pending`. */
+export interface RoundInputs {
+  readonly pools: readonly Pool[];
+  readonly teams: readonly Team[];
+  readonly running: readonly RunningJob[];
+  readonly capacity: ClusterCapacity;
+  readonly pending: PendingIndex;
+  /** Already advanced to `now`. */
+  readonly usage: UsageLedger;
+}
+
+/**
+ * One dispatch round: mutable working state, thrown away once the decision is made. Jobs
+ * that stay pending go back into the index; started jobs are listed in `started`.
+ */
 export class DispatchRound {
+  readonly started = new Map<string, Job>();
   private readonly capacity: ClusterCapacity;
   private readonly quota: QuotaLedger;
   private readonly fairShare: FairShare;
@@ -54,39 +69,43 @@ export class DispatchRound {
   private blockedBand = -1;
 
   constructor(
-    private readonly state: ClusterState,
-    private readonly usage: UsageLedger,
+    private readonly inputs: RoundInputs,
     private readonly now: number,
     private readonly config: DrivetrainConfig,
     decay: DecayedUsage,
   ) {
-    this.capacity = ClusterCapacity.of(state.pools, state.running);
-    this.quota = new QuotaLedger(state.teams, state.running);
-    this.fairShare = new FairShare(state.teams, state.running, usage, decay, clusterTotal(state));
+    this.capacity = inputs.capacity;
+    this.quota = new QuotaLedger(inputs.teams, inputs.running);
+    this.fairShare = new FairShare(inputs.teams, inputs.running, inputs.usage, decay, clusterTotal(inputs.pools));
     this.why = new WhyPending(this.quota);
-    for (const run of state.running) this.runningIn(run.placement.poolId).push(run);
+    for (const run of inputs.running) this.runningIn(run.placement.poolId).push(run);
   }
 
-  decide(): Decision {
-    const queues = new PendingQueues(this.state.pending, this.now, this.config.agingStepS);
-    for (const band of queues.bandsFromTop()) {
-      const teams = queues.queuesIn(band);
-      const active = new Set([...teams.keys()].filter((team) => (teams.get(team)?.size ?? 0) > 0));
+  decide(explain: boolean): Decision {
+    const { pending } = this.inputs;
+    const leftWaiting: Job[] = [];
+    for (let band = TOP_BAND; band >= 0 && !this.exhausted(); band--) {
+      const active = new Set(pending.teamsFrom(band, this.now));
       const misses = new Map<string, number>();
       while (active.size > 0 && !this.exhausted()) {
         const team = this.fairShare.neediest(active)!;
-        const queue = teams.get(team)!;
-        const job = queue.pop()!;
-        if (!this.tryStart(job, band)) misses.set(team, (misses.get(team) ?? 0) + 1);
-        if (queue.size === 0 || (misses.get(team) ?? 0) >= this.config.backfillDepth) active.delete(team);
+        const job = pending.takeNext(team, band, this.now);
+        if (job === undefined) {
+          active.delete(team);
+        } else if (!this.tryStart(job, pending.bandOf(job, this.now))) {
+          leftWaiting.push(job);
+          misses.set(team, (misses.get(team) ?? 0) + 1);
+          if ((misses.get(team) ?? 0) >= this.config.backfillDepth) active.delete(team);
+        }
       }
-      for (const queue of teams.values()) for (const job of queue.remaining()) this.leaveUnscanned(job, band);
     }
+    if (explain) for (const job of pending.all()) this.leaveUnscanned(job, pending.bandOf(job, this.now));
+    for (const job of leftWaiting) pending.add(job);
     return {
       starts: this.starts,
       preemptions: this.preemptions,
       waiting: this.waiting,
-      usage: this.usage,
+      usage: this.inputs.usage,
       ...(this.reservation && { reservation: this.reservation }),
     };
   }
@@ -153,7 +172,7 @@ export class DispatchRound {
 
   private victimsFor(job: Job, poolId: string): Victim[] {
     const victims: Victim[] = [];
-    for (const running of this.state.running) {
+    for (const running of this.inputs.running) {
       if (running.placement.poolId !== poolId || this.preempted.has(running.job.id)) continue;
       const reason = victimReason(running, job, this.quota, this.now, this.config.preemption);
       if (reason !== undefined) {
@@ -173,6 +192,7 @@ export class DispatchRound {
     this.fairShare.charge(job.team, job.resources);
     this.runningIn(placement.poolId).push({ job, placement, startedAt: this.now, lastCheckpointAt: this.now });
     this.starts.push({ jobId: job.id, placement });
+    this.started.set(job.id, job);
     this.failedShapes.clear();
   }
 
@@ -219,8 +239,8 @@ function shapeKey(job: Job): string {
   return `${job.team}|${job.priorityClass}|${job.preemptible}|${gpuType}|${gpus}|${nodes}|${cpus}|${memoryMiB}|${job.maxRuntimeS}`;
 }
 
-function clusterTotal(state: ClusterState): Resources {
-  return state.pools.reduce<Resources>(
+function clusterTotal(pools: readonly Pool[]): Resources {
+  return pools.reduce<Resources>(
     (total, pool) => addResources(total, scaleResources(pool.node, pool.nodeCount)),
     NO_RESOURCES,
   );

@@ -1,12 +1,16 @@
 import type { ClusterState } from '../../scheduler/model';
-import type { Decision, SchedulingPolicy } from '../../scheduler/policy';
-import { startInOrder } from './queue-order';
+import type { Decision, PolicySession, SchedulingPolicy } from '../../scheduler/policy';
+import { QueueOrderSession } from './queue-order';
 
 /** First in, first out, no backfill: a job starts only once everything older has. */
 export class FifoPolicy implements SchedulingPolicy {
   readonly name = 'fifo';
 
-  decide(state: ClusterState): Decision {
-    return startInOrder(state, (job) => job.submitTime);
+  decide(state: ClusterState, now: number): Decision {
+    return this.open(state).decide(now);
+  }
+
+  open(state: ClusterState): PolicySession {
+    return new QueueOrderSession(state, (job) => job.submitTime);
   }
 }

@@ -1,6 +1,6 @@
-import { classOf, type ClusterState } from '../../scheduler/model';
-import type { Decision, SchedulingPolicy } from '../../scheduler/policy';
-import { startInOrder } from './queue-order';
+import { type ClusterState, classOf } from '../../scheduler/model';
+import type { Decision, PolicySession, SchedulingPolicy } from '../../scheduler/policy';
+import { QueueOrderSession } from './queue-order';
 
 // Submit times are epoch seconds (< 1e10), so class and submit time pack into one key.
 const CLASS_STRIDE = 1e10;
@@ -9,7 +9,11 @@ const CLASS_STRIDE = 1e10;
 export class StrictPriorityPolicy implements SchedulingPolicy {
   readonly name = 'strict-priority';
 
-  decide(state: ClusterState): Decision {
-    return startInOrder(state, (job) => -classOf(job).value * CLASS_STRIDE + job.submitTime);
+  decide(state: ClusterState, now: number): Decision {
+    return this.open(state).decide(now);
+  }
+
+  open(state: ClusterState): PolicySession {
+    return new QueueOrderSession(state, (job) => -classOf(job).value * CLASS_STRIDE + job.submitTime);
   }
 }
