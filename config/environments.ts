@@ -167,7 +167,7 @@ const inputs: Record<EnvironmentName, EnvironmentInput> = {
     ],
     cpuFleet: { instanceClasses: ['c7i', 'm7i', 'r7i'], onDemandMaxVcpus: 65_536, spotMaxVcpus: 262_144 },
     batch: { ...common.batch, shareDecaySeconds: 14_400 },
-    eks: { ...common.eks, gpuFleets: ['a10g', 'l4', 'h100'], maxGpuNodesPerGroup: 500 },
+    eks: { ...common.eks, gpuFleets: ['a10g', 'l4', 'h100'], maxGpuNodesPerGroup: 450 },
     teams: teams(16, ['a10g', 'l4', 'a100', 'h100']),
     removalPolicy: 'retain',
   },

@@ -96,7 +96,8 @@ export const environmentSchema = z
       kubernetesVersion: z.literal('1.34'),
       /** GPU node groups, one on-demand and one spot per listed fleet. */
       gpuFleets: z.array(z.string()).min(1),
-      maxGpuNodesPerGroup: z.number().int().min(1).max(1000),
+      /** EKS allows at most 450 nodes per managed node group. */
+      maxGpuNodesPerGroup: z.number().int().min(1).max(450),
       systemNodes: z.object({
         instanceType: z.string(),
         min: z.number().int().min(1),

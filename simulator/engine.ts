@@ -1,6 +1,6 @@
 import { ClusterCapacity } from '../scheduler/capacity';
 import { emptyUsage, type Job, type Placement, type Pool, type RunningJob, type Team } from '../scheduler/model';
-import type { Decision, SchedulingPolicy } from '../scheduler/policy';
+import type { Decision, PolicySession, SchedulingPolicy } from '../scheduler/policy';
 import { KeyedHeap } from '../scheduler/keyed-heap';
 import { EntitlementTracker } from './fairness';
 import type { WorkloadJob } from './workload';
@@ -53,7 +53,8 @@ interface Tracked {
 
 /**
  * Discrete-event replay: arrivals and completions are the events; all events at one instant
- * are applied together and followed by one policy round.
+ * are applied together and followed by one policy round. The simulator keeps its own books
+ * (capacity, progress, checkpoints) and checks every decision against them.
  */
 export class Simulation {
   private readonly tracked = new Map<string, Tracked>();
@@ -66,7 +67,7 @@ export class Simulation {
   private readonly demandByTeam = new Map<string, number>();
   private readonly entitlement: EntitlementTracker;
   private readonly outcomes: JobOutcome[] = [];
-  private usage = emptyUsage(0);
+  private session: PolicySession | undefined;
   private preemptions = 0;
   private rounds = 0;
   private usefulGpuS = 0;
@@ -86,7 +87,13 @@ export class Simulation {
     const arrivals = [...workload].sort((a, b) => a.job.submitTime - b.job.submitTime);
     const firstSubmit = arrivals[0]?.job.submitTime ?? 0;
     this.clock = firstSubmit;
-    this.usage = emptyUsage(firstSubmit);
+    this.session = this.policy.open({
+      pools: this.config.pools,
+      teams: this.config.teams,
+      pending: [],
+      running: [],
+      usage: emptyUsage(firstSubmit),
+    });
     let next = 0;
     for (;;) {
       const nextArrival = arrivals[next]?.job.submitTime ?? Number.POSITIVE_INFINITY;
@@ -139,6 +146,7 @@ export class Simulation {
     const tracked: Tracked = { job, durationS, remainingS: durationS, attempt: 0, runStart: 0, overheadS: 0, ranS: 0, running: undefined };
     this.tracked.set(job.id, tracked);
     this.pending.set(job.id, job);
+    this.session!.submit(job);
     addTo(this.demandByTeam, job.team, job.resources.gpus);
   }
 
@@ -146,7 +154,8 @@ export class Simulation {
     while (this.nextCompletion() === now) {
       const { id } = this.completions.pop()!;
       const tracked = this.tracked.get(id)!;
-      this.stopRunning(tracked, now);
+      this.stopRunning(tracked);
+      this.session!.finish(id);
       this.usefulGpuS += tracked.remainingS * tracked.job.resources.gpus;
       this.lostGpuS += tracked.overheadS * tracked.job.resources.gpus;
       tracked.ranS += now - tracked.runStart;
@@ -164,21 +173,11 @@ export class Simulation {
   private round(now: number): void {
     if (this.pending.size === 0) return;
     this.rounds++;
-    const decision = this.policy.decide(
-      {
-        pools: this.config.pools,
-        teams: this.config.teams,
-        pending: [...this.pending.values()],
-        running: [...this.running.values()].map((tracked) => this.runningView(tracked, now)),
-        usage: this.usage,
-      },
-      now,
-    );
-    this.apply(decision, now);
+    for (const tracked of this.running.values()) this.reportCheckpoint(tracked, now);
+    this.apply(this.session!.decide(now, { explain: false }), now);
   }
 
   private apply(decision: Decision, now: number): void {
-    this.usage = decision.usage;
     for (const { jobId } of decision.preemptions) this.preempt(jobId, now);
     for (const { jobId, placement } of decision.starts) this.start(jobId, placement, now);
   }
@@ -204,7 +203,7 @@ export class Simulation {
     const { gpus } = tracked.job.resources;
     const saved = this.checkpointedWork(tracked, now);
     const ranS = now - tracked.runStart;
-    this.stopRunning(tracked, now);
+    this.stopRunning(tracked);
     this.usefulGpuS += saved * gpus;
     this.lostGpuS += (ranS - saved) * gpus;
     tracked.remainingS -= saved;
@@ -212,10 +211,11 @@ export class Simulation {
     tracked.attempt++;
     tracked.job = { ...tracked.job, state: 'pending', attainedGpuS: tracked.job.attainedGpuS + ranS * gpus };
     this.pending.set(id, tracked.job);
+    this.session!.submit(tracked.job);
     this.preemptions++;
   }
 
-  private stopRunning(tracked: Tracked, _now: number): void {
+  private stopRunning(tracked: Tracked): void {
     const placement = tracked.running?.placement;
     if (placement === undefined) throw new Error(`${tracked.job.id} is not running`);
     this.capacity.release(tracked.job.resources, placement);
@@ -231,13 +231,14 @@ export class Simulation {
     return Math.min(tracked.remainingS, Math.floor(progress / interval) * interval);
   }
 
-  /** What the policy sees; rebuilt only when a new checkpoint moved `lastCheckpointAt`. */
-  private runningView(tracked: Tracked, now: number): RunningJob {
+  /** Tells the policy about checkpoints taken since the last round (only the latest matters). */
+  private reportCheckpoint(tracked: Tracked, now: number): void {
     const view = tracked.running!;
     const saved = this.checkpointedWork(tracked, now);
     const lastCheckpointAt = saved > 0 ? tracked.runStart + tracked.overheadS + saved : tracked.runStart;
-    if (lastCheckpointAt !== view.lastCheckpointAt) tracked.running = { ...view, lastCheckpointAt };
-    return tracked.running!;
+    if (lastCheckpointAt === view.lastCheckpointAt) return;
+    tracked.running = { ...view, lastCheckpointAt };
+    this.session!.checkpointed(tracked.job.id, lastCheckpointAt);
   }
 }
 

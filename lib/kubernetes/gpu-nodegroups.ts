@@ -27,7 +27,7 @@ export interface GpuNodegroupsProps {
 }
 
 /**
- * The EKS managed node groups of one GPU fleet: one on-demand and one spot, on the
+ * The EKS managed node groups of one GPU fleet: on-demand, and spot where the fleet buys spot, on the
  * EKS-optimized AL2023 NVIDIA AMI (driver and container toolkit included), tainted for
  * GPU work only and labelled with GPU and capacity type.
  */
@@ -41,7 +41,9 @@ export class GpuNodegroups extends Construct {
       rootVolumeGiB: fleet.rootVolumeGiB,
     });
 
-    for (const capacity of capacityTypes) {
+    // A fleet bought on-demand only (no spot vCPUs in config) gets no spot group, as in Batch.
+    const offered = capacityTypes.filter((c) => c === 'on-demand' || fleet.spotMaxVcpus > 0);
+    for (const capacity of offered) {
       // No nodegroupName: instance type or AMI changes replace the group, which a fixed name would block.
       const nodegroup = new eks.Nodegroup(this, capacity === 'spot' ? 'Spot' : 'OnDemand', {
         cluster: props.cluster,

@@ -204,8 +204,17 @@ describe('KubernetesStack', () => {
       const devGpu = gpuNodegroups(dev.template);
       const prodGpu = gpuNodegroups(prod.template);
 
-      expect(devGpu).toHaveLength(2 * devConfig.eks.gpuFleets.length);
-      expect(prodGpu).toHaveLength(2 * prodConfig.eks.gpuFleets.length);
+      // One on-demand group per fleet, plus a spot group where the fleet buys spot.
+      const expectedGroups = (config: typeof devConfig) =>
+        config.eks.gpuFleets.reduce(
+          (n, name) => n + 1 + (config.gpuFleets.find((f) => f.name === name)!.spotMaxVcpus > 0 ? 1 : 0),
+          0,
+        );
+      expect(devGpu).toHaveLength(expectedGroups(devConfig));
+      expect(prodGpu).toHaveLength(expectedGroups(prodConfig));
+      expect(
+        prodGpu.filter((ng) => ng.Labels['drivetrain/gpu-type'] === 'h100').map((ng) => ng.CapacityType),
+      ).toEqual(['ON_DEMAND']);
       expect(prodGpu.length).toBeGreaterThan(devGpu.length);
       expect(new Set(prodGpu.map((ng) => ng.Labels['drivetrain/gpu-type']))).toEqual(
         new Set(prodConfig.eks.gpuFleets),
