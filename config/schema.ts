@@ -21,8 +21,9 @@ export const gpuFleetSchema = z.object({
   name,
   /** Accelerator model, as users request it in a job spec. */
   gpuType: name,
-  /** GPUs, vCPUs and memory of the largest instance type: sizes job definitions and quotas. */
+  /** GPUs and memory of the largest instance type: size job definitions, quotas and scheduler pools. */
   gpusPerInstance: z.number().int().min(1).max(16),
+  instanceMemoryGiB: z.number().int().min(16).max(4096),
   /** Exact EC2 instance types; all must carry `gpuType`. */
   instanceTypes: z.array(z.string().regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, 'an EC2 instance type')).min(1),
   onDemandMaxVcpus: z.number().int().min(0),
@@ -117,6 +118,8 @@ export const environmentSchema = z
     const dupFleet = duplicate(env.gpuFleets.map((f) => f.name));
     if (dupFleet)
       ctx.addIssue({ code: 'custom', path: ['gpuFleets'], message: `duplicate fleet ${dupFleet}` });
+    const dupGpu = duplicate(env.gpuFleets.map((f) => f.gpuType));
+    if (dupGpu) ctx.addIssue({ code: 'custom', path: ['gpuFleets'], message: `two fleets of GPU type ${dupGpu}` });
     const dupTeam = duplicate(env.teams.map((t) => t.name));
     if (dupTeam) ctx.addIssue({ code: 'custom', path: ['teams'], message: `duplicate team ${dupTeam}` });
     env.teams.forEach((team, i) => {

@@ -21,7 +21,8 @@ export const resourcesSchema = z
     gpuType: z
       .string()
       .regex(/^[a-z][a-z0-9-]{0,22}$/, 'a GPU type such as a10g, a100 or h100')
-      .openapi({ description: 'GPU model; must be a fleet of the environment', example: 'a10g' }),
+      .optional()
+      .openapi({ description: 'GPU model, one of the environment\'s fleets; required when gpus > 0', example: 'a10g' }),
     cpus: z.number().positive().max(192).openapi({ description: 'vCPUs per node', example: 8 }),
     memoryMiB: z
       .number()
@@ -38,6 +39,11 @@ export const resourcesSchema = z
       .openapi({ description: 'Node count; more than 1 makes a gang (multi-node) job, started all at once' }),
   })
   .strict()
+  .superRefine((resources, ctx) => {
+    if (resources.gpus > 0 && resources.gpuType === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['gpuType'], message: 'required when gpus > 0' });
+    }
+  })
   .openapi('Resources');
 
 export const jobSpecSchema = z
