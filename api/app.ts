@@ -1,10 +1,10 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { InvalidPageToken } from '../jobs/store/dynamodb-job-store';
 import { JobNotFound } from '../jobs/ports';
-import { IdempotencyConflict, type JobService, NotCancellable, ValidationFailed } from '../jobs/service';
 import type { QueueReport } from '../jobs/queues';
+import { IdempotencyConflict, type JobService, NotCancellable, ValidationFailed } from '../jobs/service';
+import { InvalidPageToken } from '../jobs/store/dynamodb-job-store';
 import { type ErrorBody, errorBody } from './errors';
 import type { TeamResolver } from './identity';
 import { jobView } from './job-view';
@@ -12,7 +12,11 @@ import { openApiDocument } from './openapi';
 
 /** Where job logs come from: files locally, CloudWatch on AWS. */
 export interface LogSource {
-  read(jobId: string, attempt: number, offset: number): Promise<{ lines: string[]; nextOffset: number; complete: boolean }>;
+  read(
+    jobId: string,
+    attempt: number,
+    offset: number,
+  ): Promise<{ lines: string[]; nextOffset: number; complete: boolean }>;
 }
 
 export interface ApiOptions {
@@ -31,7 +35,10 @@ type Env = { Variables: { team: string } };
 export function createApi(options: ApiOptions) {
   const { service } = options;
   const app = new Hono<Env>();
-  const fail = (status: ContentfulStatusCode, body: ErrorBody) => (c: { json: (b: ErrorBody, s: ContentfulStatusCode) => Response }) => c.json(body, status);
+  const fail =
+    (status: ContentfulStatusCode, body: ErrorBody) =>
+    (c: { json: (b: ErrorBody, s: ContentfulStatusCode) => Response }) =>
+      c.json(body, status);
 
   app.get('/openapi.json', (c) => c.json(openApiDocument()));
   app.get('/healthz', (c) => c.json({ ok: true }));
@@ -44,14 +51,25 @@ export function createApi(options: ApiOptions) {
     '/jobs',
     bodyLimit({
       maxSize: MAX_BODY_BYTES,
-      onError: (c) => fail(413, errorBody('PayloadTooLarge', `body exceeds ${MAX_BODY_BYTES} bytes`, [{ field: '(body)', reason: 'too large' }]))(c),
+      onError: (c) =>
+        fail(
+          413,
+          errorBody('PayloadTooLarge', `body exceeds ${MAX_BODY_BYTES} bytes`, [
+            { field: '(body)', reason: 'too large' },
+          ]),
+        )(c),
     }),
     async (c) => {
       let body: unknown;
       try {
         body = await c.req.json();
       } catch {
-        return c.json(errorBody('ValidationError', 'body is not valid JSON', [{ field: '(body)', reason: 'not valid JSON' }]), 400);
+        return c.json(
+          errorBody('ValidationError', 'body is not valid JSON', [
+            { field: '(body)', reason: 'not valid JSON' },
+          ]),
+          400,
+        );
       }
       const { job, created } = await service.submit(c.get('team'), body);
       if (!created) c.header('Idempotent-Replayed', 'true');
@@ -63,44 +81,84 @@ export function createApi(options: ApiOptions) {
     const { team: requested, ...query } = c.req.query();
     const team = c.get('team');
     if (requested !== undefined && requested !== team) {
-      return c.json(errorBody('Forbidden', `you act as team ${team}`, [{ field: 'team', reason: `not your team` }]), 403);
+      return c.json(
+        errorBody('Forbidden', `you act as team ${team}`, [{ field: 'team', reason: `not your team` }]),
+        403,
+      );
     }
     const page = await service.list(team, query);
     return c.json({ jobs: page.jobs.map(jobView), ...(page.nextToken ? { nextToken: page.nextToken } : {}) });
   });
 
-  app.get('/jobs/:id', async (c) => c.json({ job: jobView(await service.get(c.get('team'), c.req.param('id'))) }));
+  app.get('/jobs/:id', async (c) =>
+    c.json({ job: jobView(await service.get(c.get('team'), c.req.param('id'))) }),
+  );
 
-  app.delete('/jobs/:id', async (c) => c.json({ job: jobView(await service.cancel(c.get('team'), c.req.param('id'))) }, 202));
+  app.delete('/jobs/:id', async (c) =>
+    c.json({ job: jobView(await service.cancel(c.get('team'), c.req.param('id'))) }, 202),
+  );
 
   app.get('/jobs/:id/logs', async (c) => {
     const job = await service.get(c.get('team'), c.req.param('id'));
     const attempt = Number(c.req.query('attempt') ?? job.attempt);
     const offset = Number(c.req.query('offset') ?? 0);
     if (!Number.isInteger(attempt) || attempt < 0 || attempt > job.attempt) {
-      return c.json(errorBody('ValidationError', 'no such attempt', [{ field: 'attempt', reason: `0..${job.attempt}` }]), 400);
+      return c.json(
+        errorBody('ValidationError', 'no such attempt', [{ field: 'attempt', reason: `0..${job.attempt}` }]),
+        400,
+      );
     }
     if (!Number.isSafeInteger(offset) || offset < 0) {
-      return c.json(errorBody('ValidationError', 'bad offset', [{ field: 'offset', reason: 'a byte offset >= 0' }]), 400);
+      return c.json(
+        errorBody('ValidationError', 'bad offset', [{ field: 'offset', reason: 'a byte offset >= 0' }]),
+        400,
+      );
     }
     if (!options.logs) {
-      return c.json(errorBody('NotFound', 'logs are in CloudWatch Logs for this deployment', [{ field: 'id', reason: 'no log source' }]), 404);
+      return c.json(
+        errorBody('NotFound', 'logs are in CloudWatch Logs for this deployment', [
+          { field: 'id', reason: 'no log source' },
+        ]),
+        404,
+      );
     }
     return c.json(await options.logs.read(job.id, attempt, offset));
   });
 
   app.get('/queues', async (c) => c.json(await options.queues()));
 
-  app.notFound((c) => c.json(errorBody('NotFound', `no route ${c.req.method} ${c.req.path}`, [{ field: 'path', reason: 'unknown route' }]), 404));
+  app.notFound((c) =>
+    c.json(
+      errorBody('NotFound', `no route ${c.req.method} ${c.req.path}`, [
+        { field: 'path', reason: 'unknown route' },
+      ]),
+      404,
+    ),
+  );
 
   app.onError((error, c) => {
-    if (error instanceof ValidationFailed) return c.json(errorBody('ValidationError', error.message, error.fields), 400);
-    if (error instanceof InvalidPageToken) return c.json(errorBody('ValidationError', error.message, [{ field: 'nextToken', reason: 'invalid' }]), 400);
-    if (error instanceof JobNotFound) return c.json(errorBody('NotFound', error.message, [{ field: 'id', reason: 'no such job' }]), 404);
+    if (error instanceof ValidationFailed)
+      return c.json(errorBody('ValidationError', error.message, error.fields), 400);
+    if (error instanceof InvalidPageToken)
+      return c.json(
+        errorBody('ValidationError', error.message, [{ field: 'nextToken', reason: 'invalid' }]),
+        400,
+      );
+    if (error instanceof JobNotFound)
+      return c.json(errorBody('NotFound', error.message, [{ field: 'id', reason: 'no such job' }]), 404);
     if (error instanceof IdempotencyConflict) {
-      return c.json(errorBody('Conflict', error.message, [{ field: 'idempotencyKey', reason: 'reused with a different spec' }]), 409);
+      return c.json(
+        errorBody('Conflict', error.message, [
+          { field: 'idempotencyKey', reason: 'reused with a different spec' },
+        ]),
+        409,
+      );
     }
-    if (error instanceof NotCancellable) return c.json(errorBody('Conflict', error.message, [{ field: 'id', reason: `job is ${error.job.state}` }]), 409);
+    if (error instanceof NotCancellable)
+      return c.json(
+        errorBody('Conflict', error.message, [{ field: 'id', reason: `job is ${error.job.state}` }]),
+        409,
+      );
     console.error(error);
     return c.json(errorBody('InternalError', 'the request could not be completed', []), 500);
   });
@@ -112,7 +170,12 @@ function authenticate(resolveTeam: TeamResolver) {
   return async (c: Parameters<TeamResolver>[0], next: () => Promise<void>) => {
     const team = resolveTeam(c);
     if (!team) {
-      return c.json(errorBody('Unauthorized', 'the caller is not a member of any team', [{ field: 'team', reason: 'unknown caller' }]), 401);
+      return c.json(
+        errorBody('Unauthorized', 'the caller is not a member of any team', [
+          { field: 'team', reason: 'unknown caller' },
+        ]),
+        401,
+      );
     }
     c.set('team', team);
     await next();

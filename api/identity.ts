@@ -35,7 +35,8 @@ export function iamPrincipalTeam(environment: EnvironmentConfig): TeamResolver {
     }
   }
   return (c) => {
-    const event = (c.env as { event?: { requestContext?: { identity?: ApiGatewayIdentity } } } | undefined)?.event;
+    const event = (c.env as { event?: { requestContext?: { identity?: ApiGatewayIdentity } } } | undefined)
+      ?.event;
     const role = roleKey(event?.requestContext?.identity?.userArn ?? '');
     return role ? byRole.get(role) : undefined;
   };

@@ -1,5 +1,5 @@
-import { PRIORITY_CLASSES } from '../scheduler/priority-classes';
 import type { JobRecord } from '../jobs/job';
+import { PRIORITY_CLASSES } from '../scheduler/priority-classes';
 
 /** A job as the API shows it: the record without storage internals, with derived fields spelled out. */
 export function jobView(job: JobRecord) {

@@ -48,7 +48,10 @@ export function openApiDocument() {
       ['400', 'Invalid request: each entry of fields names a field and why'],
       ['401', 'The caller is not a member of any team'],
       ['404', 'No such job for your team'],
-    ].map(([status, description]) => [status, { description, content: { 'application/json': { schema: error } } }]),
+    ].map(([status, description]) => [
+      status,
+      { description, content: { 'application/json': { schema: error } } },
+    ]),
   );
   const jobResponse = (description: string) => ({
     description,
@@ -64,7 +67,10 @@ export function openApiDocument() {
     responses: {
       201: jobResponse('Created'),
       200: jobResponse('Replay of an earlier submission with the same idempotencyKey'),
-      409: { description: 'idempotencyKey reused with a different spec', content: { 'application/json': { schema: error } } },
+      409: {
+        description: 'idempotencyKey reused with a different spec',
+        content: { 'application/json': { schema: error } },
+      },
       413: { description: 'Body too large', content: { 'application/json': { schema: error } } },
       ...errors,
     },
@@ -77,12 +83,20 @@ export function openApiDocument() {
     responses: {
       200: {
         description: 'A page of jobs',
-        content: { 'application/json': { schema: z.object({ jobs: z.array(job), nextToken: z.string().optional() }) } },
+        content: {
+          'application/json': { schema: z.object({ jobs: z.array(job), nextToken: z.string().optional() }) },
+        },
       },
       ...errors,
     },
   });
-  registry.registerPath({ method: 'get', path: '/jobs/{id}', summary: 'Get a job', request: { params: id }, responses: { 200: jobResponse('The job'), ...errors } });
+  registry.registerPath({
+    method: 'get',
+    path: '/jobs/{id}',
+    summary: 'Get a job',
+    request: { params: id },
+    responses: { 200: jobResponse('The job'), ...errors },
+  });
   registry.registerPath({
     method: 'delete',
     path: '/jobs/{id}',
@@ -98,7 +112,13 @@ export function openApiDocument() {
     method: 'get',
     path: '/queues',
     summary: 'Per team: pending, running, GPUs in use against quota, and why the head jobs wait',
-    responses: { 200: { description: 'Queue report', content: { 'application/json': { schema: z.object({}).passthrough() } } }, ...errors },
+    responses: {
+      200: {
+        description: 'Queue report',
+        content: { 'application/json': { schema: z.object({}).passthrough() } },
+      },
+      ...errors,
+    },
   });
 
   return new OpenApiGeneratorV3(registry.definitions).generateDocument({

@@ -51,7 +51,9 @@ export class DrivetrainApi {
     query: Query = {},
     body?: unknown,
   ): Promise<ApiResponse<T>> {
-    const url = new URL(this.baseUrl.pathname + path, this.baseUrl);
+    // Appended, not resolved: a stage prefix such as `/prod` must stay in front of every route.
+    const url = new URL(this.baseUrl);
+    url.pathname = url.pathname.replace(/\/+$/, '') + path;
     for (const [key, value] of Object.entries(query)) {
       if (value !== undefined) url.searchParams.set(key, String(value));
     }

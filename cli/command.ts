@@ -15,3 +15,8 @@ export interface Command {
 export function printJson(io: CliIo, value: unknown): void {
   io.stdout(JSON.stringify(value, null, 2));
 }
+
+/** Prints rendered human output, one line at a time. */
+export function printLines(io: CliIo, lines: readonly string[]): void {
+  for (const line of lines) io.stdout(line);
+}

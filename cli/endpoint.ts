@@ -45,7 +45,5 @@ function parseBaseUrl(raw: string): URL {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new UsageError(`--api: expected an http:// or https:// URL, got ${raw}`);
   }
-  // A stage path such as `/prod` is a prefix of every route, so keep it without its trailing slash.
-  url.pathname = url.pathname.replace(/\/+$/, '');
   return url;
 }

@@ -40,5 +40,5 @@ function printError(
     return;
   }
   io.stderr(`error: ${message}`);
-  fields.forEach(({ field, reason }) => io.stderr(`  ${field}: ${reason}`));
+  for (const { field, reason } of fields) io.stderr(`  ${field}: ${reason}`);
 }

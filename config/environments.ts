@@ -21,8 +21,20 @@ const l4 = {
   instanceMemoryGiB: 768,
   instanceTypes: ['g6.12xlarge', 'g6.48xlarge'],
 };
-const a100 = { name: 'a100', gpuType: 'a100', gpusPerInstance: 8, instanceMemoryGiB: 1152, instanceTypes: ['p4d.24xlarge'] };
-const h100 = { name: 'h100', gpuType: 'h100', gpusPerInstance: 8, instanceMemoryGiB: 2048, instanceTypes: ['p5.48xlarge'] };
+const a100 = {
+  name: 'a100',
+  gpuType: 'a100',
+  gpusPerInstance: 8,
+  instanceMemoryGiB: 1152,
+  instanceTypes: ['p4d.24xlarge'],
+};
+const h100 = {
+  name: 'h100',
+  gpuType: 'h100',
+  gpusPerInstance: 8,
+  instanceMemoryGiB: 2048,
+  instanceTypes: ['p5.48xlarge'],
+};
 
 const common = {
   batch: {

@@ -119,7 +119,8 @@ export const environmentSchema = z
     if (dupFleet)
       ctx.addIssue({ code: 'custom', path: ['gpuFleets'], message: `duplicate fleet ${dupFleet}` });
     const dupGpu = duplicate(env.gpuFleets.map((f) => f.gpuType));
-    if (dupGpu) ctx.addIssue({ code: 'custom', path: ['gpuFleets'], message: `two fleets of GPU type ${dupGpu}` });
+    if (dupGpu)
+      ctx.addIssue({ code: 'custom', path: ['gpuFleets'], message: `two fleets of GPU type ${dupGpu}` });
     const dupTeam = duplicate(env.teams.map((t) => t.name));
     if (dupTeam) ctx.addIssue({ code: 'custom', path: ['teams'], message: `duplicate team ${dupTeam}` });
     env.teams.forEach((team, i) => {

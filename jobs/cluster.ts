@@ -26,8 +26,10 @@ export function awsPools(environment: EnvironmentConfig): Pool[] {
   }
   const { cpuFleet } = environment;
   const cpuNodes = (vcpus: number) => Math.floor(vcpus / CPU_NODE.cpus);
-  if (cpuNodes(cpuFleet.onDemandMaxVcpus) > 0) pools.push(pool(CPU_POOL_TYPE, 'on-demand', cpuNodes(cpuFleet.onDemandMaxVcpus), CPU_NODE));
-  if (cpuNodes(cpuFleet.spotMaxVcpus) > 0) pools.push(pool(CPU_POOL_TYPE, 'spot', cpuNodes(cpuFleet.spotMaxVcpus), CPU_NODE));
+  if (cpuNodes(cpuFleet.onDemandMaxVcpus) > 0)
+    pools.push(pool(CPU_POOL_TYPE, 'on-demand', cpuNodes(cpuFleet.onDemandMaxVcpus), CPU_NODE));
+  if (cpuNodes(cpuFleet.spotMaxVcpus) > 0)
+    pools.push(pool(CPU_POOL_TYPE, 'spot', cpuNodes(cpuFleet.spotMaxVcpus), CPU_NODE));
   return pools;
 }
 
@@ -55,10 +57,17 @@ export function teamsOf(environment: EnvironmentConfig): Team[] {
   return environment.teams.map((t) => ({
     id: t.name,
     weight: t.weight,
-    nominalQuota: Object.fromEntries(Object.entries(t.gpuQuota).map(([fleet, gpus]) => [gpuTypeOf.get(fleet)!, gpus])),
+    nominalQuota: Object.fromEntries(
+      Object.entries(t.gpuQuota).map(([fleet, gpus]) => [gpuTypeOf.get(fleet)!, gpus]),
+    ),
   }));
 }
 
-function pool(gpuType: string, capacityType: Pool['capacityType'], nodeCount: number, node: Pool['node']): Pool {
+function pool(
+  gpuType: string,
+  capacityType: Pool['capacityType'],
+  nodeCount: number,
+  node: Pool['node'],
+): Pool {
   return { id: `${gpuType}-${capacityType}`, gpuType, capacityType, nodeCount, node };
 }

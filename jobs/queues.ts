@@ -1,5 +1,5 @@
-import { PRIORITY_CLASSES } from '../scheduler/priority-classes';
 import type { Pool, Team } from '../scheduler/model';
+import { PRIORITY_CLASSES } from '../scheduler/priority-classes';
 import { CPU_POOL_TYPE } from './cluster';
 import type { JobRecord, PendingReason } from './job';
 import type { JobStore } from './ports';
@@ -35,7 +35,11 @@ function gpusOf(job: JobRecord): number {
 }
 
 /** Per-team and per-pool view of who waits, who runs, and why: `GET /queues`. */
-export async function queueReport(store: JobStore, pools: readonly Pool[], teams: readonly Team[]): Promise<QueueReport> {
+export async function queueReport(
+  store: JobStore,
+  pools: readonly Pool[],
+  teams: readonly Team[],
+): Promise<QueueReport> {
   const [pending, dispatched, running] = await Promise.all([
     store.listByState('PENDING'),
     store.listByState('DISPATCHED'),

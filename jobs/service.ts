@@ -3,7 +3,7 @@ import type { EnvironmentConfig } from '../config/schema';
 import { PRIORITY_CLASSES } from '../scheduler/priority-classes';
 import { idempotentJobId, newJobId, specHash } from './ids';
 import type { JobRecord } from './job';
-import { type JobPage, JobNotFound, type JobStore, TransitionConflict } from './ports';
+import { JobNotFound, type JobPage, type JobStore, TransitionConflict } from './ports';
 import { type FieldError, fieldErrors, type JobSpec, jobSpecSchema } from './spec';
 import { isTerminal, JOB_STATES } from './states';
 
@@ -147,15 +147,27 @@ export class JobService {
         });
       } else {
         if (resources.gpus > fleet.gpusPerInstance) {
-          problems.push({ field: 'resources.gpus', reason: `at most ${fleet.gpusPerInstance} per node on ${fleet.name}` });
+          problems.push({
+            field: 'resources.gpus',
+            reason: `at most ${fleet.gpusPerInstance} per node on ${fleet.name}`,
+          });
         }
         if (resources.memoryMiB > fleet.instanceMemoryGiB * 1024) {
-          problems.push({ field: 'resources.memoryMiB', reason: `at most ${fleet.instanceMemoryGiB * 1024} per node on ${fleet.name}` });
+          problems.push({
+            field: 'resources.memoryMiB',
+            reason: `at most ${fleet.instanceMemoryGiB * 1024} per node on ${fleet.name}`,
+          });
         }
         if (resources.nodes > 1 && !fleet.multiNode) {
-          problems.push({ field: 'resources.nodes', reason: `${fleet.name} has no multi-node (EFA) capacity` });
+          problems.push({
+            field: 'resources.nodes',
+            reason: `${fleet.name} has no multi-node (EFA) capacity`,
+          });
         } else if (fleet.multiNode && resources.nodes > fleet.multiNode.maxNodes) {
-          problems.push({ field: 'resources.nodes', reason: `at most ${fleet.multiNode.maxNodes} nodes on ${fleet.name}` });
+          problems.push({
+            field: 'resources.nodes',
+            reason: `at most ${fleet.multiNode.maxNodes} nodes on ${fleet.name}`,
+          });
         }
       }
     } else if (resources.nodes > 1) {

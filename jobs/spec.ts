@@ -22,7 +22,10 @@ export const resourcesSchema = z
       .string()
       .regex(/^[a-z][a-z0-9-]{0,22}$/, 'a GPU type such as a10g, a100 or h100')
       .optional()
-      .openapi({ description: 'GPU model, one of the environment\'s fleets; required when gpus > 0', example: 'a10g' }),
+      .openapi({
+        description: "GPU model, one of the environment's fleets; required when gpus > 0",
+        example: 'a10g',
+      }),
     cpus: z.number().positive().max(192).openapi({ description: 'vCPUs per node', example: 8 }),
     memoryMiB: z
       .number()
@@ -48,14 +51,23 @@ export const resourcesSchema = z
 
 export const jobSpecSchema = z
   .object({
-    name: z.string().min(1).max(128).regex(label, 'letters, digits, dot, dash and underscore').openapi({ example: 'bev-fusion-train' }),
+    name: z
+      .string()
+      .min(1)
+      .max(128)
+      .regex(label, 'letters, digits, dot, dash and underscore')
+      .openapi({ example: 'bev-fusion-train' }),
     image: z
       .string()
       .min(1)
       .max(512)
       .regex(/^[^\s]+$/, 'a container image reference without spaces')
       .openapi({ example: '123456789012.dkr.ecr.us-west-2.amazonaws.com/drivetrain/perception:1.4' }),
-    command: z.array(z.string().max(4096)).min(1).max(256).openapi({ example: ['python', 'train.py'] }),
+    command: z
+      .array(z.string().max(4096))
+      .min(1)
+      .max(256)
+      .openapi({ example: ['python', 'train.py'] }),
     args: z.array(z.string().max(4096)).max(256).default([]),
     env: z
       .record(z.string().regex(envName, 'an environment variable name').max(256), z.string().max(32_768))
@@ -66,10 +78,9 @@ export const jobSpecSchema = z
       .enum(PRIORITY_CLASS_NAMES as [PriorityClassName, ...PriorityClassName[]])
       .default('standard')
       .openapi({ description: 'critical and standard are never preempted; preemptible work may be' }),
-    preemptible: z
-      .boolean()
-      .optional()
-      .openapi({ description: 'Opt in to preemption (and spot capacity); always true for the preemptible class' }),
+    preemptible: z.boolean().optional().openapi({
+      description: 'Opt in to preemption (and spot capacity); always true for the preemptible class',
+    }),
     maxRuntimeS: z
       .number()
       .int()
@@ -77,16 +88,15 @@ export const jobSpecSchema = z
       .max(14 * 24 * 3600)
       .default(24 * 3600)
       .openapi({ description: 'Hard runtime limit in seconds; the job is stopped when it is reached' }),
-    retries: z
-      .number()
-      .int()
-      .min(0)
-      .max(10)
-      .default(2)
-      .openapi({ description: 'Retries after infrastructure failures (host loss); application errors are not retried' }),
+    retries: z.number().int().min(0).max(10).default(2).openapi({
+      description: 'Retries after infrastructure failures (host loss); application errors are not retried',
+    }),
     backend: z.enum(BACKENDS).default('auto'),
     tags: z
-      .record(z.string().min(1).max(128).regex(label, 'letters, digits, dot, dash and underscore'), z.string().max(256))
+      .record(
+        z.string().min(1).max(128).regex(label, 'letters, digits, dot, dash and underscore'),
+        z.string().max(256),
+      )
       .default({})
       .refine((tags) => Object.keys(tags).length <= 50, 'at most 50 tags'),
     idempotencyKey: z

@@ -7,7 +7,15 @@
  *      ▲            │             │
  *      └─ PREEMPTED ◄─────────────┘   (preemption, spot reclaim, host loss)
  */
-export const JOB_STATES = ['PENDING', 'DISPATCHED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'PREEMPTED'] as const;
+export const JOB_STATES = [
+  'PENDING',
+  'DISPATCHED',
+  'RUNNING',
+  'SUCCEEDED',
+  'FAILED',
+  'CANCELLED',
+  'PREEMPTED',
+] as const;
 export type JobState = (typeof JOB_STATES)[number];
 
 const EDGES: Record<JobState, readonly JobState[]> = {

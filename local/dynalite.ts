@@ -15,7 +15,9 @@ export interface LocalDynamoDb {
  * DynamoDB on this machine: dynalite, persisted to `path` (LevelDB) so jobs survive restarts,
  * or in memory when no path is given (tests).
  */
-export async function startLocalDynamoDb(options: { path?: string; port?: number } = {}): Promise<LocalDynamoDb> {
+export async function startLocalDynamoDb(
+  options: { path?: string; port?: number } = {},
+): Promise<LocalDynamoDb> {
   const server = dynalite({ path: options.path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

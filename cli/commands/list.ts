@@ -1,7 +1,7 @@
 import { JOB_STATES, type JobState } from '../../jobs/states';
 import type { JobPage, JobView } from '../api-types';
 import { connect, parseCommandArgs, parseCount } from '../args';
-import { type Command, printJson } from '../command';
+import { type Command, printJson, printLines } from '../command';
 import { EXIT, UsageError } from '../errors';
 import { formatAge, formatGpus, jobNote } from '../format';
 import { renderTable } from '../table';
@@ -44,7 +44,7 @@ Lists your team's jobs, newest first, one page at a time.
       printJson(io, result);
       return EXIT.ok;
     }
-    renderJobTable(result.jobs, io.now()).forEach((line) => io.stdout(line));
+    printLines(io, renderJobTable(result.jobs, io.now()));
     if (result.nextToken) io.stderr(`more jobs: drivetrain list --all, or --next-token ${result.nextToken}`);
     return EXIT.ok;
   },

@@ -1,5 +1,5 @@
 import { connect, exactlyOnePositional, parseCommandArgs, parseCount } from '../args';
-import { type Command, printJson } from '../command';
+import { type Command, printJson, printLines } from '../command';
 import { EXIT } from '../errors';
 
 const OPTIONS = {
@@ -34,7 +34,7 @@ Prints a job's output (stdout and stderr of its command).
         if (values.follow) io.stdout(JSON.stringify(page));
         else printJson(io, page);
       } else {
-        page.lines.forEach((line) => io.stdout(line));
+        printLines(io, page.lines);
       }
       if (!values.follow || page.complete) return EXIT.ok;
       if (page.lines.length === 0) await io.sleep(LOG_POLL_INTERVAL_MS);

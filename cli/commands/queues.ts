@@ -1,6 +1,6 @@
 import type { QueuesView } from '../api-types';
 import { connect, parseCommandArgs } from '../args';
-import { type Command, printJson } from '../command';
+import { type Command, printJson, printLines } from '../command';
 import { EXIT, UsageError } from '../errors';
 import { formatUsage } from '../format';
 import { renderTable } from '../table';
@@ -20,7 +20,7 @@ wait; and the GPU pools with their capacity in use.`,
       throw new UsageError(`queues takes no arguments, got ${positionals.join(' ')}`);
     const { body } = await connect(values, io).getQueues();
     if (values.json) printJson(io, body);
-    else renderQueues(body).forEach((line) => io.stdout(line));
+    else printLines(io, renderQueues(body));
     return EXIT.ok;
   },
 };

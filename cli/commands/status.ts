@@ -1,6 +1,6 @@
 import type { JobView } from '../api-types';
 import { connect, exactlyOnePositional, parseCommandArgs } from '../args';
-import { type Command, printJson } from '../command';
+import { type Command, printJson, printLines } from '../command';
 import { EXIT } from '../errors';
 import { formatAge, formatGpus, formatMemory, formatTime } from '../format';
 import { renderFields } from '../table';
@@ -17,7 +17,7 @@ Shows a job's state and, while it is PENDING, why it waits.`,
     const id = exactlyOnePositional('status', positionals, 'job-id');
     const { body } = await connect(values, io).getJob(id);
     if (values.json) printJson(io, body);
-    else renderJob(body.job, io.now()).forEach((line) => io.stdout(line));
+    else printLines(io, renderJob(body.job, io.now()));
     return EXIT.ok;
   },
 };

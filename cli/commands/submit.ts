@@ -1,6 +1,5 @@
 import { connect, parseCommandArgs, splitAtDoubleDash } from '../args';
-import type { Command } from '../command';
-import { printJson } from '../command';
+import { type Command, printJson } from '../command';
 import { EXIT, UsageError } from '../errors';
 import { buildSpecInput, readSpecFile, validateSpec } from '../spec-input';
 import { watchJob } from '../watch-job';

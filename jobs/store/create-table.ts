@@ -1,4 +1,9 @@
-import { CreateTableCommand, DescribeTableCommand, type DynamoDBClient, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  type DynamoDBClient,
+  ResourceNotFoundException,
+} from '@aws-sdk/client-dynamodb';
 import { JOB_TABLE } from './job-table';
 
 /** Creates the job table (local runtime and tests; on AWS the Scheduling stack owns it). */
@@ -10,7 +15,10 @@ export async function ensureJobTable(client: DynamoDBClient, tableName: string):
     if (!(error instanceof ResourceNotFoundException)) throw error;
   }
   const indexes = Object.values(JOB_TABLE.indexes);
-  const attributes = new Set<string>([JOB_TABLE.partitionKey, ...indexes.flatMap((i) => [i.partitionKey, i.sortKey])]);
+  const attributes = new Set<string>([
+    JOB_TABLE.partitionKey,
+    ...indexes.flatMap((i) => [i.partitionKey, i.sortKey]),
+  ]);
   await client.send(
     new CreateTableCommand({
       TableName: tableName,

@@ -10,15 +10,15 @@ import {
 import type { JobRecord } from '../job';
 import {
   type JobChanges,
-  type JobPage,
-  JobNotFound,
   type JobKey,
+  JobNotFound,
+  type JobPage,
   type JobStore,
   type ListQuery,
   TransitionConflict,
 } from '../ports';
 import { isTerminal, type JobState, sourcesOf } from '../states';
-import { type JobIndex, JOB_TABLE } from './job-table';
+import { JOB_TABLE, type JobIndex } from './job-table';
 
 /** A page token a client sent back altered or from another query. */
 export class InvalidPageToken extends Error {
@@ -121,7 +121,12 @@ export class DynamoDbJobStore implements JobStore {
     return jobs;
   }
 
-  transition(job: JobKey, to: JobState, changes: JobChanges = {}, expectedVersion?: number): Promise<JobRecord> {
+  transition(
+    job: JobKey,
+    to: JobState,
+    changes: JobChanges = {},
+    expectedVersion?: number,
+  ): Promise<JobRecord> {
     return this.write(job, changes, { to, from: sourcesOf(to) }, expectedVersion);
   }
 

@@ -1,0 +1,47 @@
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import type { LocalPoolSizes } from '../jobs/cluster';
+import { environmentConfig } from './environments';
+import type { EnvironmentConfig } from './schema';
+
+/** Settings of the local runtime: the platform on one machine. */
+export interface LocalRuntimeConfig {
+  /** Teams, fleets and quotas come from this environment (dev by default). */
+  readonly environment: EnvironmentConfig;
+  readonly host: string;
+  readonly port: number;
+  /** DynamoDB data (dynalite's LevelDB) and job logs live here, so nothing is lost across restarts. */
+  readonly dataDir: string;
+  readonly pools: LocalPoolSizes;
+  /** How often the dispatcher runs without being woken by a submission or a finished job. */
+  readonly dispatchIntervalMs: number;
+}
+
+/** GPUs of this machine per nvidia-smi, or undefined when there is none. */
+function detectGpus(): number | undefined {
+  try {
+    const out = execFileSync('nvidia-smi', ['--query-gpu=index', '--format=csv,noheader'], {
+      encoding: 'utf8',
+      timeout: 5000,
+    });
+    const count = out.trim().split('\n').filter(Boolean).length;
+    return count > 0 ? count : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function localRuntimeConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  root = process.cwd(),
+): LocalRuntimeConfig {
+  const gpusPerNode = Number(env.DRIVETRAIN_LOCAL_GPUS_PER_NODE ?? detectGpus() ?? 4);
+  return {
+    environment: environmentConfig('dev'),
+    host: '127.0.0.1',
+    port: Number(env.DRIVETRAIN_PORT ?? 8787),
+    dataDir: env.DRIVETRAIN_DATA_DIR ?? join(root, '.drivetrain'),
+    pools: { nodesPerPool: Number(env.DRIVETRAIN_LOCAL_NODES_PER_POOL ?? 2), gpusPerNode },
+    dispatchIntervalMs: Number(env.DRIVETRAIN_DISPATCH_INTERVAL_MS ?? 1000),
+  };
+}

@@ -1,0 +1,229 @@
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { environmentConfig } from '../../config/environments';
+import { localPools, teamsOf } from '../../jobs/cluster';
+import { Dispatcher } from '../../jobs/dispatcher';
+import type { JobRecord } from '../../jobs/job';
+import { JobService } from '../../jobs/service';
+import type { JobSpecInput } from '../../jobs/spec';
+import type { DynamoDbJobStore } from '../../jobs/store/dynamodb-job-store';
+import type { LocalDynamoDb } from '../../local/dynalite';
+import { DEFAULT_DRIVETRAIN_CONFIG, DrivetrainPolicy } from '../../scheduler/drivetrain/policy';
+import { RecordingBackend } from './recording-backend';
+import { localStore } from './store-fixture';
+
+const environment = environmentConfig('dev');
+// One a10g node of 4 GPUs on-demand and one on spot: small enough to fill in a test.
+const pools = localPools(environment, { nodesPerPool: 1, gpusPerNode: 4 });
+const policy = new DrivetrainPolicy({
+  ...DEFAULT_DRIVETRAIN_CONFIG,
+  preemption: { ...DEFAULT_DRIVETRAIN_CONFIG.preemption, graceS: 0 },
+});
+
+const spec = (overrides: Partial<JobSpecInput> = {}): JobSpecInput => ({
+  name: 'train',
+  image: 'python:3.11',
+  command: ['python', 'train.py'],
+  resources: { gpus: 4, gpuType: 'a10g', cpus: 8, memoryMiB: 32_768 },
+  ...overrides,
+});
+
+let db: LocalDynamoDb;
+let store: DynamoDbJobStore;
+let service: JobService;
+let backend: RecordingBackend;
+let now: Date;
+
+function dispatcher(extra: Partial<ConstructorParameters<typeof Dispatcher>[0]> = {}) {
+  return new Dispatcher({
+    store,
+    policy,
+    pools,
+    teams: teamsOf(environment),
+    backends: { local: backend },
+    defaultBackend: 'local',
+    clock: () => now,
+    ...extra,
+  });
+}
+
+beforeEach(async () => {
+  ({ db, store } = await localStore());
+  now = new Date('2026-11-25T10:00:00Z');
+  service = new JobService({ store, environment, clock: () => now });
+  backend = new RecordingBackend();
+});
+afterEach(() => db.close());
+
+const get = (job: JobRecord) => store.get(job.id) as Promise<JobRecord>;
+
+describe('dispatcher round', () => {
+  test('dispatches a pending job with a deterministic backend name and records the backend id', async () => {
+    const { job } = await service.submit('perception', spec());
+
+    const summary = await dispatcher().round();
+
+    const after = await get(job);
+    expect(summary.started).toEqual([job.id]);
+    expect(after.state).toBe('DISPATCHED');
+    expect(after.attempt).toBe(1);
+    expect(after.dispatch).toMatchObject({
+      name: `dt-${job.id}-1`,
+      backend: 'local',
+      backendJobId: 'backend-1',
+    });
+    expect(after.pendingReason).toBeUndefined();
+  });
+
+  test('a job that does not fit stays pending with a machine-readable reason', async () => {
+    await service.submit('perception', spec());
+    await service.submit('perception', spec({ name: 'second' }));
+    const { job: third } = await service.submit('perception', spec({ name: 'third' }));
+
+    await dispatcher().round();
+
+    const after = await get(third);
+    expect(after.state).toBe('PENDING');
+    expect(after.pendingReason?.code).toMatch(
+      /capacity|quota|priority|gang-reservation|blocked-by-higher-class/,
+    );
+    expect(after.pendingReason?.message.length).toBeGreaterThan(0);
+  });
+
+  test('backend status events move the job to RUNNING and then SUCCEEDED', async () => {
+    const { job } = await service.submit('perception', spec());
+    const d = dispatcher();
+    await d.round();
+
+    await d.applyStatus({ name: `dt-${job.id}-1`, backendJobId: 'backend-1', state: 'RUNNING' });
+    expect((await get(job)).state).toBe('RUNNING');
+    await d.applyStatus({
+      name: `dt-${job.id}-1`,
+      backendJobId: 'backend-1',
+      state: 'SUCCEEDED',
+      exitCode: 0,
+    });
+
+    expect(await get(job)).toMatchObject({ state: 'SUCCEEDED', exitCode: 0 });
+  });
+
+  test('a spot reclaim requeues the job instead of failing it, and the next attempt gets a new name', async () => {
+    const { job } = await service.submit('perception', spec({ priorityClass: 'preemptible' }));
+    const d = dispatcher();
+    await d.round();
+
+    await d.applyStatus({
+      name: `dt-${job.id}-1`,
+      backendJobId: 'backend-1',
+      state: 'INTERRUPTED',
+      reason: 'Host EC2 (instance i-1) terminated.',
+    });
+    expect(await get(job)).toMatchObject({ state: 'PENDING', preemptions: 1 });
+    await d.round();
+
+    expect(await get(job)).toMatchObject({
+      state: 'DISPATCHED',
+      attempt: 2,
+      dispatch: { name: `dt-${job.id}-2` },
+    });
+  });
+
+  test('a status report about an earlier attempt changes nothing', async () => {
+    const { job } = await service.submit('perception', spec({ priorityClass: 'preemptible' }));
+    const d = dispatcher();
+    await d.round();
+    await d.applyStatus({ name: `dt-${job.id}-1`, backendJobId: 'backend-1', state: 'INTERRUPTED' });
+    await d.round();
+
+    await d.applyStatus({
+      name: `dt-${job.id}-1`,
+      backendJobId: 'backend-1',
+      state: 'FAILED',
+      exitCode: 137,
+    });
+
+    expect((await get(job)).state).toBe('DISPATCHED');
+  });
+
+  test('a higher class preempts preemptible work that holds the capacity it needs', async () => {
+    const fillers = [];
+    for (let i = 0; i < 2; i++)
+      fillers.push(
+        (await service.submit('mapping', spec({ name: `sweep-${i}`, priorityClass: 'preemptible' }))).job,
+      );
+    const d = dispatcher();
+    await d.round();
+    for (const f of fillers)
+      await d.applyStatus({ name: `dt-${f.id}-1`, backendJobId: 'x', state: 'RUNNING' });
+
+    const { job: critical } = await service.submit(
+      'perception',
+      spec({ name: 'release', priorityClass: 'critical' }),
+    );
+    now = new Date(now.getTime() + 60_000);
+    const summary = await d.round();
+
+    expect(summary.preempted).toHaveLength(1);
+    expect(backend.terminations[0]?.reason).toMatch(/preempted for/);
+    expect((await get(critical)).state).toBe('DISPATCHED');
+    const victim = await store.get(summary.preempted[0]!);
+    expect(victim).toMatchObject({ state: 'PENDING', preemptions: 1 });
+  });
+
+  test('cancelling a dispatched job stops it on the backend and ends CANCELLED', async () => {
+    const { job } = await service.submit('perception', spec());
+    const d = dispatcher();
+    await d.round();
+
+    const requested = await service.cancel('perception', job.id);
+    expect(requested).toMatchObject({ state: 'DISPATCHED', cancelRequested: true });
+    const summary = await d.round();
+
+    expect(summary.cancelled).toEqual([job.id]);
+    expect(backend.terminations).toEqual([{ name: `dt-${job.id}-1`, reason: 'cancelled by user' }]);
+    expect((await get(job)).state).toBe('CANCELLED');
+  });
+});
+
+describe('crash between the backend submit and the state write', () => {
+  test('the next round finds the backend job by name: no duplicate, no lost job', async () => {
+    const { job } = await service.submit('perception', spec());
+    const crashing = dispatcher({
+      afterSubmit: () => {
+        throw new Error('dispatcher killed');
+      },
+    });
+    await expect(crashing.round()).rejects.toThrow('dispatcher killed');
+    expect((await get(job)).dispatch?.backendJobId).toBeUndefined();
+
+    // A fresh dispatcher, as after a Lambda cold start, with nothing in memory.
+    const summary = await dispatcher().round();
+
+    expect(summary.recovered).toEqual([job.id]);
+    expect(backend.created).toBe(1);
+    expect(await get(job)).toMatchObject({
+      state: 'DISPATCHED',
+      attempt: 1,
+      dispatch: { backendJobId: 'backend-1' },
+    });
+  });
+
+  test('a crash before the backend saw the submit is healed by submitting under the same name', async () => {
+    const { job } = await service.submit('perception', spec());
+    let first = true;
+    const flaky = new RecordingBackend();
+    const original = flaky.submit.bind(flaky);
+    flaky.submit = async (submission) => {
+      if (first) {
+        first = false;
+        throw new Error('killed before the request left');
+      }
+      return original(submission);
+    };
+    await expect(dispatcher({ backends: { local: flaky } }).round()).rejects.toThrow();
+
+    await dispatcher({ backends: { local: flaky } }).round();
+
+    expect(flaky.created).toBe(1);
+    expect((await get(job)).dispatch?.backendJobId).toBe('backend-1');
+  });
+});
