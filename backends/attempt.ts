@@ -1,3 +1,4 @@
+import { CPU_POOL_TYPE } from '../jobs/cluster';
 import type { JobRecord } from '../jobs/job';
 import type { JobSpec } from '../jobs/spec';
 
@@ -8,7 +9,8 @@ import type { JobSpec } from '../jobs/spec';
 
 /** The fleet a job runs on: its GPU type, or `cpu` for jobs without GPUs. */
 export function fleetOf(spec: JobSpec): string {
-  return spec.resources.gpus === 0 ? 'cpu' : spec.resources.gpuType;
+  const { gpus, gpuType } = spec.resources;
+  return gpus > 0 && gpuType !== undefined ? gpuType : CPU_POOL_TYPE;
 }
 
 /** The spec's variables plus the platform's own, which win: a job cannot fake its identity. */

@@ -4,6 +4,7 @@ import {
   DescribeJobDefinitionsCommand,
   type JobDefinition,
   RegisterJobDefinitionCommand,
+  type RegisterJobDefinitionRequest,
 } from '@aws-sdk/client-batch';
 
 /**
@@ -61,10 +62,10 @@ function imagesOf(definition: JobDefinition): string[] {
   return [definition.containerProperties?.image, ...nodeImages].filter((i) => i !== undefined);
 }
 
-function withImage(base: JobDefinition, name: string, image: string) {
+function withImage(base: JobDefinition, name: string, image: string): RegisterJobDefinitionRequest {
   return {
     jobDefinitionName: name,
-    type: base.type,
+    type: base.type as RegisterJobDefinitionRequest['type'],
     parameters: base.parameters,
     schedulingPriority: base.schedulingPriority,
     retryStrategy: base.retryStrategy,

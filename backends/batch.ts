@@ -3,8 +3,8 @@ import {
   type ContainerOverrides,
   type JobSummary,
   ListJobsCommand,
-  type SubmitJobRequest,
   SubmitJobCommand,
+  type SubmitJobRequest,
   TerminateJobCommand,
 } from '@aws-sdk/client-batch';
 import { type QueueCapacity, queueName } from '../config/queues';

@@ -9,7 +9,8 @@ import type { KubernetesObject } from './ray-job';
 export interface KubernetesApi {
   /** POSTs `object` to the collection at `collectionPath`; returns what the server stored. */
   create<T extends KubernetesObject>(collectionPath: string, object: T): Promise<T>;
-  get<T extends KubernetesObject>(path: string): Promise<T>;
+  /** An object, or a list when `path` is a collection (with its query, e.g. a field selector). */
+  get<T>(path: string): Promise<T>;
   delete(path: string): Promise<void>;
 }
 
@@ -55,13 +56,17 @@ export class HttpKubernetesApi implements KubernetesApi {
     return this.call('POST', collectionPath, object) as Promise<T>;
   }
 
-  get<T extends KubernetesObject>(path: string): Promise<T> {
+  get<T>(path: string): Promise<T> {
     return this.call('GET', path) as Promise<T>;
   }
 
   async delete(path: string): Promise<void> {
     // Background: the RayJob goes at once and the garbage collector removes its Ray cluster.
-    await this.call('DELETE', path, { apiVersion: 'v1', kind: 'DeleteOptions', propagationPolicy: 'Background' });
+    await this.call('DELETE', path, {
+      apiVersion: 'v1',
+      kind: 'DeleteOptions',
+      propagationPolicy: 'Background',
+    });
   }
 
   private async call(method: string, path: string, body?: unknown): Promise<unknown> {
@@ -75,12 +80,18 @@ export class HttpKubernetesApi implements KubernetesApi {
         : { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) }),
     };
     const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-      const req = request(url, { method, headers, ca: this.ca, timeout: this.options.timeoutMs ?? 10_000 }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      });
+      const req = request(
+        url,
+        { method, headers, ca: this.ca, timeout: this.options.timeoutMs ?? 10_000 },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+          );
+          res.on('error', reject);
+        },
+      );
       req.on('timeout', () => req.destroy(new Error(`${method} ${url.pathname} timed out`)));
       req.on('error', reject);
       req.end(payload);

@@ -5,9 +5,10 @@ import { type RayJob, type RayJobOptions, rayJobManifest, teamNamespace } from '
 
 export type RayEksBackendOptions = RayJobOptions;
 
-/** The collection (or, with a name, the object) path of RayJobs in a namespace. */
-export function rayJobPath(namespace: string, name?: string): string {
-  const collection = `/apis/ray.io/v1/namespaces/${encodeURIComponent(namespace)}/rayjobs`;
+/** The RayJobs of a namespace, one of them with `name`, or (no namespace) of the whole cluster. */
+export function rayJobPath(namespace?: string, name?: string): string {
+  const scope = namespace === undefined ? '' : `/namespaces/${encodeURIComponent(namespace)}`;
+  const collection = `/apis/ray.io/v1${scope}/rayjobs`;
   return name === undefined ? collection : `${collection}/${encodeURIComponent(name)}`;
 }
 
@@ -15,8 +16,9 @@ export function rayJobPath(namespace: string, name?: string): string {
  * EKS with KubeRay: one RayJob per attempt in the team's namespace. Object names are
  * unique per namespace, so a repeated submit gets 409 and returns the first RayJob's uid.
  *
- * findByName and terminate get only the dispatch, which does not name the team: the
- * dispatcher records the namespace as `dispatch.queue` (see `teamNamespace`).
+ * findByName and terminate get only the dispatch, which does not name the team: they look
+ * the attempt name up across namespaces (a `metadata.name` field selector), or in
+ * `dispatch.queue` when the dispatcher recorded the namespace there.
  */
 export class RayEksBackend implements ComputeBackend {
   readonly kind = 'eks' as const;
@@ -42,10 +44,15 @@ export class RayEksBackend implements ComputeBackend {
     return rayJob && uidOf(rayJob);
   }
 
-  /** The RayJob with KubeRay's status, for rayJobToStatus; undefined once it is gone. */
+  /** The RayJob with KubeRay's status (for rayJobToStatus); undefined once it is gone. */
   async find(dispatch: Dispatch): Promise<RayJob | undefined> {
+    if (dispatch.queue === undefined) {
+      const selector = encodeURIComponent(`metadata.name=${dispatch.name}`);
+      const list = await this.api.get<{ items: RayJob[] }>(`${rayJobPath()}?fieldSelector=${selector}`);
+      return list.items[0];
+    }
     try {
-      return await this.api.get<RayJob>(pathOf(dispatch));
+      return await this.api.get<RayJob>(rayJobPath(dispatch.queue, dispatch.name));
     } catch (error) {
       if (isStatus(error, 404)) return undefined;
       throw error;
@@ -53,19 +60,15 @@ export class RayEksBackend implements ComputeBackend {
   }
 
   async terminate(dispatch: Dispatch, _reason: string): Promise<void> {
+    const rayJob = await this.find(dispatch);
+    if (rayJob === undefined) return;
     try {
-      await this.api.delete(pathOf(dispatch));
+      await this.api.delete(rayJobPath(rayJob.metadata.namespace, rayJob.metadata.name));
     } catch (error) {
+      // Deleted meanwhile (finished and past its TTL, or a concurrent terminate).
       if (!isStatus(error, 404)) throw error;
     }
   }
-}
-
-function pathOf(dispatch: Dispatch): string {
-  if (dispatch.queue === undefined) {
-    throw new Error(`dispatch ${dispatch.name} has no queue: record the team namespace there`);
-  }
-  return rayJobPath(dispatch.queue, dispatch.name);
 }
 
 function uidOf(rayJob: RayJob): { backendJobId: string } {

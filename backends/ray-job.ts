@@ -1,6 +1,6 @@
 import type { Dispatch, JobRecord } from '../jobs/job';
 import type { BackendJobStatus } from '../jobs/ports';
-import { argv, attemptEnvironment } from './attempt';
+import { argv, attemptEnvironment, fleetOf } from './attempt';
 
 /**
  * The RayJob (KubeRay `ray.io/v1`) of one attempt: a Ray cluster sized as the job's gang,
@@ -73,7 +73,10 @@ export interface RayJob extends KubernetesObject {
     readonly backoffLimit: number;
     readonly submitterPodTemplate: PodTemplate;
     readonly rayClusterSpec: {
-      readonly headGroupSpec: { readonly rayStartParams: Readonly<Record<string, string>>; readonly template: PodTemplate };
+      readonly headGroupSpec: {
+        readonly rayStartParams: Readonly<Record<string, string>>;
+        readonly template: PodTemplate;
+      };
       readonly workerGroupSpecs?: readonly {
         readonly groupName: string;
         readonly replicas: number;
@@ -113,7 +116,10 @@ export function teamNamespace(team: string): string {
  * gang. KubeRay does not retry (backoffLimit 0): the dispatcher owns retries, under a new
  * attempt name, and would otherwise count one attempt twice.
  */
-export function rayJobManifest({ job, dispatch }: { job: JobRecord; dispatch: Dispatch }, options: RayJobOptions = {}): RayJob {
+export function rayJobManifest(
+  { job, dispatch }: { job: JobRecord; dispatch: Dispatch },
+  options: RayJobOptions = {},
+): RayJob {
   const { spec } = job;
   const labels = {
     [JOB_ID_LABEL]: job.id,
@@ -200,7 +206,7 @@ function gangPodTemplate(
       ...(gpu
         ? {
             nodeSelector: {
-              [GPU_TYPE_LABEL]: resources.gpuType,
+              [GPU_TYPE_LABEL]: fleetOf(job.spec),
               [CAPACITY_TYPE_LABEL]: dispatch.capacityType,
             },
             tolerations: [{ ...GPU_TAINT, operator: 'Equal', effect: 'NoSchedule' }],

@@ -10,7 +10,12 @@ export interface TrainingInstance {
   readonly memoryGiB: number;
 }
 
-const instance = (type: TrainingInstanceType, gpus: number, vcpus: number, memoryGiB: number): TrainingInstance => ({
+const instance = (
+  type: TrainingInstanceType,
+  gpus: number,
+  vcpus: number,
+  memoryGiB: number,
+): TrainingInstance => ({
   type,
   gpus,
   vcpus,
@@ -68,8 +73,7 @@ export function trainingInstanceFor(spec: JobSpec): TrainingInstance {
   const { resources } = spec;
   const fleet = fleetOf(spec);
   const fits = (TRAINING_INSTANCES[fleet] ?? []).find(
-    (i) =>
-      i.gpus >= resources.gpus && i.vcpus >= resources.cpus && i.memoryGiB * 1024 >= resources.memoryMiB,
+    (i) => i.gpus >= resources.gpus && i.vcpus >= resources.cpus && i.memoryGiB * 1024 >= resources.memoryMiB,
   );
   if (fits === undefined) {
     throw new Error(

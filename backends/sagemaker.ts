@@ -1,6 +1,6 @@
 import {
-  type CreateTrainingJobRequest,
   CreateTrainingJobCommand,
+  type CreateTrainingJobRequest,
   DescribeTrainingJobCommand,
   type SageMakerClient,
   StopTrainingJobCommand,
@@ -157,7 +157,11 @@ export function sagemakerEventToStatus(event: SageMakerTrainingJobStateChange): 
   const reason = detail.FailureReason;
   switch (detail.TrainingJobStatus) {
     case 'InProgress':
-      return { ...base, state: WORKING.has(secondary) ? 'RUNNING' : 'STARTING', reason: secondary || undefined };
+      return {
+        ...base,
+        state: WORKING.has(secondary) ? 'RUNNING' : 'STARTING',
+        reason: secondary || undefined,
+      };
     case 'Stopping':
       return { ...base, state: 'RUNNING', reason: 'Stopping' };
     case 'Completed':

@@ -1,29 +1,18 @@
-import type { PendingReason } from '../jobs/job';
-import type { JobSpec } from '../jobs/spec';
+import type { jobView } from '../api/job-view';
 import type { JobState } from '../jobs/states';
 
-/** The job API's wire types, as the HTTP contract defines them. */
+/**
+ * The job API's wire types. Job and queue shapes are the server's own types, so the CLI and
+ * the API cannot drift apart.
+ */
 
-export interface JobView {
-  readonly id: string;
-  readonly team: string;
-  readonly name: string;
-  readonly state: JobState;
-  readonly priorityClass: JobSpec['priorityClass'];
-  readonly preemptible: boolean;
-  readonly resources: JobSpec['resources'];
-  readonly backend: string;
-  readonly attempt: number;
-  readonly submittedAt: string;
-  readonly startedAt?: string;
-  readonly endedAt?: string;
-  readonly pool?: string;
-  readonly pendingReason?: PendingReason;
-  readonly stateReason?: string;
-  readonly exitCode?: number;
-  readonly preemptions: number;
-  readonly spec: JobSpec;
-}
+/** JSON drops properties whose value is undefined: on the wire those keys are optional. */
+type OverJson<T> = { [K in keyof T as undefined extends T[K] ? never : K]: T[K] } & {
+  [K in keyof T as undefined extends T[K] ? K : never]?: Exclude<T[K], undefined>;
+};
+
+export type JobView = OverJson<ReturnType<typeof jobView>>;
+export type { PoolUsage, QueueReport as QueuesView, TeamQueue } from '../jobs/queues';
 
 export interface JobResponse {
   readonly job: JobView;
@@ -42,41 +31,8 @@ export interface LogPage {
   readonly complete: boolean;
 }
 
-/** GPUs by GPU type, e.g. `{ a10g: 4 }`. */
-export type GpuCounts = Readonly<Record<string, number>>;
-
-export interface QueueHead {
-  readonly id: string;
-  readonly name: string;
-  readonly priorityClass: string;
-  readonly reason: PendingReason;
-}
-
-export interface TeamQueue {
-  readonly team: string;
-  readonly weight: number;
-  readonly pending: number;
-  readonly running: number;
-  readonly gpusInUse: GpuCounts;
-  readonly quota: GpuCounts;
-  readonly heads: readonly QueueHead[];
-}
-
-export interface PoolUsage {
-  readonly pool: string;
-  readonly gpuType: string;
-  readonly capacityType: string;
-  readonly gpus: number;
-  readonly gpusInUse: number;
-}
-
-export interface QueuesView {
-  readonly teams: readonly TeamQueue[];
-  readonly pools: readonly PoolUsage[];
-}
-
+/** Always the caller's own team: the API takes it from the identity. */
 export interface ListJobsQuery {
-  readonly team?: string;
   readonly state?: JobState;
   readonly limit?: number;
   readonly nextToken?: string;

@@ -1,4 +1,4 @@
-import type { GpuCounts, JobView } from './api-types';
+import type { JobView } from './api-types';
 
 /** Compact age like kubectl: `42s`, `5m`, `3h`, `2d`. */
 export function formatAge(iso: string, now: Date): string {
@@ -26,7 +26,10 @@ export function formatMemory(mib: number): string {
 }
 
 /** `a10g 3/4, h100 0/2`: GPUs in use against quota for every type in either. */
-export function formatUsage(inUse: GpuCounts, quota: GpuCounts): string {
+export function formatUsage(
+  inUse: Readonly<Record<string, number>>,
+  quota: Readonly<Record<string, number>>,
+): string {
   const types = [...new Set([...Object.keys(quota), ...Object.keys(inUse)])].sort();
   if (types.length === 0) return '-';
   return types.map((type) => `${type} ${inUse[type] ?? 0}/${quota[type] ?? '-'}`).join(', ');

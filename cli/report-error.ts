@@ -40,5 +40,9 @@ function printError(
     return;
   }
   io.stderr(`error: ${message}`);
-  for (const { field, reason } of fields) io.stderr(`  ${field}: ${reason}`);
+  for (const { field, reason } of fields) {
+    const line = `${field}: ${reason}`;
+    // The API's validation message already lists its fields this way; say each only once.
+    if (!message.includes(line)) io.stderr(`  ${line}`);
+  }
 }

@@ -37,7 +37,7 @@ function progressLine(job: JobView): string {
 function progressDetail(job: JobView): string {
   switch (job.state) {
     case 'PENDING':
-      return job.pendingReason ? `waiting: ${job.pendingReason.message} [${job.pendingReason.code}]` : '';
+      return job.pendingReason ? `${job.pendingReason.message} [${job.pendingReason.code}]` : '';
     case 'DISPATCHED':
     case 'RUNNING':
       return [job.pool && `on ${job.pool}`, job.attempt > 1 && `attempt ${job.attempt}`]

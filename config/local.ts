@@ -13,8 +13,17 @@ export interface LocalRuntimeConfig {
   /** DynamoDB data (dynalite's LevelDB) and job logs live here, so nothing is lost across restarts. */
   readonly dataDir: string;
   readonly pools: LocalPoolSizes;
+  /** Keep DynamoDB data on disk (the default); tests run in memory. */
+  readonly persist: boolean;
   /** How often the dispatcher runs without being woken by a submission or a finished job. */
   readonly dispatchIntervalMs: number;
+  /**
+   * A running job younger than this is never preempted. On AWS this is minutes (restarts are
+   * expensive); local jobs are short, so a few seconds keeps preemption observable.
+   */
+  readonly preemptionGraceS: number;
+  /** SIGTERM to SIGKILL, for jobs told to stop. */
+  readonly killGraceMs: number;
 }
 
 /** GPUs of this machine per nvidia-smi, or undefined when there is none. */
@@ -42,6 +51,9 @@ export function localRuntimeConfig(
     port: Number(env.DRIVETRAIN_PORT ?? 8787),
     dataDir: env.DRIVETRAIN_DATA_DIR ?? join(root, '.drivetrain'),
     pools: { nodesPerPool: Number(env.DRIVETRAIN_LOCAL_NODES_PER_POOL ?? 2), gpusPerNode },
+    persist: true,
     dispatchIntervalMs: Number(env.DRIVETRAIN_DISPATCH_INTERVAL_MS ?? 1000),
+    preemptionGraceS: Number(env.DRIVETRAIN_PREEMPTION_GRACE_S ?? 5),
+    killGraceMs: Number(env.DRIVETRAIN_KILL_GRACE_MS ?? 5000),
   };
 }

@@ -207,7 +207,7 @@ export class Dispatcher {
   private async recordWaiting(decision: Decision, byId: Map<string, JobRecord>): Promise<void> {
     for (const waiting of decision.waiting) {
       const job = byId.get(waiting.jobId);
-      if (!job || job.state !== 'PENDING') continue;
+      if (job?.state !== 'PENDING') continue;
       const { code, message } = waiting.reason;
       if (job.pendingReason?.code === code && job.pendingReason.message === message) continue;
       try {

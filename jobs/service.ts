@@ -44,7 +44,7 @@ export interface JobServiceOptions {
   readonly environment: EnvironmentConfig;
   readonly clock?: () => Date;
   /** Called after a job is created, e.g. to wake the dispatcher. */
-  readonly onSubmitted?: (job: JobRecord) => void;
+  readonly onSubmitted?: (job: JobRecord) => void | Promise<void>;
 }
 
 /** The job API's behaviour, independent of HTTP and of where it runs. */
@@ -80,7 +80,7 @@ export class JobService {
       pendingReason: { code: 'new', message: 'waiting for the next dispatch round' },
     });
     if (!created && job.specHash !== hash) throw new IdempotencyConflict(job.id);
-    if (created) this.options.onSubmitted?.(job);
+    if (created) await this.options.onSubmitted?.(job);
     return { job, created };
   }
 

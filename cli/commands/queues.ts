@@ -47,7 +47,7 @@ export function renderQueues(view: QueuesView): string[] {
             head.id,
             head.name,
             head.priorityClass,
-            `${head.reason.message} [${head.reason.code}]`,
+            head.reason ? `${head.reason.message} [${head.reason.code}]` : '-',
           ]),
         );
   const pools = renderTable(

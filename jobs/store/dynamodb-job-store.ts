@@ -45,7 +45,7 @@ function toItem(job: JobRecord): Item {
 }
 
 function fromItem(item: Record<string, unknown>): JobRecord {
-  const { submittedKey: _s, teamState: _t, activeState: _a, ...job } = item as Item;
+  const { submittedKey: _s, teamState: _t, activeState: _a, ...job } = item as unknown as Item;
   return job;
 }
 

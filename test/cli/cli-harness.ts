@@ -44,6 +44,7 @@ export function jobView(overrides: Partial<JobView> = {}): JobView {
     backend: 'auto',
     attempt: 0,
     submittedAt: '2025-05-01T09:55:00.000Z',
+    updatedAt: '2025-05-01T09:55:00.000Z',
     preemptions: 0,
     spec: {
       name: 'bev-fusion-train',

@@ -4,10 +4,11 @@ import { jobView, runCli } from './cli-harness';
 import { type FakeApi, inSequence, type Responder, startFakeApi } from './fake-api';
 
 let api: FakeApi | undefined;
-afterEach(async () => {
+async function stopApi(): Promise<void> {
   await api?.close();
   api = undefined;
-});
+}
+afterEach(stopApi);
 
 async function serve(respond: Responder): Promise<{ api: FakeApi; env: Record<string, string> }> {
   api = await startFakeApi(respond);
@@ -276,8 +277,8 @@ describe('drivetrain (all commands)', () => {
 
   it('exits 1 with a one-line message when the API is unreachable', async () => {
     // GIVEN a port nothing listens on
-    const { api, env } = await serve(() => ok({}));
-    await api.close();
+    const { env } = await serve(() => ok({}));
+    await stopApi();
 
     // WHEN
     const run = await runCli(['queues'], env);

@@ -308,7 +308,7 @@ describe('drivetrain submit --wait', () => {
     expect(run.stdout).toBe(
       [
         'submitted job job-1 (bev-fusion-train)',
-        '10:00:00Z  PENDING     waiting: team quota of 4 a10g GPUs in use [QUOTA_EXHAUSTED]',
+        '10:00:00Z  PENDING     team quota of 4 a10g GPUs in use [QUOTA_EXHAUSTED]',
         '10:00:00Z  DISPATCHED  on a10g-on-demand',
         '10:00:00Z  RUNNING     on a10g-on-demand',
         '10:00:00Z  SUCCEEDED   exit code 0',

@@ -1,0 +1,128 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import type { Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import type { BackendJobStatus } from '../jobs/ports';
+
+/** The end of an attempt, before the backend adds its name and id. */
+export type AttemptOutcome = Pick<BackendJobStatus, 'state' | 'reason' | 'exitCode'>;
+
+/** One gang member: an argv and the environment of that node. */
+export interface NodeLaunch {
+  readonly argv: readonly [string, ...string[]];
+  readonly env: NodeJS.ProcessEnv;
+}
+
+export interface LocalAttemptOptions {
+  readonly nodes: readonly NodeLaunch[];
+  readonly cwd: string;
+  /** Receives every node's output; ended by the attempt. */
+  readonly log: Writable;
+  /** Between SIGTERM and SIGKILL. */
+  readonly killGraceMs: number;
+  /** Called once, when every node is running. */
+  readonly onRunning: () => void;
+}
+
+/**
+ * The OS processes of one attempt, one per gang node, each the leader of its own process
+ * group so that a signal reaches everything the job started. The first decision wins: a
+ * terminate, a failing node (which stops the others) or, when every node exits 0, success.
+ */
+export class LocalAttempt {
+  /** Resolves with the outcome once every process is gone and the log is flushed. */
+  readonly done: Promise<AttemptOutcome>;
+  private outcome: AttemptOutcome | undefined;
+  private readonly children: ChildProcess[] = [];
+  private readonly exited = new Set<number>();
+  private killTimer: NodeJS.Timeout | undefined;
+  private spawned = 0;
+
+  constructor(private readonly options: LocalAttemptOptions) {
+    const gang = options.nodes.length > 1;
+    const closed = options.nodes.map((node, index) =>
+      this.launch(node, index, gang ? `[node ${index}] ` : ''),
+    );
+    this.done = this.finish(closed);
+  }
+
+  /** Stops every node: SIGTERM to each process group, SIGKILL after the grace period. */
+  stop(outcome: AttemptOutcome): Promise<AttemptOutcome> {
+    this.decide(outcome);
+    return this.done;
+  }
+
+  private launch(node: NodeLaunch, index: number, prefix: string): Promise<unknown> {
+    const [command, ...args] = node.argv;
+    // No shell: the argv is the job's, word for word, and cannot be reinterpreted.
+    const child = spawn(command, args, {
+      cwd: this.options.cwd,
+      env: node.env,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.children.push(child);
+    for (const stream of [child.stdout, child.stderr]) {
+      if (stream === null) continue;
+      if (prefix === '') {
+        stream.pipe(this.options.log, { end: false });
+      } else {
+        createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY }).on('line', (line) =>
+          this.options.log.write(`${prefix}${line}\n`),
+        );
+      }
+    }
+    child.once('spawn', () => {
+      this.spawned += 1;
+      if (this.spawned === this.options.nodes.length && this.outcome === undefined) this.options.onRunning();
+    });
+    child.once('error', (error) => {
+      // Only a failed spawn matters here; later errors are failed signals to a dead process.
+      if (child.pid !== undefined) return;
+      this.exited.add(index);
+      this.decide({ state: 'FAILED', reason: `cannot run ${command}: ${error.message}` });
+    });
+    child.once('exit', (code, signal) => {
+      this.exited.add(index);
+      if (code !== 0) {
+        const how = code === null ? `was killed by ${signal}` : `exited with code ${code}`;
+        const who = prefix === '' ? 'the process' : `node ${index}`;
+        this.decide({ state: 'FAILED', reason: `${who} ${how}`, exitCode: code ?? undefined });
+      } else if (this.exited.size === this.children.length) {
+        this.decide({ state: 'SUCCEEDED', exitCode: 0 });
+      }
+    });
+    return once(child, 'close');
+  }
+
+  private decide(outcome: AttemptOutcome): void {
+    if (this.outcome !== undefined) return;
+    this.outcome = outcome;
+    // Also after success: whatever a node left running in its group ends with the job.
+    this.signalAll(outcome.state === 'SUCCEEDED' ? 'SIGKILL' : 'SIGTERM');
+    if (this.exited.size < this.children.length) {
+      this.killTimer = setTimeout(() => this.signalAll('SIGKILL'), this.options.killGraceMs);
+    }
+  }
+
+  private signalAll(signal: NodeJS.Signals): void {
+    for (const child of this.children) {
+      if (child.pid === undefined) continue;
+      try {
+        process.kill(-child.pid, signal);
+      } catch {
+        // ESRCH: the group is already gone.
+      }
+    }
+  }
+
+  private async finish(closed: Promise<unknown>[]): Promise<AttemptOutcome> {
+    await Promise.all(closed);
+    clearTimeout(this.killTimer);
+    // A log that cannot be written must not hide the job's outcome.
+    await finished(this.options.log.end()).catch(() => undefined);
+    // Every process has exited, so some rule above has decided.
+    return this.outcome ?? { state: 'FAILED', reason: 'ended without an exit status' };
+  }
+}

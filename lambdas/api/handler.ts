@@ -1,0 +1,55 @@
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { handle } from 'hono/aws-lambda';
+import { createApi } from '../../api/app';
+import { iamPrincipalTeam } from '../../api/identity';
+import { awsPools, teamsOf } from '../../jobs/cluster';
+import { queueReport } from '../../jobs/queues';
+import { JobService } from '../../jobs/service';
+import { environment, jobStore, requiredEnv } from '../commons/platform';
+import { logger, metrics, tracer } from '../commons/powertools';
+
+const events = tracer.captureAWSv3Client(new EventBridgeClient({}));
+const eventBusName = requiredEnv('EVENT_BUS_NAME');
+const pools = awsPools(environment);
+const teams = teamsOf(environment);
+
+const service = new JobService({
+  store: jobStore,
+  environment,
+  onSubmitted: async (job) => {
+    metrics.addMetric('JobSubmitted', 'Count', 1);
+    // Wakes the dispatcher now rather than at its next scheduled round.
+    await events
+      .send(
+        new PutEventsCommand({
+          Entries: [
+            {
+              EventBusName: eventBusName,
+              Source: 'drivetrain.jobs',
+              DetailType: 'Drivetrain Job Submitted',
+              Detail: JSON.stringify({ jobId: job.id, team: job.team }),
+            },
+          ],
+        }),
+      )
+      .catch((error: unknown) => logger.warn('could not wake the dispatcher; its schedule will', { error }));
+  },
+});
+
+const app = createApi({
+  service,
+  resolveTeam: iamPrincipalTeam(environment),
+  queues: () => queueReport(jobStore, pools, teams),
+});
+
+const serve = handle(app);
+
+/** API Gateway (REST, IAM auth) → the same hono app the local runtime serves. */
+export const handler = async (event: Parameters<typeof serve>[0], context: Parameters<typeof serve>[1]) => {
+  logger.addContext(context);
+  try {
+    return await serve(event, context);
+  } finally {
+    metrics.publishStoredMetrics();
+  }
+};
