@@ -1,9 +1,5 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
-import { DrivetrainApi } from './api-client';
-import { resolveEndpoint } from './endpoint';
 import { UsageError } from './errors';
-import type { CliIo } from './io';
-import { requestAuthFor } from './request-auth';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -50,11 +46,6 @@ export function exactlyOnePositional(command: string, positionals: readonly stri
     throw new UsageError(`usage: drivetrain ${command} <${what}>\nSee 'drivetrain ${command} --help'.`);
   }
   return only;
-}
-
-export function connect(flags: { api?: string; team?: string }, io: CliIo): DrivetrainApi {
-  const endpoint = resolveEndpoint(flags, io.env);
-  return new DrivetrainApi(endpoint.baseUrl, requestAuthFor(endpoint, io.credentials));
 }
 
 /** A whole number flag such as `--limit 50`. */

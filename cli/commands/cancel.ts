@@ -1,5 +1,6 @@
-import { connect, exactlyOnePositional, parseCommandArgs } from '../args';
+import { exactlyOnePositional, parseCommandArgs } from '../args';
 import { type Command, printJson } from '../command';
+import { connect } from '../connect';
 import { EXIT } from '../errors';
 
 export const cancelCommand: Command = {

@@ -1,7 +1,8 @@
 import { JOB_STATES, type JobState } from '../../jobs/states';
 import type { JobPage, JobView } from '../api-types';
-import { connect, parseCommandArgs, parseCount } from '../args';
+import { parseCommandArgs, parseCount } from '../args';
 import { type Command, printJson, printLines } from '../command';
+import { connect } from '../connect';
 import { EXIT, UsageError } from '../errors';
 import { formatAge, formatGpus, jobNote } from '../format';
 import { renderTable } from '../table';

@@ -1,5 +1,6 @@
-import { connect, exactlyOnePositional, parseCommandArgs, parseCount } from '../args';
+import { exactlyOnePositional, parseCommandArgs, parseCount } from '../args';
 import { type Command, printJson, printLines } from '../command';
+import { connect } from '../connect';
 import { EXIT } from '../errors';
 
 const OPTIONS = {

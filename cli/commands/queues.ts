@@ -1,6 +1,7 @@
 import type { QueuesView } from '../api-types';
-import { connect, parseCommandArgs } from '../args';
+import { parseCommandArgs } from '../args';
 import { type Command, printJson, printLines } from '../command';
+import { connect } from '../connect';
 import { EXIT, UsageError } from '../errors';
 import { formatUsage } from '../format';
 import { renderTable } from '../table';

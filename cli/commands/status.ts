@@ -1,6 +1,7 @@
 import type { JobView } from '../api-types';
-import { connect, exactlyOnePositional, parseCommandArgs } from '../args';
+import { exactlyOnePositional, parseCommandArgs } from '../args';
 import { type Command, printJson, printLines } from '../command';
+import { connect } from '../connect';
 import { EXIT } from '../errors';
 import { formatAge, formatGpus, formatMemory, formatTime } from '../format';
 import { renderFields } from '../table';

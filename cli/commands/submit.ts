@@ -1,5 +1,6 @@
-import { connect, parseCommandArgs, splitAtDoubleDash } from '../args';
+import { parseCommandArgs, splitAtDoubleDash } from '../args';
 import { type Command, printJson } from '../command';
+import { connect } from '../connect';
 import { EXIT, UsageError } from '../errors';
 import { buildSpecInput, readSpecFile, validateSpec } from '../spec-input';
 import { watchJob } from '../watch-job';

@@ -1,5 +1,6 @@
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { handle } from 'hono/aws-lambda';
+import type { Context } from 'aws-lambda';
+import { handle, type LambdaEvent } from 'hono/aws-lambda';
 import { createApi } from '../../api/app';
 import { iamPrincipalTeam } from '../../api/identity';
 import { awsPools, teamsOf } from '../../jobs/cluster';
@@ -45,10 +46,10 @@ const app = createApi({
 const serve = handle(app);
 
 /** API Gateway (REST, IAM auth) → the same hono app the local runtime serves. */
-export const handler = async (event: Parameters<typeof serve>[0], context: Parameters<typeof serve>[1]) => {
+export const handler = async (event: LambdaEvent, context: Context) => {
   logger.addContext(context);
   try {
-    return await serve(event, context);
+    return await serve(event, context as Parameters<typeof serve>[1]);
   } finally {
     metrics.publishStoredMetrics();
   }

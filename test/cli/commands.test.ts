@@ -64,6 +64,43 @@ describe('drivetrain status', () => {
     expect(run).toMatchObject({ code: 1, stderr: 'error: no job nope (HTTP 404 NotFound)' });
   });
 
+  it('lists the fields of an API error once', async () => {
+    // GIVEN
+    const { env } = await serve(() => ({
+      status: 400,
+      body: {
+        error: 'ValidationError',
+        message: 'bad offset',
+        fields: [{ field: 'offset', reason: 'a byte offset >= 0' }],
+      },
+    }));
+
+    // WHEN
+    const run = await runCli(['status', 'job-1'], env);
+
+    // THEN
+    expect(run.stderr).toBe('error: bad offset (HTTP 400 ValidationError)\n  offset: a byte offset >= 0');
+  });
+
+  it('does not repeat fields the API message already names', async () => {
+    // GIVEN
+    const reason = 'no zz9 fleet; available: a10g, l4';
+    const { env } = await serve(() => ({
+      status: 400,
+      body: {
+        error: 'ValidationError',
+        message: `resources.gpuType: ${reason}`,
+        fields: [{ field: 'resources.gpuType', reason }],
+      },
+    }));
+
+    // WHEN
+    const run = await runCli(['status', 'job-1'], env);
+
+    // THEN
+    expect(run.stderr).toBe(`error: resources.gpuType: ${reason} (HTTP 400 ValidationError)`);
+  });
+
   it('exits 2 without a job id', async () => {
     expect(await runCli(['status'])).toMatchObject({
       code: 2,
@@ -210,7 +247,15 @@ describe('drivetrain queues', () => {
           },
         ],
       },
-      { team: 'planning', weight: 1, pending: 0, running: 0, gpusInUse: {}, quota: { h100: 8 }, heads: [] },
+      {
+        team: 'planning',
+        weight: 1,
+        pending: 1,
+        running: 0,
+        gpusInUse: {},
+        quota: { h100: 8 },
+        heads: [{ id: 'job-8', name: 'occupancy', priorityClass: 'preemptible' }],
+      },
     ],
     pools: [{ pool: 'a10g-on-demand', gpuType: 'a10g', capacityType: 'on-demand', gpus: 8, gpusInUse: 4 }],
   };
@@ -226,11 +271,12 @@ describe('drivetrain queues', () => {
     expect(run.stdout.split('\n')).toEqual([
       'TEAM        WEIGHT  PENDING  RUNNING  GPUS IN USE / QUOTA',
       'perception  2       3        1        a10g 4/4, h100 0/2',
-      'planning    1       0        0        h100 0/8',
+      'planning    1       1        0        h100 0/8',
       '',
       'Head of queue:',
-      'TEAM        JOB    NAME              CLASS     WHY PENDING',
-      'perception  job-9  bev-fusion-train  standard  team quota of 4 a10g GPUs in use [QUOTA_EXHAUSTED]',
+      'TEAM        JOB    NAME              CLASS        WHY PENDING',
+      'perception  job-9  bev-fusion-train  standard     team quota of 4 a10g GPUs in use [QUOTA_EXHAUSTED]',
+      'planning    job-8  occupancy         preemptible  -',
       '',
       'POOL            GPU   CAPACITY   GPUS IN USE',
       'a10g-on-demand  a10g  on-demand  4/8',
