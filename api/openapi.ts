@@ -110,6 +110,34 @@ export function openApiDocument() {
   });
   registry.registerPath({
     method: 'get',
+    path: '/jobs/{id}/logs',
+    summary:
+      "Read an attempt of a job's log from a byte offset (local runtime; on AWS logs are in CloudWatch Logs)",
+    request: {
+      params: id,
+      query: z.object({
+        attempt: z.coerce.number().int().min(0).optional(),
+        offset: z.coerce.number().int().min(0).optional(),
+      }),
+    },
+    responses: {
+      200: {
+        description: 'Whole lines from offset; pass nextOffset back to continue',
+        content: {
+          'application/json': {
+            schema: z.object({
+              lines: z.array(z.string()),
+              nextOffset: z.number().int(),
+              complete: z.boolean(),
+            }),
+          },
+        },
+      },
+      ...errors,
+    },
+  });
+  registry.registerPath({
+    method: 'get',
     path: '/queues',
     summary: 'Per team: pending, running, GPUs in use against quota, and why the head jobs wait',
     responses: {

@@ -47,15 +47,3 @@ export function exactlyOnePositional(command: string, positionals: readonly stri
   }
   return only;
 }
-
-/** A whole number flag such as `--limit 50`. */
-export function parseCount(flag: string, raw: string | undefined, min = 0): number | undefined {
-  if (raw === undefined) return undefined;
-  const value = Number(raw);
-  if (!/^\d+$/.test(raw.trim()) || value < min) {
-    throw new UsageError(
-      `--${flag}: expected a whole number${min > 0 ? ` of at least ${min}` : ''}, got '${raw}'`,
-    );
-  }
-  return value;
-}

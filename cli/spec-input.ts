@@ -1,9 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { fieldErrors, type JobSpecInput, jobSpecSchema } from '../jobs/spec';
-import { parseCount } from './args';
 import { SpecValidationError, UsageError } from './errors';
-import { parseDurationS, parseKeyValues, parseMemoryMiB } from './units';
+import { parseCount, parseDurationS, parseKeyValues, parseMemoryMiB } from './units';
 
 /** The `submit` flags that set spec fields. */
 export interface SpecFlags {

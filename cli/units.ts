@@ -5,7 +5,8 @@ const MIB_PER_UNIT: Readonly<Record<string, number>> = { Mi: 1, Gi: 1024, Ti: 10
 /** Kubernetes-style binary sizes to the spec's MiB: `32Gi` → 32768, `512Mi` → 512. */
 export function parseMemoryMiB(raw: string): number {
   const match = /^(\d+(?:\.\d+)?)(Mi|Gi|Ti)$/.exec(raw.trim());
-  const mib = match?.[1] && match[2] ? Number(match[1]) * (MIB_PER_UNIT[match[2]] ?? Number.NaN) : Number.NaN;
+  const [, amount, unit] = match ?? [];
+  const mib = amount && unit ? Number(amount) * (MIB_PER_UNIT[unit] ?? Number.NaN) : Number.NaN;
   if (!Number.isInteger(mib)) {
     throw new UsageError(
       `--memory: expected a size such as 32Gi or 512Mi (a whole number of MiB), got '${raw}'`,
@@ -39,4 +40,16 @@ export function parseKeyValues(flag: string, pairs: readonly string[]): Record<s
     record[pair.slice(0, at)] = pair.slice(at + 1);
   }
   return record;
+}
+
+/** A whole number flag such as `--limit 50`. */
+export function parseCount(flag: string, raw: string | undefined, min = 0): number | undefined {
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw.trim()) || value < min) {
+    throw new UsageError(
+      `--${flag}: expected a whole number${min > 0 ? ` of at least ${min}` : ''}, got '${raw}'`,
+    );
+  }
+  return value;
 }

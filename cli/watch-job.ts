@@ -13,13 +13,13 @@ export async function watchJob(
   api: DrivetrainApi,
   first: JobView,
   io: CliIo,
-  print: boolean,
+  options: { readonly showProgress: boolean },
 ): Promise<JobView> {
   let job = first;
   let shown = '';
   for (;;) {
     const progress = progressLine(job);
-    if (print && progress !== shown) {
+    if (options.showProgress && progress !== shown) {
       io.stdout(`${io.now().toISOString().slice(11, 19)}Z  ${progress}`);
       shown = progress;
     }

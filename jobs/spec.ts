@@ -26,7 +26,12 @@ export const resourcesSchema = z
         description: "GPU model, one of the environment's fleets; required when gpus > 0",
         example: 'a10g',
       }),
-    cpus: z.number().positive().max(192).openapi({ description: 'vCPUs per node', example: 8 }),
+    cpus: z
+      .number()
+      .min(0.25)
+      .max(192)
+      .multipleOf(0.25)
+      .openapi({ description: 'vCPUs per node, in quarters', example: 8 }),
     memoryMiB: z
       .number()
       .int()

@@ -1,11 +1,12 @@
 import { JOB_STATES, type JobState } from '../../jobs/states';
 import type { JobPage, JobView } from '../api-types';
-import { parseCommandArgs, parseCount } from '../args';
+import { parseCommandArgs } from '../args';
 import { type Command, printJson, printLines } from '../command';
 import { connect } from '../connect';
 import { EXIT, UsageError } from '../errors';
 import { formatAge, formatGpus, jobNote } from '../format';
 import { renderTable } from '../table';
+import { parseCount } from '../units';
 
 const OPTIONS = {
   state: { type: 'string' },

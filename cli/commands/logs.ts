@@ -1,7 +1,8 @@
-import { exactlyOnePositional, parseCommandArgs, parseCount } from '../args';
+import { exactlyOnePositional, parseCommandArgs } from '../args';
 import { type Command, printJson, printLines } from '../command';
 import { connect } from '../connect';
 import { EXIT } from '../errors';
+import { parseCount } from '../units';
 
 const OPTIONS = {
   attempt: { type: 'string' },

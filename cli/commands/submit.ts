@@ -57,8 +57,8 @@ Other flags:
 
 Examples:
   drivetrain submit job.yaml --wait
-  drivetrain submit --name smoke --image python:3.11 --gpus 0 --gpu-type a10g --cpus 1 \\
-    --memory 512Mi -- python -c "print('hello')"`,
+  drivetrain submit --name smoke --image python:3.11 --gpus 0 --cpus 1 --memory 512Mi \\
+    -- python -c "print('hello')"`,
 
   async run(argv, io) {
     const [own, command] = splitAtDoubleDash(argv);
@@ -76,20 +76,17 @@ Examples:
     const api = connect(values, io);
     const submitted = await api.submitJob(spec);
     const { job } = submitted.body;
-    if (!values.wait) {
-      if (values.json) printJson(io, submitted.body);
-      else
-        io.stdout(
-          submitted.replayed
-            ? `job ${job.id} (${job.name}) already submitted with this idempotency key`
-            : `submitted job ${job.id} (${job.name})`,
-        );
-      return EXIT.ok;
+    if (values.json && !values.wait) printJson(io, submitted.body);
+    if (!values.json) {
+      io.stdout(
+        submitted.replayed
+          ? `job ${job.id} (${job.name}) already submitted with this idempotency key`
+          : `submitted job ${job.id} (${job.name})`,
+      );
     }
+    if (!values.wait) return EXIT.ok;
 
-    if (!values.json)
-      io.stdout(`${submitted.replayed ? 'following existing' : 'submitted'} job ${job.id} (${job.name})`);
-    const final = await watchJob(api, job, io, !values.json);
+    const final = await watchJob(api, job, io, { showProgress: !values.json });
     if (values.json) printJson(io, { job: final });
     return final.state === 'SUCCEEDED' ? EXIT.ok : EXIT.jobDidNotSucceed;
   },

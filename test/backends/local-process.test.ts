@@ -1,0 +1,267 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { attemptLogPath, LocalProcessBackend } from '../../backends/local-process';
+import type { BackendJobStatus, BackendSubmission } from '../../jobs/ports';
+import type { JobSpecInput } from '../../jobs/spec';
+import { JOB_ID, submission } from './fixtures';
+
+const ENDED = new Set(['SUCCEEDED', 'FAILED', 'INTERRUPTED']);
+
+/** What onStatus received, with a way to wait for an attempt's last word. */
+class StatusLog {
+  readonly all: BackendJobStatus[] = [];
+  private readonly waiting: (() => void)[] = [];
+
+  readonly onStatus = (status: BackendJobStatus) => {
+    this.all.push(status);
+    for (const wake of this.waiting.splice(0)) wake();
+  };
+
+  async ended(name: string): Promise<BackendJobStatus> {
+    for (;;) {
+      const last = this.all.find((s) => s.name === name && ENDED.has(s.state));
+      if (last) return last;
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    }
+  }
+
+  statesOf(name: string): string[] {
+    return this.all.filter((s) => s.name === name).map((s) => s.state);
+  }
+}
+
+let logDir: string;
+let statuses: StatusLog;
+let backend: LocalProcessBackend;
+
+beforeEach(() => {
+  logDir = mkdtempSync(join(tmpdir(), 'drivetrain-local-'));
+  statuses = new StatusLog();
+  backend = new LocalProcessBackend({
+    logDir,
+    onStatus: statuses.onStatus,
+    gpusPerNode: 4,
+    killGraceMs: 300,
+  });
+});
+afterEach(() => rmSync(logDir, { recursive: true, force: true }));
+
+/** An attempt that runs `script` with this Node binary; no shell involved. */
+function nodeJob(script: string, spec: Partial<JobSpecInput> = {}, id = JOB_ID): BackendSubmission {
+  return submission({
+    id,
+    spec: {
+      command: [process.execPath, '-e', script],
+      args: [],
+      resources: { gpus: 1, gpuType: 'a10g', cpus: 1, memoryMiB: 512 },
+      ...spec,
+    },
+    dispatch: { backend: 'local', nodes: [0] },
+  });
+}
+
+const logOf = (attempt: BackendSubmission) =>
+  readFileSync(backend.logPath(attempt.job.id, attempt.job.attempt), 'utf8');
+
+async function logContains(attempt: BackendSubmission, text: string): Promise<void> {
+  for (;;) {
+    try {
+      if (logOf(attempt).includes(text)) return;
+    } catch {
+      // not created yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('LocalProcessBackend', () => {
+  test('runs a command to success and logs its output to the attempt log', async () => {
+    // GIVEN
+    const attempt = nodeJob("console.log('hello from', process.env.DRIVETRAIN_JOB_ID)");
+
+    // WHEN
+    const { backendJobId } = await backend.submit(attempt);
+    const ended = await statuses.ended(attempt.dispatch.name);
+
+    // THEN
+    expect(backendJobId).toBe(attempt.dispatch.name);
+    expect(ended).toEqual({ name: attempt.dispatch.name, backendJobId, state: 'SUCCEEDED', exitCode: 0 });
+    expect(statuses.statesOf(attempt.dispatch.name)).toEqual(['RUNNING', 'SUCCEEDED']);
+    expect(logOf(attempt)).toBe(`hello from ${JOB_ID}\n`);
+    expect(backend.logPath(JOB_ID, 1)).toBe(join(logDir, JOB_ID, 'attempt-1.log'));
+  });
+
+  test('reports a command that exits with code 3 as FAILED with exit code 3', async () => {
+    // GIVEN
+    const attempt = nodeJob("console.error('diverged'); process.exit(3)");
+
+    // WHEN
+    await backend.submit(attempt);
+    const ended = await statuses.ended(attempt.dispatch.name);
+
+    // THEN
+    expect(ended).toMatchObject({ state: 'FAILED', exitCode: 3, reason: 'the process exited with code 3' });
+    expect(logOf(attempt)).toBe('diverged\n');
+  });
+
+  test('starts a gang of 2 with node index, rendezvous and the GPU slots of each placed node', async () => {
+    // GIVEN two 2-GPU members placed on nodes 0 and 1 of the pool
+    const script = `const e = process.env; console.log(JSON.stringify({ job: e.DRIVETRAIN_JOB_ID, attempt: e.DRIVETRAIN_ATTEMPT,
+      node: e.DRIVETRAIN_NODE_INDEX, nodes: e.DRIVETRAIN_NUM_NODES, addr: e.MASTER_ADDR, port: e.MASTER_PORT,
+      gpus: e.CUDA_VISIBLE_DEVICES, user: e.WANDB_MODE }))`;
+    const attempt = nodeJob(script, {
+      resources: { gpus: 2, gpuType: 'a10g', cpus: 1, memoryMiB: 512, nodes: 2 },
+    });
+
+    // WHEN
+    await backend.submit(attempt);
+    await statuses.ended(attempt.dispatch.name);
+
+    // THEN each line carries its node prefix
+    const lines = logOf(attempt).trim().split('\n').sort();
+    expect(lines.map((l) => l.slice(0, 9))).toEqual(['[node 0] ', '[node 1] ']);
+    const [node0, node1] = lines.map((l) => JSON.parse(l.slice(9)));
+    const common = { job: JOB_ID, attempt: '1', nodes: '2', addr: '127.0.0.1', user: 'offline' };
+    expect(node0).toEqual({ ...common, node: '0', port: node0.port, gpus: '0,1,2,3'.slice(0, 3) });
+    expect(node1).toEqual({ ...common, node: '1', port: node0.port, gpus: '4,5' });
+    expect(Number(node0.port)).toBeGreaterThan(0);
+  });
+
+  test('fails a gang as soon as one node fails, stopping the others', async () => {
+    // GIVEN node 1 fails at once while node 0 would run for a minute
+    const script =
+      "if (process.env.DRIVETRAIN_NODE_INDEX === '1') process.exit(3); setTimeout(() => {}, 60_000)";
+    const attempt = nodeJob(script, {
+      resources: { gpus: 1, gpuType: 'a10g', cpus: 1, memoryMiB: 512, nodes: 2 },
+    });
+
+    // WHEN
+    const started = Date.now();
+    await backend.submit(attempt);
+    const ended = await statuses.ended(attempt.dispatch.name);
+
+    // THEN
+    expect(ended).toMatchObject({ state: 'FAILED', exitCode: 3, reason: 'node 1 exited with code 3' });
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  test('preempts with SIGTERM, then SIGKILLs a process that ignores it after the grace period', async () => {
+    // GIVEN
+    const script = `process.on('SIGTERM', () => console.log('ignoring SIGTERM'));
+      console.log('pid', process.pid); setInterval(() => {}, 1000)`;
+    const attempt = nodeJob(script);
+    await backend.submit(attempt);
+    await logContains(attempt, 'pid');
+    const pid = Number(/pid (\d+)/.exec(logOf(attempt))?.[1]);
+
+    // WHEN
+    const started = Date.now();
+    await backend.terminate(attempt.dispatch, 'preempted for job-b');
+
+    // THEN
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    expect(isAlive(pid)).toBe(false);
+    expect(logOf(attempt)).toContain('ignoring SIGTERM');
+    expect(await statuses.ended(attempt.dispatch.name)).toMatchObject({
+      state: 'INTERRUPTED',
+      reason: 'preempted for job-b',
+    });
+  });
+
+  test('reports a cancel as FAILED with its reason, and a second terminate is a no-op', async () => {
+    // GIVEN
+    const attempt = nodeJob('setInterval(() => {}, 1000)');
+    await backend.submit(attempt);
+
+    // WHEN
+    await backend.terminate(attempt.dispatch, 'cancelled by user');
+    await backend.terminate(attempt.dispatch, 'cancelled by user');
+
+    // THEN
+    expect(statuses.statesOf(attempt.dispatch.name)).toEqual(['RUNNING', 'FAILED']);
+    expect(await statuses.ended(attempt.dispatch.name)).toMatchObject({ reason: 'cancelled by user' });
+  });
+
+  test('runs an attempt once however often it is submitted', async () => {
+    // GIVEN
+    const attempt = nodeJob("console.log('ran'); setTimeout(() => {}, 200)");
+
+    // WHEN
+    const ids = await Promise.all([backend.submit(attempt), backend.submit(attempt)]);
+    const later = await backend.submit(attempt);
+    await statuses.ended(attempt.dispatch.name);
+
+    // THEN
+    expect(new Set([...ids, later].map((r) => r.backendJobId))).toEqual(new Set([attempt.dispatch.name]));
+    expect(logOf(attempt)).toBe('ran\n');
+    expect(statuses.statesOf(attempt.dispatch.name)).toEqual(['RUNNING', 'SUCCEEDED']);
+    expect(await backend.findByName(attempt.dispatch)).toEqual({ backendJobId: attempt.dispatch.name });
+  });
+
+  test('reports a missing executable as FAILED with the reason instead of throwing', async () => {
+    // GIVEN
+    const attempt = submission({
+      spec: { command: ['/nonexistent/drivetrain-train'] },
+      dispatch: { backend: 'local' },
+    });
+
+    // WHEN
+    await backend.submit(attempt);
+    const ended = await statuses.ended(attempt.dispatch.name);
+
+    // THEN
+    expect(ended).toMatchObject({
+      state: 'FAILED',
+      reason: expect.stringMatching(/cannot run \/nonexistent\/drivetrain-train: .*ENOENT/),
+    });
+  });
+
+  test('gives concurrent attempts on one node distinct GPU slots and refuses one that does not fit', async () => {
+    // GIVEN a node of 4 slots and three 2-GPU attempts on it
+    const script = 'console.log(process.env.CUDA_VISIBLE_DEVICES); setInterval(() => {}, 1000)';
+    const attempts = ['0a', '0b', '0c'].map((suffix) =>
+      nodeJob(
+        script,
+        { resources: { gpus: 2, gpuType: 'a10g', cpus: 1, memoryMiB: 512 } },
+        `${JOB_ID.slice(0, -2)}${suffix}`,
+      ),
+    );
+
+    // WHEN
+    for (const attempt of attempts) await backend.submit(attempt);
+    const [first, second, third] = attempts as [BackendSubmission, BackendSubmission, BackendSubmission];
+    await Promise.all([logContains(first, '\n'), logContains(second, '\n')]);
+
+    // THEN
+    expect([logOf(first), logOf(second)]).toEqual(['0,1\n', '2,3\n']);
+    expect(await statuses.ended(third.dispatch.name)).toMatchObject({
+      state: 'FAILED',
+      reason: 'node 0 of pool a10g-on-demand has 0 free GPU slots; the job needs 2',
+    });
+    await Promise.all([first, second].map((a) => backend.terminate(a.dispatch, 'cancelled by user')));
+  });
+
+  test('knows only the attempts it started', async () => {
+    // GIVEN / WHEN / THEN
+    await expect(backend.findByName(nodeJob('').dispatch)).resolves.toBeUndefined();
+  });
+});
+
+describe('attemptLogPath', () => {
+  test('refuses a job id that would leave the log directory', () => {
+    // GIVEN / WHEN / THEN
+    expect(() => attemptLogPath('/var/drivetrain/logs', '../etc', 1)).toThrow(/invalid job id/);
+    expect(() => attemptLogPath('/var/drivetrain/logs', '..', 1)).toThrow(/invalid job id/);
+  });
+});

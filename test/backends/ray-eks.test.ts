@@ -1,0 +1,258 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { HttpKubernetesApi, type KubernetesApi, KubernetesApiError } from '../../backends/kubernetes-api';
+import { RayEksBackend, rayJobPath } from '../../backends/ray-eks';
+import { type KubernetesObject, type RayJob, rayJobManifest } from '../../backends/ray-job';
+import { JOB_ID, submission } from './fixtures';
+
+const NAME = `dt-${JOB_ID}-1`;
+const COLLECTION = '/apis/ray.io/v1/namespaces/team-perception/rayjobs';
+
+/** An API server that stores objects by path and answers 404/409 as Kubernetes does. */
+class FakeKubernetes implements KubernetesApi {
+  readonly calls: { method: string; path: string; body?: unknown }[] = [];
+  readonly objects = new Map<string, KubernetesObject>();
+
+  async create<T extends KubernetesObject>(collectionPath: string, object: T): Promise<T> {
+    this.calls.push({ method: 'POST', path: collectionPath, body: object });
+    const path = `${collectionPath}/${object.metadata.name}`;
+    if (this.objects.has(path)) throw new KubernetesApiError(409, 'AlreadyExists', `${path} exists`);
+    const stored = { ...object, metadata: { ...object.metadata, uid: `uid-${this.objects.size + 1}` } };
+    this.objects.set(path, stored);
+    return stored;
+  }
+
+  async get<T>(path: string): Promise<T> {
+    this.calls.push({ method: 'GET', path });
+    const [collection, query] = path.split('?');
+    if (query !== undefined) {
+      const name = decodeURIComponent(query).replace('fieldSelector=metadata.name=', '');
+      const items = [...this.objects.values()].filter((o) => o.metadata.name === name);
+      expect(collection).toBe('/apis/ray.io/v1/rayjobs');
+      return { items } as T;
+    }
+    const object = this.objects.get(path);
+    if (object === undefined) throw new KubernetesApiError(404, 'NotFound', `${path} not found`);
+    return object as T;
+  }
+
+  async delete(path: string): Promise<void> {
+    this.calls.push({ method: 'DELETE', path });
+    if (!this.objects.delete(path)) throw new KubernetesApiError(404, 'NotFound', `${path} not found`);
+  }
+}
+
+describe('RayEksBackend', () => {
+  test('creates the RayJob in the team namespace and returns its uid', async () => {
+    // GIVEN
+    const api = new FakeKubernetes();
+    const attempt = submission({ dispatch: { backend: 'eks' } });
+
+    // WHEN
+    const result = await new RayEksBackend(api).submit(attempt);
+
+    // THEN
+    expect(result).toEqual({ backendJobId: 'uid-1' });
+    expect(api.calls).toEqual([{ method: 'POST', path: COLLECTION, body: rayJobManifest(attempt) }]);
+  });
+
+  test('returns the existing RayJob when the attempt was already created (409)', async () => {
+    // GIVEN
+    const api = new FakeKubernetes();
+    const backend = new RayEksBackend(api);
+    const attempt = submission({ dispatch: { backend: 'eks' } });
+    await backend.submit(attempt);
+
+    // WHEN
+    const again = await backend.submit(attempt);
+
+    // THEN
+    expect(again).toEqual({ backendJobId: 'uid-1' });
+    expect(api.objects.size).toBe(1);
+    expect(api.calls.at(-1)).toEqual({ method: 'GET', path: `${COLLECTION}/${NAME}` });
+  });
+
+  test('finds a RayJob by attempt name across namespaces when the dispatch does not name one', async () => {
+    // GIVEN
+    const api = new FakeKubernetes();
+    const backend = new RayEksBackend(api);
+    const attempt = submission({ dispatch: { backend: 'eks' } });
+    await backend.submit(attempt);
+
+    // WHEN
+    const found = await backend.findByName(attempt.dispatch);
+
+    // THEN
+    expect(found).toEqual({ backendJobId: 'uid-1' });
+    expect(api.calls.at(-1)).toEqual({
+      method: 'GET',
+      path: `/apis/ray.io/v1/rayjobs?fieldSelector=metadata.name%3D${NAME}`,
+    });
+  });
+
+  test('finds nothing in a recorded namespace that has no such RayJob', async () => {
+    // GIVEN
+    const backend = new RayEksBackend(new FakeKubernetes());
+    const { dispatch } = submission({ dispatch: { backend: 'eks', queue: 'team-perception' } });
+
+    // WHEN / THEN
+    await expect(backend.findByName(dispatch)).resolves.toBeUndefined();
+  });
+
+  test('terminates by deleting the RayJob, and a second terminate is not an error', async () => {
+    // GIVEN
+    const api = new FakeKubernetes();
+    const backend = new RayEksBackend(api);
+    const attempt = submission({ dispatch: { backend: 'eks' } });
+    await backend.submit(attempt);
+
+    // WHEN
+    await backend.terminate(attempt.dispatch, 'preempted');
+    await backend.terminate(attempt.dispatch, 'preempted');
+
+    // THEN
+    expect(api.calls.filter((c) => c.method === 'DELETE')).toEqual([
+      { method: 'DELETE', path: `${COLLECTION}/${NAME}` },
+    ]);
+    expect(api.objects.size).toBe(0);
+  });
+
+  test('escapes names in paths', () => {
+    // GIVEN / WHEN / THEN
+    expect(rayJobPath('team-a', 'x/../y')).toBe('/apis/ray.io/v1/namespaces/team-a/rayjobs/x%2F..%2Fy');
+  });
+});
+
+describe('HttpKubernetesApi', () => {
+  let dir: string;
+  let server: Server;
+  let endpoint: string;
+  let ca: string;
+  const seen: { method?: string; url?: string; authorization?: string; body: string }[] = [];
+
+  beforeAll(async () => {
+    // A real TLS server with a self-signed certificate: the client must trust exactly this CA.
+    dir = mkdtempSync(join(tmpdir(), 'drivetrain-k8s-'));
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+        '-days',
+        '1',
+        '-subj',
+        '/CN=kubernetes',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
+    ca = readFileSync(join(dir, 'cert.pem'), 'utf8');
+    server = createServer({ key: readFileSync(join(dir, 'key.pem')), cert: ca }, (req, res) => {
+      let body = '';
+      req.on('data', (chunk) => {
+        body += chunk;
+      });
+      req.on('end', () => {
+        seen.push({ method: req.method, url: req.url, authorization: req.headers.authorization, body });
+        res.setHeader('content-type', 'application/json');
+        if (req.method === 'POST') {
+          res.statusCode = 409;
+          res.end(
+            JSON.stringify({
+              kind: 'Status',
+              reason: 'AlreadyExists',
+              message: 'rayjobs "x" already exists',
+            }),
+          );
+        } else {
+          res.end(
+            JSON.stringify({ apiVersion: 'ray.io/v1', kind: 'RayJob', metadata: { name: 'x', uid: 'u-1' } }),
+          );
+        }
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    endpoint = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    await new Promise((resolve) => server.close(resolve));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('sends the bearer token over TLS to a server signed by the cluster CA (base64 as EKS gives it)', async () => {
+    // GIVEN
+    const api = new HttpKubernetesApi({
+      endpoint,
+      certificateAuthority: Buffer.from(ca).toString('base64'),
+      token: async () => 'k8s-aws-v1.token',
+    });
+
+    // WHEN
+    const rayJob = await api.get<RayJob>(`${COLLECTION}/x`);
+
+    // THEN
+    expect(rayJob.metadata.uid).toBe('u-1');
+    expect(seen.at(-1)).toMatchObject({
+      method: 'GET',
+      url: `${COLLECTION}/x`,
+      authorization: 'Bearer k8s-aws-v1.token',
+    });
+  });
+
+  test('turns a Status response into a KubernetesApiError with code and reason', async () => {
+    // GIVEN
+    const api = new HttpKubernetesApi({ endpoint, certificateAuthority: ca, token: async () => 't' });
+    const manifest = rayJobManifest(submission({ dispatch: { backend: 'eks' } }));
+
+    // WHEN
+    const error = await api.create(COLLECTION, manifest).catch((e: unknown) => e);
+
+    // THEN
+    expect(error).toBeInstanceOf(KubernetesApiError);
+    expect(error).toMatchObject({ status: 409, reason: 'AlreadyExists' });
+    expect(JSON.parse(seen.at(-1)?.body ?? '')).toEqual(manifest);
+  });
+
+  test('refuses a server whose certificate the cluster CA did not sign', async () => {
+    // GIVEN a CA that is not the server's
+    const other = execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        '/dev/null',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=other',
+      ],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
+    );
+    const api = new HttpKubernetesApi({ endpoint, certificateAuthority: other, token: async () => 't' });
+
+    // WHEN / THEN
+    await expect(api.get(`${COLLECTION}/x`)).rejects.toThrow(/self.signed|certificate/i);
+  });
+});
