@@ -6,6 +6,7 @@ import { CPU_POOL_TYPE } from './cluster';
 import { attemptName } from './ids';
 import type { BackendKind, Dispatch, JobRecord } from './job';
 import { type BackendJobStatus, type ComputeBackend, type JobStore, TransitionConflict } from './ports';
+import { isTerminal } from './states';
 
 export interface DispatcherOptions {
   readonly store: JobStore;
@@ -54,7 +55,9 @@ export class Dispatcher {
         await this.stop(job, 'cancelled by user', 'CANCELLED');
         summary.cancelled.push(job.id);
       } else {
-        live.push(await this.heal(job, summary));
+        const healed = await this.heal(job, summary);
+        const polled = await this.poll(healed);
+        if (polled && !isTerminal(polled.state) && polled.state !== 'PENDING') live.push(polled);
       }
     }
     const pending = await store.listByState('PENDING');
@@ -125,6 +128,13 @@ export class Dispatcher {
       if (error instanceof TransitionConflict) return this.options.store.get(job.id);
       throw error;
     }
+  }
+
+  /** Applies the status of a backend without events; other jobs pass through unchanged. */
+  private async poll(job: JobRecord): Promise<JobRecord | undefined> {
+    const backend = job.dispatch && this.options.backends[job.dispatch.backend];
+    const status = backend?.poll && job.dispatch?.backendJobId ? await backend.poll(job.dispatch) : undefined;
+    return status ? this.applyStatus(status) : job;
   }
 
   /** A dispatched job whose backend id was never recorded: the dispatcher died mid-submit. */

@@ -100,4 +100,9 @@ export interface ComputeBackend {
   findByName(dispatch: Dispatch): Promise<{ backendJobId: string } | undefined>;
   /** Stops the attempt (cancel or preemption). Stopping a finished job is not an error. */
   terminate(dispatch: Dispatch, reason: string): Promise<void>;
+  /**
+   * Current status of an attempt, for backends that publish no state-change events (EKS);
+   * the dispatcher asks once per round for each live job on them.
+   */
+  poll?(dispatch: Dispatch): Promise<BackendJobStatus | undefined>;
 }

