@@ -1,11 +1,11 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { createMiddleware } from 'hono/factory';
 import { JobNotFound } from '../jobs/ports';
 import type { QueueReport } from '../jobs/queues';
 import { IdempotencyConflict, type JobService, NotCancellable, ValidationFailed } from '../jobs/service';
 import { InvalidPageToken } from '../jobs/store/dynamodb-job-store';
-import { type ErrorBody, errorBody } from './errors';
+import { errorBody } from './errors';
 import type { TeamResolver } from './identity';
 import { jobView } from './job-view';
 import { openApiDocument } from './openapi';
@@ -35,10 +35,6 @@ type Env = { Variables: { team: string } };
 export function createApi(options: ApiOptions) {
   const { service } = options;
   const app = new Hono<Env>();
-  const fail =
-    (status: ContentfulStatusCode, body: ErrorBody) =>
-    (c: { json: (b: ErrorBody, s: ContentfulStatusCode) => Response }) =>
-      c.json(body, status);
 
   app.get('/openapi.json', (c) => c.json(openApiDocument()));
   app.get('/healthz', (c) => c.json({ ok: true }));
@@ -52,12 +48,12 @@ export function createApi(options: ApiOptions) {
     bodyLimit({
       maxSize: MAX_BODY_BYTES,
       onError: (c) =>
-        fail(
-          413,
+        c.json(
           errorBody('PayloadTooLarge', `body exceeds ${MAX_BODY_BYTES} bytes`, [
             { field: '(body)', reason: 'too large' },
           ]),
-        )(c),
+          413,
+        ),
     }),
     async (c) => {
       let body: unknown;
@@ -167,17 +163,17 @@ export function createApi(options: ApiOptions) {
 }
 
 function authenticate(resolveTeam: TeamResolver) {
-  return async (c: Parameters<TeamResolver>[0], next: () => Promise<void>) => {
+  return createMiddleware<Env>(async (c, next) => {
     const team = resolveTeam(c);
-    if (!team) {
-      return c.json(
-        errorBody('Unauthorized', 'the caller is not a member of any team', [
-          { field: 'team', reason: 'unknown caller' },
-        ]),
-        401,
-      );
+    if (team) {
+      c.set('team', team);
+      return next();
     }
-    c.set('team', team);
-    await next();
-  };
+    return c.json(
+      errorBody('Unauthorized', 'the caller is not a member of any team', [
+        { field: 'team', reason: 'unknown caller' },
+      ]),
+      401,
+    );
+  });
 }

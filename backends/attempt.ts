@@ -22,14 +22,23 @@ export function attemptEnvironment(job: JobRecord): Record<string, string> {
   };
 }
 
-/** The spec's tags plus the platform's own (which win), for cost allocation and lookups. */
+/** AWS resources take at most 50 tags. */
+const MAX_TAGS = 50;
+
+/**
+ * The platform's tags (for cost allocation and lookups) plus as many of the spec's as fit
+ * in AWS's limit: the spec allows 50 of its own, and a rejected submit would fail every retry.
+ */
 export function attemptTags(job: JobRecord): Record<string, string> {
-  return {
-    ...job.spec.tags,
+  const platform = {
     'drivetrain:job-id': job.id,
     'drivetrain:team': job.team,
     'drivetrain:attempt': String(job.attempt),
   };
+  const own = Object.entries(job.spec.tags)
+    .filter(([key]) => !Object.hasOwn(platform, key))
+    .slice(0, MAX_TAGS - Object.keys(platform).length);
+  return { ...Object.fromEntries(own), ...platform };
 }
 
 /** The command line as an argv: the spec's command followed by its args. */

@@ -24,8 +24,8 @@ export interface BatchBackendOptions {
   readonly jobDefinitions?: Pick<ImageJobDefinitions, 'forImage'>;
 }
 
-/** Status reasons of attempts the platform lost (spot reclaim, host failure), as Batch words them. */
-const HOST_FAILURE = 'Host EC2*';
+/** How Batch begins the status reason of an attempt whose instance went away (spot reclaim, host failure). */
+const HOST_FAILURE = 'Host EC2';
 /** Batch accepts 1 to 10 attempts per job. */
 const MAX_BATCH_ATTEMPTS = 10;
 
@@ -71,14 +71,9 @@ export class BatchBackend implements ComputeBackend {
   }
 
   async terminate(dispatch: Dispatch, reason: string): Promise<void> {
-    // TerminateJob of a finished job is a no-op in Batch, so no lookup is needed first.
-    if (dispatch.backendJobId === undefined) {
-      const found = await this.findByName(dispatch);
-      if (found === undefined) return;
-      await this.client.send(new TerminateJobCommand({ jobId: found.backendJobId, reason }));
-      return;
-    }
-    await this.client.send(new TerminateJobCommand({ jobId: dispatch.backendJobId, reason }));
+    // TerminateJob of a finished job is a no-op in Batch, so its status need not be checked first.
+    const jobId = dispatch.backendJobId ?? (await this.findByName(dispatch))?.backendJobId;
+    if (jobId !== undefined) await this.client.send(new TerminateJobCommand({ jobId, reason }));
   }
 
   /** Every status: with a name filter, ListJobs ignores `jobStatus` and returns them all. */
@@ -142,7 +137,7 @@ export function submitJobRequest(
       attempts: Math.min(spec.retries + 1, MAX_BATCH_ATTEMPTS),
       // Retry what the platform broke, not what the job broke (same rule as the job definitions).
       evaluateOnExit: [
-        { onStatusReason: HOST_FAILURE, action: 'RETRY' },
+        { onStatusReason: `${HOST_FAILURE}*`, action: 'RETRY' },
         { onReason: '*', action: 'EXIT' },
       ],
     },
@@ -195,19 +190,23 @@ export function batchEventToStatus(event: BatchJobStateChange): BackendJobStatus
       return { ...base, state: 'RUNNING' };
     case 'SUCCEEDED':
       return { ...base, state: 'SUCCEEDED', exitCode: exitCodeOf(detail) ?? 0 };
-    case 'FAILED':
-      return isHostFailure(detail)
-        ? { ...base, state: 'INTERRUPTED', reason }
+    case 'FAILED': {
+      const lostHost = hostFailureOf(detail);
+      return lostHost
+        ? { ...base, state: 'INTERRUPTED', reason: lostHost }
         : { ...base, state: 'FAILED', reason, exitCode: exitCodeOf(detail) };
+    }
     default:
       // SUBMITTED, PENDING, RUNNABLE, STARTING: accepted, not yet running.
       return { ...base, state: 'STARTING', reason };
   }
 }
 
-function isHostFailure(detail: BatchJobStateChange['detail']): boolean {
-  const reason = detail.statusReason ?? detail.attempts?.at(-1)?.statusReason ?? '';
-  return reason.startsWith(HOST_FAILURE.slice(0, -1));
+/** The job's or its last attempt's reason, when it says the instance went away. */
+function hostFailureOf(detail: BatchJobStateChange['detail']): string | undefined {
+  return [detail.statusReason, detail.attempts?.at(-1)?.statusReason].find((r) =>
+    r?.startsWith(HOST_FAILURE),
+  );
 }
 
 function exitCodeOf(detail: BatchJobStateChange['detail']): number | undefined {

@@ -1,5 +1,4 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
@@ -21,7 +20,7 @@ export interface LocalAttemptOptions {
   readonly log: Writable;
   /** Between SIGTERM and SIGKILL. */
   readonly killGraceMs: number;
-  /** Called once, when every node is running. */
+  /** Called once every node is running, unless the attempt already ended. */
   readonly onRunning: () => void;
 }
 
@@ -31,19 +30,29 @@ export interface LocalAttemptOptions {
  * terminate, a failing node (which stops the others) or, when every node exits 0, success.
  */
 export class LocalAttempt {
+  /** Resolves once every node has spawned, or one could not be. */
+  readonly started: Promise<void>;
   /** Resolves with the outcome once every process is gone and the log is flushed. */
   readonly done: Promise<AttemptOutcome>;
   private outcome: AttemptOutcome | undefined;
   private readonly children: ChildProcess[] = [];
   private readonly exited = new Set<number>();
   private killTimer: NodeJS.Timeout | undefined;
-  private spawned = 0;
 
   constructor(private readonly options: LocalAttemptOptions) {
+    // An unwritable log (full disk, bad permissions) must neither crash the runtime nor hide the outcome.
+    options.log.on('error', () => undefined);
     const gang = options.nodes.length > 1;
     const closed = options.nodes.map((node, index) =>
       this.launch(node, index, gang ? `[node ${index}] ` : ''),
     );
+    this.started = Promise.all(
+      this.children.map(
+        (child) => new Promise((resolve) => child.once('spawn', resolve).once('error', resolve)),
+      ),
+    ).then(() => {
+      if (this.outcome === undefined) options.onRunning();
+    });
     this.done = this.finish(closed);
   }
 
@@ -73,10 +82,6 @@ export class LocalAttempt {
         );
       }
     }
-    child.once('spawn', () => {
-      this.spawned += 1;
-      if (this.spawned === this.options.nodes.length && this.outcome === undefined) this.options.onRunning();
-    });
     child.once('error', (error) => {
       // Only a failed spawn matters here; later errors are failed signals to a dead process.
       if (child.pid !== undefined) return;
@@ -93,7 +98,8 @@ export class LocalAttempt {
         this.decide({ state: 'SUCCEEDED', exitCode: 0 });
       }
     });
-    return once(child, 'close');
+    // Not events.once: it would reject on the 'error' of a failed spawn, which precedes 'close'.
+    return new Promise((resolve) => child.once('close', resolve));
   }
 
   private decide(outcome: AttemptOutcome): void {
@@ -120,7 +126,6 @@ export class LocalAttempt {
   private async finish(closed: Promise<unknown>[]): Promise<AttemptOutcome> {
     await Promise.all(closed);
     clearTimeout(this.killTimer);
-    // A log that cannot be written must not hide the job's outcome.
     await finished(this.options.log.end()).catch(() => undefined);
     // Every process has exited, so some rule above has decided.
     return this.outcome ?? { state: 'FAILED', reason: 'ended without an exit status' };

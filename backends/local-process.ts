@@ -85,7 +85,20 @@ export class LocalProcessBackend implements ComputeBackend {
 
   /** Idempotent; resolves once every process of the attempt is gone. */
   async terminate(dispatch: Dispatch, reason: string): Promise<void> {
-    const entry = this.attempts.get(dispatch.name);
+    await this.terminateByName(dispatch.name, reason);
+  }
+
+  /**
+   * Stops every attempt still running, as a preemption so the dispatcher requeues them:
+   * their process groups are detached and would otherwise outlive the runtime.
+   */
+  async shutdown(reason = 'preempted: the local runtime shut down'): Promise<void> {
+    const names = [...this.attempts.keys()];
+    await Promise.all(names.map((name) => this.terminateByName(name, reason)));
+  }
+
+  private async terminateByName(name: string, reason: string): Promise<void> {
+    const entry = this.attempts.get(name);
     if (entry === undefined) return;
     await entry.started;
     const state = reason.startsWith(PREEMPTION) ? 'INTERRUPTED' : 'FAILED';
@@ -116,6 +129,7 @@ export class LocalProcessBackend implements ComputeBackend {
         this.releaseGpus(slots);
         report(outcome);
       });
+      await attempt.started;
     } catch (error) {
       // A full disk or an exhausted port range fails the attempt, not the runtime.
       this.releaseGpus(slots);

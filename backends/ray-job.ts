@@ -1,5 +1,5 @@
 import type { Dispatch, JobRecord } from '../jobs/job';
-import type { BackendJobStatus } from '../jobs/ports';
+import type { BackendJobStatus, BackendSubmission } from '../jobs/ports';
 import { argv, attemptEnvironment, fleetOf } from './attempt';
 
 /**
@@ -116,10 +116,7 @@ export function teamNamespace(team: string): string {
  * gang. KubeRay does not retry (backoffLimit 0): the dispatcher owns retries, under a new
  * attempt name, and would otherwise count one attempt twice.
  */
-export function rayJobManifest(
-  { job, dispatch }: { job: JobRecord; dispatch: Dispatch },
-  options: RayJobOptions = {},
-): RayJob {
+export function rayJobManifest({ job, dispatch }: BackendSubmission, options: RayJobOptions = {}): RayJob {
   const { spec } = job;
   const labels = {
     [JOB_ID_LABEL]: job.id,

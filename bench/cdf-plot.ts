@@ -14,7 +14,10 @@ const MIN_WAIT_S = 1;
 const POINTS = 200;
 
 export function cdfSvg(series: readonly CdfSeries[], title: string): string {
-  const maxWait = Math.max(MIN_WAIT_S * 10, ...series.map((s) => s.sortedWaitsS[s.sortedWaitsS.length - 1] ?? 0));
+  const maxWait = Math.max(
+    MIN_WAIT_S * 10,
+    ...series.map((s) => s.sortedWaitsS[s.sortedWaitsS.length - 1] ?? 0),
+  );
   const decades = Math.ceil(Math.log10(maxWait));
   const plotW = WIDTH - MARGIN.left - MARGIN.right;
   const plotH = HEIGHT - MARGIN.top - MARGIN.bottom;
@@ -32,7 +35,9 @@ export function cdfSvg(series: readonly CdfSeries[], title: string): string {
   }
   const curves = series.map((s, i) => {
     const color = COLORS[i % COLORS.length]!;
-    const points = cdfPoints(s.sortedWaitsS).map(([wait, fraction]) => `${x(wait).toFixed(1)},${y(fraction).toFixed(1)}`);
+    const points = cdfPoints(s.sortedWaitsS).map(
+      ([wait, fraction]) => `${x(wait).toFixed(1)},${y(fraction).toFixed(1)}`,
+    );
     const legendY = MARGIN.top + 20 + i * 22;
     return [
       `<polyline fill="none" stroke="${color}" stroke-width="2" points="${points.join(' ')}"/>`,

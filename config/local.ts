@@ -24,6 +24,8 @@ export interface LocalRuntimeConfig {
   readonly preemptionGraceS: number;
   /** SIGTERM to SIGKILL, for jobs told to stop. */
   readonly killGraceMs: number;
+  /** Jobs' working directory: the repository, so relative commands such as examples/ resolve. */
+  readonly jobWorkingDir: string;
 }
 
 /** GPUs of this machine per nvidia-smi, or undefined when there is none. */
@@ -55,5 +57,6 @@ export function localRuntimeConfig(
     dispatchIntervalMs: Number(env.DRIVETRAIN_DISPATCH_INTERVAL_MS ?? 1000),
     preemptionGraceS: Number(env.DRIVETRAIN_PREEMPTION_GRACE_S ?? 5),
     killGraceMs: Number(env.DRIVETRAIN_KILL_GRACE_MS ?? 5000),
+    jobWorkingDir: root,
   };
 }

@@ -4,6 +4,7 @@ import type { EnvironmentConfig } from '../config/schema';
 import { ComputeStack } from './compute-stack';
 import { KubernetesStack } from './kubernetes-stack';
 import { NetworkStack } from './network-stack';
+import { SchedulingStack } from './scheduling-stack';
 
 export interface DrivetrainStageProps extends StageProps {
   readonly config: EnvironmentConfig;
@@ -14,6 +15,7 @@ export class DrivetrainStage extends Stage {
   public readonly network: NetworkStack;
   public readonly compute: ComputeStack;
   public readonly kubernetes: KubernetesStack;
+  public readonly scheduling: SchedulingStack;
 
   constructor(scope: Construct, id: string, props: DrivetrainStageProps) {
     const { config } = props;
@@ -30,6 +32,13 @@ export class DrivetrainStage extends Stage {
       stackName: stackName('Kubernetes'),
       config,
       vpc: this.network.vpc,
+    });
+    this.scheduling = new SchedulingStack(this, 'Scheduling', {
+      stackName: stackName('Scheduling'),
+      config,
+      vpc: this.network.vpc,
+      compute: this.compute,
+      kubernetes: this.kubernetes,
     });
 
     Tags.of(this).add('drivetrain:environment', config.name);

@@ -1,8 +1,8 @@
 import { open } from 'node:fs/promises';
 import type { LogSource } from '../api/app';
 import { attemptLogPath } from '../backends/local-process';
-import { isTerminal } from '../jobs/states';
 import type { JobStore } from '../jobs/ports';
+import { isTerminal } from '../jobs/states';
 
 /** At most this much of a log per request, so `logs --follow` streams in pieces. */
 const CHUNK_BYTES = 256 * 1024;

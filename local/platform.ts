@@ -32,7 +32,9 @@ const JOB_TABLE = 'drivetrain-jobs';
 export async function startLocalPlatform(config: LocalRuntimeConfig): Promise<LocalPlatform> {
   const logDir = join(config.dataDir, 'logs');
   mkdirSync(logDir, { recursive: true });
-  const db = await startLocalDynamoDb({ path: config.persist ? join(config.dataDir, 'dynamodb') : undefined });
+  const db = await startLocalDynamoDb({
+    path: config.persist ? join(config.dataDir, 'dynamodb') : undefined,
+  });
   await ensureJobTable(db.client, JOB_TABLE);
   const store = new DynamoDbJobStore(db.client, JOB_TABLE);
   const { environment } = config;
@@ -41,12 +43,20 @@ export async function startLocalPlatform(config: LocalRuntimeConfig): Promise<Lo
 
   // The loop is declared before the backend and dispatcher that wake it.
   let loop: SerialLoop | undefined;
+  // Status writes in flight, so close() lets them land before the database goes away.
+  const statusWrites = new Set<Promise<void>>();
   const backend = new LocalProcessBackend({
     logDir,
+    cwd: config.jobWorkingDir,
     gpusPerNode: config.pools.gpusPerNode,
     killGraceMs: config.killGraceMs,
     onStatus: (status) => {
-      void dispatcher.applyStatus(status).then(() => loop?.wake(), (error: unknown) => console.error('status update failed', error));
+      const write = dispatcher.applyStatus(status).then(
+        () => loop?.wake(),
+        (error: unknown) => console.error('status update failed', error),
+      );
+      statusWrites.add(write);
+      void write.finally(() => statusWrites.delete(write));
     },
   });
   const dispatcher = new Dispatcher({
@@ -60,7 +70,11 @@ export async function startLocalPlatform(config: LocalRuntimeConfig): Promise<Lo
     backends: { local: backend },
     defaultBackend: 'local',
   });
-  loop = new SerialLoop(() => dispatcher.round(), config.dispatchIntervalMs, (error) => console.error('dispatch round failed', error));
+  loop = new SerialLoop(
+    () => dispatcher.round(),
+    config.dispatchIntervalMs,
+    (error) => console.error('dispatch round failed', error),
+  );
 
   const service = new JobService({ store, environment, onSubmitted: () => loop?.wake() });
   const app = createApi({
@@ -88,7 +102,8 @@ export async function startLocalPlatform(config: LocalRuntimeConfig): Promise<Lo
     dispatcher,
     close: async () => {
       await loop?.stop();
-      await backend.shutdown?.();
+      await backend.shutdown();
+      await Promise.all(statusWrites);
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await db.close();
     },

@@ -15,11 +15,21 @@ export class PoolCapacity {
 
   static empty(pool: Pool): PoolCapacity {
     const filled = (value: number) => new Float64Array(pool.nodeCount).fill(value);
-    return new PoolCapacity(pool, filled(pool.node.gpus), filled(pool.node.cpus), filled(pool.node.memoryMiB));
+    return new PoolCapacity(
+      pool,
+      filled(pool.node.gpus),
+      filled(pool.node.cpus),
+      filled(pool.node.memoryMiB),
+    );
   }
 
   clone(): PoolCapacity {
-    return new PoolCapacity(this.pool, this.freeGpus.slice(), this.freeCpus.slice(), this.freeMemoryMiB.slice());
+    return new PoolCapacity(
+      this.pool,
+      this.freeGpus.slice(),
+      this.freeCpus.slice(),
+      this.freeMemoryMiB.slice(),
+    );
   }
 
   get nodeCount(): number {

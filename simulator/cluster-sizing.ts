@@ -35,7 +35,9 @@ export function sizeCluster(
     nodeCount,
     node: workload.node,
   });
-  const pools = [pool('on-demand', nodes - spotNodes), pool('spot', spotNodes)].filter((p) => p.nodeCount > 0);
+  const pools = [pool('on-demand', nodes - spotNodes), pool('spot', spotNodes)].filter(
+    (p) => p.nodeCount > 0,
+  );
   const capacityGpus = nodes * gpusPerNode;
   return {
     pools,

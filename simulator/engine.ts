@@ -1,7 +1,14 @@
 import { ClusterCapacity } from '../scheduler/capacity';
-import { emptyUsage, type Job, type Placement, type Pool, type RunningJob, type Team } from '../scheduler/model';
-import type { Decision, PolicySession, SchedulingPolicy } from '../scheduler/policy';
 import { KeyedHeap } from '../scheduler/keyed-heap';
+import {
+  emptyUsage,
+  type Job,
+  type Placement,
+  type Pool,
+  type RunningJob,
+  type Team,
+} from '../scheduler/model';
+import type { Decision, PolicySession, SchedulingPolicy } from '../scheduler/policy';
 import { EntitlementTracker } from './fairness';
 import type { WorkloadJob } from './workload';
 
@@ -105,7 +112,9 @@ export class Simulation {
       this.round(now);
     }
     if (this.pending.size > 0) {
-      throw new Error(`${this.pending.size} job(s) never started under ${this.policy.name}, e.g. ${[...this.pending.keys()][0]}`);
+      throw new Error(
+        `${this.pending.size} job(s) never started under ${this.policy.name}, e.g. ${[...this.pending.keys()][0]}`,
+      );
     }
     return {
       policy: this.policy.name,
@@ -143,7 +152,16 @@ export class Simulation {
 
   private arrive({ job, durationS }: WorkloadJob): void {
     if (this.tracked.has(job.id)) throw new Error(`duplicate job id ${job.id}`);
-    const tracked: Tracked = { job, durationS, remainingS: durationS, attempt: 0, runStart: 0, overheadS: 0, ranS: 0, running: undefined };
+    const tracked: Tracked = {
+      job,
+      durationS,
+      remainingS: durationS,
+      attempt: 0,
+      runStart: 0,
+      overheadS: 0,
+      ranS: 0,
+      running: undefined,
+    };
     this.tracked.set(job.id, tracked);
     this.pending.set(job.id, job);
     this.session!.submit(job);
@@ -185,7 +203,8 @@ export class Simulation {
   private start(id: string, placement: Placement, now: number): void {
     const job = this.pending.get(id);
     const tracked = this.tracked.get(id);
-    if (job === undefined || tracked === undefined) throw new Error(`${this.policy.name} started ${id}, which is not pending`);
+    if (job === undefined || tracked === undefined)
+      throw new Error(`${this.policy.name} started ${id}, which is not pending`);
     this.capacity.allocate(job.resources, placement);
     this.pending.delete(id);
     tracked.job = { ...job, state: 'running' };

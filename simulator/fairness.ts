@@ -13,7 +13,9 @@ export function maxMinFairShares(
   while (unsatisfied.length > 0 && left > 0) {
     const totalWeight = unsatisfied.reduce((sum, team) => sum + (weights.get(team) ?? 1), 0);
     const level = left / totalWeight;
-    const satisfied = unsatisfied.filter((team) => (demands.get(team) ?? 0) <= level * (weights.get(team) ?? 1));
+    const satisfied = unsatisfied.filter(
+      (team) => (demands.get(team) ?? 0) <= level * (weights.get(team) ?? 1),
+    );
     if (satisfied.length === 0) {
       for (const team of unsatisfied) shares.set(team, level * (weights.get(team) ?? 1));
       return shares;
@@ -62,7 +64,9 @@ export class EntitlementTracker {
   }
 
   jain(): number {
-    const ratios = [...this.entitled].filter(([, due]) => due > 0).map(([team, due]) => (this.received.get(team) ?? 0) / due);
+    const ratios = [...this.entitled]
+      .filter(([, due]) => due > 0)
+      .map(([team, due]) => (this.received.get(team) ?? 0) / due);
     return jainIndex(ratios);
   }
 }

@@ -38,7 +38,10 @@ export const DEFAULT_WORKLOAD_RULE: WorkloadRule = {
   node: { gpus: 8, cpus: 64, memoryMiB: 512 * 1024 },
 };
 
-export function toWorkload(records: readonly TraceRecord[], rule: WorkloadRule = DEFAULT_WORKLOAD_RULE): WorkloadJob[] {
+export function toWorkload(
+  records: readonly TraceRecord[],
+  rule: WorkloadRule = DEFAULT_WORKLOAD_RULE,
+): WorkloadJob[] {
   return records.map((record) => ({ job: toJob(record, rule), durationS: record.durationS }));
 }
 

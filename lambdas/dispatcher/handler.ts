@@ -1,11 +1,15 @@
 import { BatchClient } from '@aws-sdk/client-batch';
 import { SageMakerClient } from '@aws-sdk/client-sagemaker';
 import type { Context } from 'aws-lambda';
-import { type BatchJobStateChange, BatchBackend, batchEventToStatus } from '../../backends/batch';
+import { BatchBackend, type BatchJobStateChange, batchEventToStatus } from '../../backends/batch';
 import { eksTokenProvider } from '../../backends/eks-token';
 import { HttpKubernetesApi } from '../../backends/kubernetes-api';
 import { RayEksBackend } from '../../backends/ray-eks';
-import { SageMakerBackend, type SageMakerTrainingJobStateChange, sagemakerEventToStatus } from '../../backends/sagemaker';
+import {
+  SageMakerBackend,
+  type SageMakerTrainingJobStateChange,
+  sagemakerEventToStatus,
+} from '../../backends/sagemaker';
 import { awsPools, teamsOf } from '../../jobs/cluster';
 import { Dispatcher } from '../../jobs/dispatcher';
 import type { BackendJobStatus } from '../../jobs/ports';

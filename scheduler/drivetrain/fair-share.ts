@@ -22,7 +22,8 @@ export class FairShare {
   ) {
     for (const team of teams) this.weights.set(team.id, team.weight);
     for (const { job } of running) this.charge(job.team, job.resources);
-    for (const team of Object.keys(usage.byTeam)) this.history.set(team, decay.averageAllocation(usage, team));
+    for (const team of Object.keys(usage.byTeam))
+      this.history.set(team, decay.averageAllocation(usage, team));
   }
 
   standing(team: string): number {

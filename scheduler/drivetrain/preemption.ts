@@ -27,6 +27,80 @@ export interface Eviction {
 }
 
 /**
+ * Running jobs that could ever be preempted this round (not critical, past their grace),
+ * per pool and in preference order, built once per round and filtered per waiting job.
+ */
+export class VictimCatalog {
+  private readonly byPool = new Map<string, Victim[]>();
+  private readonly gone = new Set<string>();
+
+  constructor(
+    running: readonly RunningJob[],
+    private readonly quota: QuotaLedger,
+    private readonly now: number,
+    private readonly rules: PreemptionRules,
+  ) {
+    for (const candidate of running) {
+      if (candidate.job.priorityClass === NEVER_PREEMPTED || now - candidate.startedAt < rules.graceS)
+        continue;
+      const victims = this.byPool.get(candidate.placement.poolId) ?? [];
+      // The reason is settled per waiting job in `for`; this one only sorts.
+      victims.push({
+        running: candidate,
+        reason: 'higher-class',
+        costGpuS: restartCostGpuS(candidate, now, rules),
+      });
+      this.byPool.set(candidate.placement.poolId, victims);
+    }
+    for (const victims of this.byPool.values()) victims.sort(byPreference);
+  }
+
+  /** True if some running job might still be preempted for someone. */
+  get isEmpty(): boolean {
+    for (const victims of this.byPool.values()) {
+      if (victims.some((victim) => !this.gone.has(victim.running.job.id))) return false;
+    }
+    return true;
+  }
+
+  /** The jobs in `poolId` that may be stopped for `job`, best victim first. */
+  for(job: Job, poolId: string): Victim[] {
+    const eligible: Victim[] = [];
+    const borrowing = new Map<string, boolean>();
+    const isBorrowing = (team: string) => {
+      let answer = borrowing.get(team);
+      if (answer === undefined) {
+        answer = this.quota.isBorrowing(team, job.resources.gpuType);
+        borrowing.set(team, answer);
+      }
+      return answer;
+    };
+    const jobClass = classOf(job);
+    const mayReclaim = this.quota.fitsQuota(job.team, job.resources.gpuType, job.resources.gpus);
+    for (const victim of this.byPool.get(poolId) ?? []) {
+      const { job: running } = victim.running;
+      if (this.gone.has(running.id)) continue;
+      const victimClass = classOf(running);
+      if (jobClass.mayPreempt && isPreemptible(running) && victimClass.value < jobClass.value) {
+        eligible.push(victim);
+      } else if (
+        mayReclaim &&
+        running.team !== job.team &&
+        victimClass.value <= jobClass.value &&
+        isBorrowing(running.team)
+      ) {
+        eligible.push({ ...victim, reason: 'reclaim-quota' });
+      }
+    }
+    return eligible;
+  }
+
+  remove(jobId: string): void {
+    this.gone.add(jobId);
+  }
+}
+
+/**
  * Why `candidate` may be stopped for `job`, if it may:
  * - higher-class: the job's class may preempt, the candidate is preemptible and of a lower class;
  * - reclaim-quota: the job stays within its team's nominal quota, and the candidate is work
@@ -43,7 +117,8 @@ export function victimReason(
   if (victim.priorityClass === NEVER_PREEMPTED || now - candidate.startedAt < rules.graceS) return undefined;
   const jobClass = classOf(job);
   const victimClass = classOf(victim);
-  if (jobClass.mayPreempt && isPreemptible(victim) && victimClass.value < jobClass.value) return 'higher-class';
+  if (jobClass.mayPreempt && isPreemptible(victim) && victimClass.value < jobClass.value)
+    return 'higher-class';
   const gpuType = job.resources.gpuType;
   const reclaims =
     victim.team !== job.team &&
@@ -80,7 +155,8 @@ export function evictionIn(
     const { team, resources } = victim.running.job;
     const freed = freedFromTeam.get(team) ?? 0;
     // Reclaim stops once the borrower is back within its quota (Kueue takes the same view).
-    const stillBorrowing = quota.gpusHeld(team, resources.gpuType) - freed > quota.quota(team, resources.gpuType);
+    const stillBorrowing =
+      quota.gpusHeld(team, resources.gpuType) - freed > quota.quota(team, resources.gpuType);
     if (victim.reason === 'reclaim-quota' && !stillBorrowing) continue;
     trial.release(resources, victim.running.placement.nodes);
     freedFromTeam.set(team, freed + resources.gpus);

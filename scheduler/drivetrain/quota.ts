@@ -5,7 +5,8 @@ import type { RunningJob, Team } from '../model';
  * quota a team leaves idle is lent to others, and taken back when the owner needs it).
  */
 export class QuotaLedger {
-  private readonly held = new Map<string, number>();
+  /** team → GPU type → GPUs held. */
+  private readonly held = new Map<string, Map<string, number>>();
   private readonly quotas = new Map<string, Readonly<Record<string, number>>>();
 
   constructor(teams: readonly Team[], running: readonly RunningJob[]) {
@@ -18,7 +19,7 @@ export class QuotaLedger {
   }
 
   gpusHeld(team: string, gpuType: string): number {
-    return this.held.get(key(team, gpuType)) ?? 0;
+    return this.held.get(team)?.get(gpuType) ?? 0;
   }
 
   /** True if the team would stay within its nominal quota after taking `gpus` more. */
@@ -32,10 +33,11 @@ export class QuotaLedger {
   }
 
   add(team: string, gpuType: string, gpus: number): void {
-    this.held.set(key(team, gpuType), this.gpusHeld(team, gpuType) + gpus);
+    let byType = this.held.get(team);
+    if (byType === undefined) {
+      byType = new Map();
+      this.held.set(team, byType);
+    }
+    byType.set(gpuType, (byType.get(gpuType) ?? 0) + gpus);
   }
-}
-
-function key(team: string, gpuType: string): string {
-  return `${team}\u0000${gpuType}`;
 }

@@ -17,7 +17,8 @@ export function reserveEarliest(
   let best: Reservation | undefined;
   for (const pool of pools) {
     const reservation = reserveIn(pool, job, runningIn(pool.pool.id), now);
-    if (reservation !== undefined && (best === undefined || reservation.untilS < best.untilS)) best = reservation;
+    if (reservation !== undefined && (best === undefined || reservation.untilS < best.untilS))
+      best = reservation;
   }
   return best;
 }
@@ -41,7 +42,9 @@ function reserveIn(
     untilS = endOf(run);
     nodes = trial.findNodes(job.resources);
   }
-  return nodes === undefined ? undefined : { jobId: job.id, placement: { poolId: pool.pool.id, nodes }, untilS };
+  return nodes === undefined
+    ? undefined
+    : { jobId: job.id, placement: { poolId: pool.pool.id, nodes }, untilS };
 }
 
 /** Whether `candidate` may start on `node` of `poolId` without delaying the reserved job. */

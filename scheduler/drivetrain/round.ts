@@ -1,21 +1,28 @@
 import type { ClusterCapacity, PoolCapacity } from '../capacity';
-import type { Job, Placement, Pool, RunningJob, Team, UsageLedger } from '../model';
+import {
+  classOf,
+  isPreemptible,
+  type Job,
+  type Placement,
+  type Pool,
+  type RunningJob,
+  type Team,
+  type UsageLedger,
+} from '../model';
 import { eligiblePools, place } from '../placement';
 import type { Decision, PendingReason, PreemptJob, Reservation, StartJob, WaitingJob } from '../policy';
-import { NO_RESOURCES, type Resources, addResources, scaleResources } from '../resources';
+import { addResources, NO_RESOURCES, type Resources, scaleResources } from '../resources';
 import type { DecayedUsage } from '../usage';
 import { FairShare } from './fair-share';
+import { type PendingIndex, TOP_BAND } from './pending-index';
 import {
-  byPreference,
   type Eviction,
   evictionIn,
   type PreemptionRules,
-  restartCostGpuS,
   totalCost,
   type Victim,
-  victimReason,
+  VictimCatalog,
 } from './preemption';
-import { type PendingIndex, TOP_BAND } from './pending-index';
 import { QuotaLedger } from './quota';
 import { reserveEarliest, respectsReservation } from './reservation';
 import { WhyPending } from './why-pending';
@@ -29,10 +36,11 @@ export interface DrivetrainConfig {
   readonly maxPreemptionsPerRound: number;
   readonly preemption: PreemptionRules;
   /**
-   * Jobs that fail to start, per team and band, before the round moves on. Bounds the
-   * backfill scan so a round stays cheap with 100,000 jobs queued.
+   * Bounds on the backfill scan, so a round stays cheap with 100,000 jobs queued (Slurm's
+   * bf_max_job_test and bf_max_job_user_part play the same part): jobs that fail to start
+   * per team and band, and in the whole round.
    */
-  readonly backfillDepth: number;
+  readonly backfillDepth: { readonly perTeamAndBand: number; readonly perRound: number };
 }
 
 /** What a round starts from. The round spends `capacity` and pops from `pending`. */
@@ -56,15 +64,19 @@ export class DispatchRound {
   private readonly quota: QuotaLedger;
   private readonly fairShare: FairShare;
   private readonly why: WhyPending;
+  private readonly victims: VictimCatalog;
   /** Everything running in each pool, including this round's starts (for reservations). */
   private readonly runningByPool = new Map<string, RunningJob[]>();
   private readonly starts: StartJob[] = [];
   private readonly preemptions: PreemptJob[] = [];
-  private readonly preempted = new Set<string>();
   private readonly waiting: WaitingJob[] = [];
-  /** Outcomes of job shapes that could not start; valid until capacity changes hands. */
+  /**
+   * Outcomes of job shapes that could not start. Starts only take capacity away, so these
+   * hold until a preemption frees some.
+   */
   private readonly failedShapes = new Map<string, PendingReason>();
   private reservation: Reservation | undefined;
+  private reservedFor: Job | undefined;
   /** Highest band in which a job was left waiting. */
   private blockedBand = -1;
 
@@ -76,8 +88,15 @@ export class DispatchRound {
   ) {
     this.capacity = inputs.capacity;
     this.quota = new QuotaLedger(inputs.teams, inputs.running);
-    this.fairShare = new FairShare(inputs.teams, inputs.running, inputs.usage, decay, clusterTotal(inputs.pools));
+    this.fairShare = new FairShare(
+      inputs.teams,
+      inputs.running,
+      inputs.usage,
+      decay,
+      clusterTotal(inputs.pools),
+    );
     this.why = new WhyPending(this.quota);
+    this.victims = new VictimCatalog(inputs.running, this.quota, now, config.preemption);
     for (const run of inputs.running) this.runningIn(run.placement.poolId).push(run);
   }
 
@@ -95,7 +114,7 @@ export class DispatchRound {
         } else if (!this.tryStart(job, pending.bandOf(job, this.now))) {
           leftWaiting.push(job);
           misses.set(team, (misses.get(team) ?? 0) + 1);
-          if ((misses.get(team) ?? 0) >= this.config.backfillDepth) active.delete(team);
+          if ((misses.get(team) ?? 0) >= this.config.backfillDepth.perTeamAndBand) active.delete(team);
         }
       }
     }
@@ -110,9 +129,11 @@ export class DispatchRound {
     };
   }
 
-  /** Nothing more can start this round: no free GPU anywhere and no preemption left to spend. */
+  /** Stop scanning: the backfill budget is spent, or nothing more can start this round. */
   private exhausted(): boolean {
-    return this.preemptions.length >= this.config.maxPreemptionsPerRound && !this.capacity.hasFreeGpus();
+    if (this.waiting.length >= this.config.backfillDepth.perRound) return true;
+    if (this.capacity.hasFreeGpus()) return false;
+    return this.preemptions.length >= this.config.maxPreemptionsPerRound || this.victims.isEmpty;
   }
 
   private tryStart(job: Job, band: number): boolean {
@@ -121,7 +142,7 @@ export class DispatchRound {
       this.leaveWaiting(job, band, this.why.unschedulable(job));
       return false;
     }
-    const shape = shapeKey(job);
+    const shape = this.shapeKey(job);
     const knownFailure = this.failedShapes.get(shape);
     if (knownFailure !== undefined) {
       this.leaveWaiting(job, band, knownFailure);
@@ -149,7 +170,10 @@ export class DispatchRound {
       return this.why.heldForGang(this.reservation);
     }
     // EASY: the first job that cannot start holds the nodes it can get earliest.
-    this.reservation ??= reserveEarliest(job, pools, (poolId) => this.runningIn(poolId), this.now);
+    if (this.reservation === undefined) {
+      this.reservation = reserveEarliest(job, pools, (poolId) => this.runningIn(poolId), this.now);
+      this.reservedFor = job;
+    }
     if (!this.quota.fitsQuota(job.team, job.resources.gpuType, job.resources.gpus)) {
       return this.why.quotaExhausted(job);
     }
@@ -161,25 +185,29 @@ export class DispatchRound {
     if (budget <= 0) return undefined;
     let best: Eviction | undefined;
     for (const pool of pools) {
-      const candidates = this.victimsFor(job, pool.pool.id);
-      if (candidates.length === 0) continue;
-      const usable = (node: number) => this.mayUse(pool, node, job);
+      const candidates = this.victims.for(job, pool.pool.id);
+      const freeable = candidates.reduce((sum, victim) => sum + victim.running.job.resources.gpus, 0);
+      if (freeable + pool.totalFreeGpus() < job.resources.gpus) continue;
+      // A hold by a job this one may preempt anyway (an aged lower class) does not bind it.
+      const holder = this.reservedFor;
+      const bound = holder === undefined || !outranksPreemptible(job, holder);
+      const usable = (node: number) => !bound || this.mayUse(pool, node, job);
       const eviction = evictionIn(pool, job, candidates, this.quota, budget, usable);
-      if (eviction !== undefined && (best === undefined || totalCost(eviction) < totalCost(best))) best = eviction;
+      if (eviction !== undefined && (best === undefined || totalCost(eviction) < totalCost(best)))
+        best = eviction;
     }
     return best;
   }
 
-  private victimsFor(job: Job, poolId: string): Victim[] {
-    const victims: Victim[] = [];
-    for (const running of this.inputs.running) {
-      if (running.placement.poolId !== poolId || this.preempted.has(running.job.id)) continue;
-      const reason = victimReason(running, job, this.quota, this.now, this.config.preemption);
-      if (reason !== undefined) {
-        victims.push({ running, reason, costGpuS: restartCostGpuS(running, this.now, this.config.preemption) });
-      }
-    }
-    return victims.sort(byPreference);
+  /**
+   * Jobs with the same key get the same answer from the same capacity. The team matters only
+   * through quota (reclaim rights, borrowing) and the max runtime only through a reservation.
+   */
+  private shapeKey(job: Job): string {
+    const { gpuType, gpus, nodes, cpus, memoryMiB } = job.resources;
+    const reclaims = this.quota.fitsQuota(job.team, gpuType, gpus) ? job.team : 'over-quota';
+    const runtime = this.reservation === undefined ? '' : job.maxRuntimeS;
+    return `${reclaims}|${job.priorityClass}|${job.preemptible}|${gpuType}|${gpus}|${nodes}|${cpus}|${memoryMiB}|${runtime}`;
   }
 
   private mayUse(pool: PoolCapacity, node: number, job: Job): boolean {
@@ -190,10 +218,14 @@ export class DispatchRound {
     this.capacity.allocate(job.resources, placement);
     this.quota.add(job.team, job.resources.gpuType, job.resources.gpus);
     this.fairShare.charge(job.team, job.resources);
-    this.runningIn(placement.poolId).push({ job, placement, startedAt: this.now, lastCheckpointAt: this.now });
+    this.runningIn(placement.poolId).push({
+      job,
+      placement,
+      startedAt: this.now,
+      lastCheckpointAt: this.now,
+    });
     this.starts.push({ jobId: job.id, placement });
     this.started.set(job.id, job);
-    this.failedShapes.clear();
   }
 
   private preempt(victim: Victim, forJob: Job): void {
@@ -203,7 +235,7 @@ export class DispatchRound {
     this.fairShare.refund(job.team, job.resources);
     const pool = this.runningIn(placement.poolId);
     pool.splice(pool.indexOf(victim.running), 1);
-    this.preempted.add(job.id);
+    this.victims.remove(job.id);
     this.preemptions.push({ jobId: job.id, forJobId: forJob.id, reason: victim.reason });
     this.failedShapes.clear();
   }
@@ -233,10 +265,8 @@ export class DispatchRound {
   }
 }
 
-/** Jobs with the same key get the same answer from the same capacity. */
-function shapeKey(job: Job): string {
-  const { gpuType, gpus, nodes, cpus, memoryMiB } = job.resources;
-  return `${job.team}|${job.priorityClass}|${job.preemptible}|${gpuType}|${gpus}|${nodes}|${cpus}|${memoryMiB}|${job.maxRuntimeS}`;
+function outranksPreemptible(job: Job, other: Job): boolean {
+  return classOf(job).mayPreempt && isPreemptible(other) && classOf(other).value < classOf(job).value;
 }
 
 function clusterTotal(pools: readonly Pool[]): Resources {

@@ -43,7 +43,11 @@ export class WhyPending {
   }
 
   behindHigherClass(): PendingReason {
-    return this.shared('blocked-by-higher-class', '', () => 'a job of a higher (or aged) class is waiting for capacity');
+    return this.shared(
+      'blocked-by-higher-class',
+      '',
+      () => 'a job of a higher (or aged) class is waiting for capacity',
+    );
   }
 
   unschedulable(job: Job): PendingReason {

@@ -114,7 +114,12 @@ class BatchFairshareSession implements PolicySession {
       started.set(head.id, head);
       if (queue.size === 0) open.delete(share);
     }
-    const decision = { starts, preemptions: [], waiting: options.explain === false ? [] : this.explain(), usage };
+    const decision = {
+      starts,
+      preemptions: [],
+      waiting: options.explain === false ? [] : this.explain(),
+      usage,
+    };
     this.book.apply(decision, (jobId) => started.get(jobId)!, now);
     return decision;
   }
@@ -122,7 +127,10 @@ class BatchFairshareSession implements PolicySession {
   /** GPUs active shares may hold: computeReservation keeps the rest for inactive shares. */
   private usableGpus(held: ReadonlyMap<string, number>): number {
     const total = this.book.pools.reduce((sum, pool) => sum + pool.node.gpus * pool.nodeCount, 0);
-    const active = new Set([...held.keys(), ...[...this.shares].filter(([, q]) => q.size > 0).map(([s]) => s)]);
+    const active = new Set([
+      ...held.keys(),
+      ...[...this.shares].filter(([, q]) => q.size > 0).map(([s]) => s),
+    ]);
     const anyInactive = this.book.teams.some((team) => !active.has(team.id));
     return anyInactive ? total * (1 - (this.config.computeReservation / 100) ** active.size) : total;
   }
@@ -131,7 +139,8 @@ class BatchFairshareSession implements PolicySession {
     const waiting: WaitingJob[] = [];
     for (const queue of this.shares.values()) {
       const head = queue.peek();
-      for (const job of queue.all()) waiting.push({ jobId: job.id, reason: job === head ? HEAD_BLOCKED : BEHIND_HEAD });
+      for (const job of queue.all())
+        waiting.push({ jobId: job.id, reason: job === head ? HEAD_BLOCKED : BEHIND_HEAD });
     }
     return waiting;
   }

@@ -2,7 +2,14 @@ import { ClusterBook } from '../../scheduler/cluster-book';
 import { JobQueue } from '../../scheduler/job-queue';
 import type { ClusterState, Job } from '../../scheduler/model';
 import { eligiblePools, place } from '../../scheduler/placement';
-import type { Decision, PendingReason, PolicySession, RoundOptions, StartJob, WaitingJob } from '../../scheduler/policy';
+import type {
+  Decision,
+  PendingReason,
+  PolicySession,
+  RoundOptions,
+  StartJob,
+  WaitingJob,
+} from '../../scheduler/policy';
 
 export const HEAD_BLOCKED: PendingReason = {
   code: 'capacity',
@@ -57,7 +64,10 @@ export class QueueOrderSession implements PolicySession {
     const waiting: WaitingJob[] =
       options.explain === false
         ? []
-        : [...this.queue.all()].map((job) => ({ jobId: job.id, reason: job === head ? HEAD_BLOCKED : BEHIND_HEAD }));
+        : [...this.queue.all()].map((job) => ({
+            jobId: job.id,
+            reason: job === head ? HEAD_BLOCKED : BEHIND_HEAD,
+          }));
     const decision = { starts, preemptions: [], waiting, usage: this.book.usage };
     this.book.apply(decision, (jobId) => started.get(jobId)!, now);
     return decision;

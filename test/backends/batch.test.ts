@@ -1,6 +1,6 @@
 import type { BatchClient, DescribeJobDefinitionsRequest, ListJobsRequest } from '@aws-sdk/client-batch';
 import { describe, expect, test } from 'vitest';
-import { BatchBackend, batchEventToStatus } from '../../backends/batch';
+import { BatchBackend, type BatchJobStateChange, batchEventToStatus } from '../../backends/batch';
 import { derivedName } from '../../backends/batch-job-definitions';
 import { JOB_ID, submission } from './fixtures';
 import { RecordingClient } from './recording-client';
@@ -291,7 +291,7 @@ describe('BatchBackend.terminate', () => {
 });
 
 describe('batchEventToStatus', () => {
-  const event = (detail: Record<string, unknown>) => ({
+  const event = (detail: Omit<BatchJobStateChange['detail'], 'jobName' | 'jobId'>): BatchJobStateChange => ({
     'detail-type': 'Batch Job State Change',
     detail: { jobName: NAME, jobId: 'batch-job-1', ...detail },
   });

@@ -58,7 +58,7 @@ function nodeJob(script: string, spec: Partial<JobSpecInput> = {}, id = JOB_ID):
       resources: { gpus: 1, gpuType: 'a10g', cpus: 1, memoryMiB: 512 },
       ...spec,
     },
-    dispatch: { backend: 'local', nodes: [0] },
+    dispatch: { backend: 'local' },
   });
 }
 
@@ -116,7 +116,7 @@ describe('LocalProcessBackend', () => {
   });
 
   test('starts a gang of 2 with node index, rendezvous and the GPU slots of each placed node', async () => {
-    // GIVEN two 2-GPU members placed on nodes 0 and 1 of the pool
+    // GIVEN two 2-GPU members placed on nodes 0 and 1 of a pool of 4-slot nodes
     const script = `const e = process.env; console.log(JSON.stringify({ job: e.DRIVETRAIN_JOB_ID, attempt: e.DRIVETRAIN_ATTEMPT,
       node: e.DRIVETRAIN_NODE_INDEX, nodes: e.DRIVETRAIN_NUM_NODES, addr: e.MASTER_ADDR, port: e.MASTER_PORT,
       gpus: e.CUDA_VISIBLE_DEVICES, user: e.WANDB_MODE }))`;
@@ -133,7 +133,7 @@ describe('LocalProcessBackend', () => {
     expect(lines.map((l) => l.slice(0, 9))).toEqual(['[node 0] ', '[node 1] ']);
     const [node0, node1] = lines.map((l) => JSON.parse(l.slice(9)));
     const common = { job: JOB_ID, attempt: '1', nodes: '2', addr: '127.0.0.1', user: 'offline' };
-    expect(node0).toEqual({ ...common, node: '0', port: node0.port, gpus: '0,1,2,3'.slice(0, 3) });
+    expect(node0).toEqual({ ...common, node: '0', port: node0.port, gpus: '0,1' });
     expect(node1).toEqual({ ...common, node: '1', port: node0.port, gpus: '4,5' });
     expect(Number(node0.port)).toBeGreaterThan(0);
   });
@@ -250,6 +250,25 @@ describe('LocalProcessBackend', () => {
       reason: 'node 0 of pool a10g-on-demand has 0 free GPU slots; the job needs 2',
     });
     await Promise.all([first, second].map((a) => backend.terminate(a.dispatch, 'cancelled by user')));
+  });
+
+  test('shuts down by preempting every running attempt, so none outlives the runtime', async () => {
+    // GIVEN
+    const attempts = ['1a', '1b'].map((suffix) =>
+      nodeJob('setInterval(() => {}, 1000)', {}, `${JOB_ID.slice(0, -2)}${suffix}`),
+    );
+    for (const attempt of attempts) await backend.submit(attempt);
+
+    // WHEN
+    await backend.shutdown();
+
+    // THEN
+    for (const attempt of attempts) {
+      expect(await statuses.ended(attempt.dispatch.name)).toMatchObject({
+        state: 'INTERRUPTED',
+        reason: 'preempted: the local runtime shut down',
+      });
+    }
   });
 
   test('knows only the attempts it started', async () => {

@@ -76,14 +76,17 @@ describe('dispatcher round', () => {
 
   test('jobs that do not fit stay pending, each with a machine-readable reason', async () => {
     const submitted = [];
-    for (const name of ['first', 'second', 'third']) submitted.push((await service.submit('perception', spec({ name }))).job);
+    for (const name of ['first', 'second', 'third'])
+      submitted.push((await service.submit('perception', spec({ name }))).job);
 
     await dispatcher().round();
 
     const waiting = (await Promise.all(submitted.map(get))).filter((j) => j.state === 'PENDING');
     expect(waiting.length).toBeGreaterThan(0);
     for (const job of waiting) {
-      expect(job.pendingReason?.code).toMatch(/^(capacity|quota|priority|gang-reservation|blocked-by-higher-class)$/);
+      expect(job.pendingReason?.code).toMatch(
+        /^(capacity|quota|priority|gang-reservation|blocked-by-higher-class)$/,
+      );
       expect(job.pendingReason?.message.length).toBeGreaterThan(0);
     }
   });

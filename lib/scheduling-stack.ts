@@ -1,0 +1,264 @@
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import type { EnvironmentConfig } from '../config/schema';
+import type { ComputeStack } from './compute-stack';
+import type { KubernetesStack } from './kubernetes-stack';
+import { acknowledge, acknowledgeWildcards } from './nag';
+import { DispatcherClusterAccess } from './scheduling/dispatcher-cluster-access';
+import { defaultEventBusArn, dispatcherPermissions } from './scheduling/dispatcher-permissions';
+import { DispatcherTriggers, JOB_SUBMITTED } from './scheduling/dispatcher-triggers';
+import { JobApi, type JobApiThrottling } from './scheduling/job-api';
+import { JobTable } from './scheduling/job-table';
+import { SchedulingAlarms } from './scheduling/scheduling-alarms';
+import { SchedulingFunction } from './scheduling/scheduling-function';
+
+export interface SchedulingStackProps extends StackProps {
+  readonly config: EnvironmentConfig;
+  /** The functions run in this VPC's private subnets. */
+  readonly vpc: ec2.IVpc;
+  /** Batch queues and job definitions, and the SageMaker training resources. */
+  readonly compute: ComputeStack;
+  /** The EKS cluster and team namespaces RayJobs run in. */
+  readonly kubernetes: KubernetesStack;
+}
+
+/**
+ * Admission control at the gateway: a few hundred researchers and CI pipelines submit and
+ * poll; the WAF limit stops one runaway client from using the whole stage budget.
+ */
+export const API_THROTTLING: JobApiThrottling = { rateLimit: 50, burstLimit: 100, perIpPerFiveMinutes: 3000 };
+
+/** A round reads the live jobs, asks the scheduler and calls the backends: minutes at most. */
+const DISPATCHER_TIMEOUT = Duration.minutes(5);
+
+const IS_DEAD_LETTER_QUEUE =
+  'This queue is itself a dead-letter queue (of Lambda asynchronous invocations or EventBridge targets); a queue behind it would have nothing to catch.';
+
+/**
+ * The scheduling pillar on AWS: the job table, the job API (API Gateway REST with SigV4 in
+ * front of the API Lambda) and the dispatcher Lambda that EventBridge wakes every minute,
+ * on each submission and on Drivetrain's Batch and SageMaker state changes, and that
+ * submits to Batch, SageMaker and EKS with least-privilege IAM.
+ */
+export class SchedulingStack extends Stack {
+  public readonly key: kms.Key;
+  public readonly jobs: JobTable;
+  public readonly apiFunction: SchedulingFunction;
+  public readonly api: JobApi;
+  public readonly dispatcher: SchedulingFunction;
+  public readonly dispatcherDeadLetters: sqs.Queue;
+  public readonly triggerDeadLetters: sqs.Queue;
+  public readonly triggers: DispatcherTriggers;
+  public readonly alarms: SchedulingAlarms;
+
+  constructor(scope: Construct, id: string, props: SchedulingStackProps) {
+    super(scope, id, props);
+    const { config, vpc, compute, kubernetes } = props;
+    const env = config.name;
+    const retain = config.removalPolicy === 'retain';
+    const removalPolicy = retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+
+    this.key = new kms.Key(this, 'Key', {
+      description: `Drivetrain ${env} scheduling: job table, logs, dead letters, alarm topic`,
+      enableKeyRotation: true,
+      removalPolicy,
+    });
+    this.key.grantEncryptDecrypt(new iam.ServicePrincipal(`logs.${this.region}.amazonaws.com`));
+    // EventBridge writes undeliverable events, and CloudWatch alarm notifications, through this key.
+    for (const service of ['events.amazonaws.com', 'cloudwatch.amazonaws.com']) {
+      this.key.grant(new iam.ServicePrincipal(service), 'kms:Decrypt', 'kms:GenerateDataKey');
+    }
+
+    this.jobs = new JobTable(this, 'JobTable', {
+      tableName: `drivetrain-${env}-jobs`,
+      key: this.key,
+      removalPolicy,
+      deletionProtection: retain,
+    });
+
+    const deadLetters = (queueId: string, name: string) => {
+      const queue = new sqs.Queue(this, queueId, {
+        queueName: `drivetrain-${env}-${name}`,
+        encryption: sqs.QueueEncryption.KMS,
+        encryptionMasterKey: this.key,
+        enforceSSL: true,
+        retentionPeriod: Duration.days(14),
+      });
+      acknowledge(queue, { 'AwsSolutions-SQS3': IS_DEAD_LETTER_QUEUE });
+      return queue;
+    };
+    this.dispatcherDeadLetters = deadLetters('DispatcherDeadLetters', 'dispatcher-dlq');
+    this.triggerDeadLetters = deadLetters('TriggerDeadLetters', 'dispatcher-trigger-dlq');
+
+    const https = (securityGroupId: string, description: string) => {
+      const group = new ec2.SecurityGroup(this, securityGroupId, {
+        vpc,
+        description,
+        allowAllOutbound: false,
+      });
+      // VPC endpoints, the gateway endpoints' prefix lists, NAT and the EKS API: all HTTPS.
+      group.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to AWS APIs');
+      return group;
+    };
+    const common = {
+      vpc,
+      key: this.key,
+      logRetention: logs.RetentionDays.SIX_MONTHS,
+      removalPolicy,
+    };
+    const platformEnvironment = { DRIVETRAIN_ENV: env, JOB_TABLE_NAME: this.jobs.table.tableName };
+
+    this.apiFunction = new SchedulingFunction(this, 'ApiFunction', {
+      ...common,
+      handler: 'api',
+      serviceName: `drivetrain-${env}-api`,
+      description: 'Drivetrain job API (behind API Gateway, SigV4)',
+      securityGroup: https('ApiSecurityGroup', 'Drivetrain job API Lambda: HTTPS out only'),
+      timeout: Duration.seconds(15),
+      memorySize: 512,
+      environment: { ...platformEnvironment, EVENT_BUS_NAME: 'default' },
+      statements: [
+        ...this.jobs.storeStatements(this.key),
+        new iam.PolicyStatement({
+          actions: ['events:PutEvents'],
+          resources: [defaultEventBusArn(this)],
+          conditions: {
+            StringEquals: {
+              'events:source': JOB_SUBMITTED.source,
+              'events:detail-type': JOB_SUBMITTED.detailType,
+            },
+          },
+        }),
+      ],
+    });
+    acknowledge(this.apiFunction.function, {
+      'NIST.800.53.R5-LambdaConcurrency': `API Gateway stage throttling (${API_THROTTLING.rateLimit}/s, burst ${API_THROTTLING.burstLimit}) and the per-IP WAF rule are the admission control; a reservation below the burst would turn admitted requests into 5xx throttles.`,
+      'NIST.800.53.R5-LambdaDLQ':
+        'API Gateway invokes this function synchronously: the caller gets the error, nothing is queued to dead-letter.',
+    });
+
+    const dispatcherSecurityGroup = https(
+      'DispatcherSecurityGroup',
+      'Drivetrain dispatcher Lambda: HTTPS out to AWS APIs and the EKS API',
+    );
+    const { cluster } = kubernetes;
+    const privateSubnetIds = vpc.privateSubnets.map((subnet) => subnet.subnetId);
+    const { sagemaker } = compute;
+    const permissions = dispatcherPermissions(this, {
+      env,
+      queueNames: compute.queuePlans.map((plan) => plan.name),
+      batchRoleArns: batchJobRoles(compute).map((role) => role.roleArn),
+      sageMakerRoleArn: sagemaker.executionRole.roleArn,
+      sageMakerSubnetIds: privateSubnetIds,
+      sageMakerSecurityGroupIds: [sagemaker.securityGroup.securityGroupId],
+      sageMakerKeyArn: compute.key.keyArn,
+      clusterArn: cluster.clusterArn,
+    });
+    this.dispatcher = new SchedulingFunction(this, 'Dispatcher', {
+      ...common,
+      handler: 'dispatcher',
+      serviceName: `drivetrain-${env}-dispatcher`,
+      description: 'Drivetrain dispatcher: one scheduling round per invocation',
+      securityGroup: dispatcherSecurityGroup,
+      timeout: DISPATCHER_TIMEOUT,
+      memorySize: 1024,
+      // One round at a time: rounds never race over the same jobs.
+      reservedConcurrentExecutions: 1,
+      deadLetterQueue: this.dispatcherDeadLetters,
+      environment: {
+        ...platformEnvironment,
+        SAGEMAKER_ROLE_ARN: sagemaker.executionRole.roleArn,
+        SAGEMAKER_OUTPUT_URI: sagemaker.outputUri,
+        SAGEMAKER_CHECKPOINT_URI: sagemaker.checkpointUri,
+        SAGEMAKER_KMS_KEY_ID: compute.key.keyArn,
+        SAGEMAKER_SUBNETS: privateSubnetIds.join(','),
+        SAGEMAKER_SECURITY_GROUPS: sagemaker.securityGroup.securityGroupId,
+        EKS_CLUSTER_NAME: cluster.clusterName,
+        EKS_ENDPOINT: cluster.clusterEndpoint,
+        EKS_CERTIFICATE_AUTHORITY: cluster.clusterCertificateAuthorityData,
+      },
+      statements: [
+        ...this.jobs.storeStatements(this.key),
+        ...permissions.statements,
+        new iam.PolicyStatement({
+          actions: ['sqs:SendMessage'],
+          resources: [this.dispatcherDeadLetters.queueArn],
+        }),
+        new iam.PolicyStatement({
+          actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+          resources: [this.key.keyArn],
+          conditions: { StringEquals: { 'kms:ViaService': `sqs.${this.region}.amazonaws.com` } },
+        }),
+      ],
+    });
+    acknowledgeWildcards(this, this.dispatcher.policy, permissions.wildcards);
+
+    new DispatcherClusterAccess(this, 'DispatcherClusterAccess', {
+      cluster,
+      role: this.dispatcher.role,
+      securityGroup: dispatcherSecurityGroup,
+      namespaces: [...kubernetes.teamNamespaces.values()].map((team) => team.namespace),
+      namespacesCreatedBy: [...kubernetes.teamNamespaces.values()],
+    });
+
+    this.triggers = new DispatcherTriggers(this, 'Triggers', {
+      env,
+      dispatcher: this.dispatcher.function,
+      jobQueueArnPrefix: this.formatArn({
+        service: 'batch',
+        resource: 'job-queue',
+        resourceName: `drivetrain-${env}-`,
+      }),
+      deadLetterQueue: this.triggerDeadLetters,
+    });
+
+    this.api = new JobApi(this, 'Api', {
+      env,
+      handler: this.apiFunction.function,
+      key: this.key,
+      throttling: API_THROTTLING,
+      logRetention: logs.RetentionDays.ONE_YEAR,
+      removalPolicy,
+    });
+
+    this.alarms = new SchedulingAlarms(this, 'Alarms', {
+      env,
+      dispatcher: this.dispatcher.function,
+      api: this.apiFunction.function,
+      restApi: this.api.api,
+      deadLetterQueues: { Dispatcher: this.dispatcherDeadLetters, Trigger: this.triggerDeadLetters },
+      key: this.key,
+    });
+
+    new CfnOutput(this, 'ApiUrl', {
+      value: this.api.api.url,
+      description: 'Base URL of the job API (SigV4)',
+    });
+    new CfnOutput(this, 'JobTableName', { value: this.jobs.table.tableName });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn });
+  }
+}
+
+/** Job and execution roles of every base job definition: the only roles Batch jobs get. */
+function batchJobRoles(compute: ComputeStack): iam.IRole[] {
+  const { jobDefinitions } = compute;
+  const containers = [
+    jobDefinitions.singleNodeGpu.container,
+    jobDefinitions.cpu.container,
+    ...[...jobDefinitions.multiNode.values()].flatMap((definition) =>
+      definition.containers.map((range) => range.container),
+    ),
+  ];
+  const roles = new Map<string, iam.IRole>();
+  for (const container of containers) {
+    for (const role of [container.jobRole, container.executionRole]) {
+      if (role) roles.set(role.node.path, role);
+    }
+  }
+  return [...roles.values()];
+}

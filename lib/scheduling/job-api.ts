@@ -1,0 +1,224 @@
+import { ArnFormat, type RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
+import { Construct } from 'constructs';
+import { acknowledge } from '../nag';
+import { jobSpecJsonSchema } from './job-spec-model';
+
+export interface JobApiThrottling {
+  /** Steady-state requests per second across all callers. */
+  readonly rateLimit: number;
+  /** Requests API Gateway admits at once above the steady rate. */
+  readonly burstLimit: number;
+  /** Requests one source IP may make in any five minutes before WAF blocks it. */
+  readonly perIpPerFiveMinutes: number;
+}
+
+export interface JobApiProps {
+  /** Drivetrain environment name; names the API, its stage logs and its web ACL. */
+  readonly env: string;
+  /** The job API Lambda (lambdas/api/handler.ts): every route proxies to it. */
+  readonly handler: lambda.IFunction;
+  /** Encrypts the access and WAF log groups. */
+  readonly key: kms.IKey;
+  readonly throttling: JobApiThrottling;
+  readonly logRetention: logs.RetentionDays;
+  readonly removalPolicy: RemovalPolicy;
+}
+
+/** Routes of api/app.ts, as [path, methods]. */
+export const JOB_API_ROUTES: readonly (readonly [string, readonly string[]])[] = [
+  ['/jobs', ['POST', 'GET']],
+  ['/jobs/{id}', ['GET', 'DELETE']],
+  ['/jobs/{id}/logs', ['GET']],
+  ['/queues', ['GET']],
+  ['/openapi.json', ['GET']],
+];
+
+/** The error body of api/errors.ts, for the responses API Gateway makes itself. */
+function errorTemplate(error: string, field: string, reason: string): Record<string, string> {
+  return {
+    'application/json': `{"error":"${error}","message":$context.error.messageString,"fields":[{"field":"${field}","reason":"${reason}"}]}`,
+  };
+}
+
+/**
+ * The job API as API Gateway REST: SigV4 (IAM) auth on every method, the POST /jobs body
+ * validated against the job spec's JSON Schema before the Lambda runs, per-stage
+ * throttling, JSON access logs and X-Ray, and a WAF web ACL that rate-limits each source.
+ */
+export class JobApi extends Construct {
+  public readonly api: apigateway.RestApi;
+  public readonly accessLogs: logs.LogGroup;
+  public readonly webAcl: wafv2.CfnWebACL;
+
+  constructor(scope: Construct, id: string, props: JobApiProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+
+    this.accessLogs = new logs.LogGroup(this, 'AccessLogs', {
+      logGroupName: `/drivetrain/${props.env}/api-access`,
+      encryptionKey: props.key,
+      retention: props.logRetention,
+      removalPolicy: props.removalPolicy,
+    });
+
+    this.api = new apigateway.RestApi(this, 'Resource', {
+      restApiName: `drivetrain-${props.env}-jobs`,
+      description: `Drivetrain ${props.env} job API (SigV4)`,
+      endpointConfiguration: { types: [apigateway.EndpointType.REGIONAL] },
+      cloudWatchRole: false,
+      defaultMethodOptions: { authorizationType: apigateway.AuthorizationType.IAM },
+      deployOptions: {
+        stageName: 'v1',
+        tracingEnabled: true,
+        metricsEnabled: true,
+        throttlingRateLimit: props.throttling.rateLimit,
+        throttlingBurstLimit: props.throttling.burstLimit,
+        accessLogDestination: new apigateway.LogGroupLogDestination(this.accessLogs),
+        accessLogFormat: apigateway.AccessLogFormat.jsonWithStandardFields({
+          caller: true,
+          httpMethod: true,
+          ip: true,
+          protocol: true,
+          requestTime: true,
+          resourcePath: true,
+          responseLength: true,
+          status: true,
+          user: true,
+        }),
+      },
+    });
+
+    const validator = this.api.addRequestValidator('BodyValidator', {
+      requestValidatorName: 'job-spec-body',
+      validateRequestBody: true,
+      // Checks the parameters a method declares required; the routes declare none beyond their paths.
+      validateRequestParameters: true,
+    });
+    const jobSpec = this.api.addModel('JobSpecModel', {
+      modelName: 'JobSpec',
+      contentType: 'application/json',
+      description: 'The job spec (jobs/spec.ts), as JSON Schema draft 4',
+      schema: jobSpecJsonSchema(),
+    });
+
+    // One integration (and one invoke permission per method) for the whole hono app.
+    const integration = new apigateway.LambdaIntegration(props.handler, { allowTestInvoke: false });
+    for (const [path, methods] of JOB_API_ROUTES) {
+      const resource = this.api.root.resourceForPath(path);
+      for (const method of methods) {
+        const options: apigateway.MethodOptions =
+          path === '/jobs' && method === 'POST'
+            ? { requestValidator: validator, requestModels: { 'application/json': jobSpec } }
+            : {};
+        resource.addMethod(method, integration, options);
+      }
+    }
+
+    // Answers API Gateway gives itself use the handler's error shape.
+    this.api.addGatewayResponse('BadRequestBody', {
+      type: apigateway.ResponseType.BAD_REQUEST_BODY,
+      templates: {
+        'application/json':
+          '{"error":"ValidationError","message":"the body does not match the job spec","fields":[{"field":"(body)","reason":"$context.error.validationErrorString"}]}',
+      },
+    });
+    this.api.addGatewayResponse('Default4xx', {
+      type: apigateway.ResponseType.DEFAULT_4XX,
+      templates: errorTemplate('$context.error.responseType', '(request)', '$context.error.responseType'),
+    });
+    this.api.addGatewayResponse('Default5xx', {
+      type: apigateway.ResponseType.DEFAULT_5XX,
+      templates: errorTemplate('$context.error.responseType', '(service)', 'try again later'),
+    });
+
+    this.webAcl = this.rateLimitingWebAcl(props);
+    new wafv2.CfnWebACLAssociation(this, 'WebAclAssociation', {
+      resourceArn: this.api.deploymentStage.stageArn,
+      webAclArn: this.webAcl.attrArn,
+    });
+
+    const wafLogs = new logs.LogGroup(this, 'WafLogs', {
+      // WAF delivers only to log groups named aws-waf-logs-*.
+      logGroupName: `aws-waf-logs-drivetrain-${props.env}-api`,
+      encryptionKey: props.key,
+      retention: props.logRetention,
+      removalPolicy: props.removalPolicy,
+    });
+    const wafLogging = new wafv2.CfnLoggingConfiguration(this, 'WafLogging', {
+      resourceArn: this.webAcl.attrArn,
+      // WAF takes the log group's ARN without the trailing `:*` the L2 attribute carries.
+      logDestinationConfigs: [
+        stack.formatArn({
+          service: 'logs',
+          resource: 'log-group',
+          resourceName: wafLogs.logGroupName,
+          arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+        }),
+      ],
+      redactedFields: [{ singleHeader: { Name: 'authorization' } }],
+    });
+    wafLogging.node.addDependency(wafLogs);
+
+    const stage = this.api.deploymentStage;
+    acknowledge(stage, {
+      'AwsSolutions-APIG6':
+        'Execution logging needs the account-wide API Gateway CloudWatch role (AWS::ApiGateway::Account), a per-region singleton Drivetrain does not own; every request is in the JSON access log and in X-Ray, and the handler logs through Powertools.',
+      'NIST.800.53.R5-APIGWExecutionLoggingEnabled':
+        'Execution logging needs the account-wide API Gateway CloudWatch role, which Drivetrain does not own; access logs, X-Ray and the handler logs record every request.',
+      'NIST.800.53.R5-APIGWCacheEnabledAndEncrypted':
+        "Responses are per caller (the team comes from the SigV4 identity) and job states change every dispatcher round; a cache would serve stale or other teams' data.",
+      'NIST.800.53.R5-APIGWSSLEnabled':
+        'The only integration is a Lambda proxy inside AWS; backend client certificates apply to HTTP integrations only.',
+    });
+    for (const method of this.api.methods) {
+      acknowledge(method, {
+        'AwsSolutions-COG4':
+          'The API authorizes with IAM (SigV4) so researchers and CI use their AWS roles; the team comes from the signed principal, not from a Cognito user pool.',
+      });
+    }
+  }
+
+  private rateLimitingWebAcl(props: JobApiProps): wafv2.CfnWebACL {
+    const metrics = (name: string) => ({
+      cloudWatchMetricsEnabled: true,
+      metricName: `drivetrain-${props.env}-api-${name}`,
+      sampledRequestsEnabled: true,
+    });
+    return new wafv2.CfnWebACL(this, 'WebAcl', {
+      name: `drivetrain-${props.env}-api`,
+      description: 'Rate-limits each source and drops known-bad inputs before SigV4 auth runs',
+      scope: 'REGIONAL',
+      defaultAction: { allow: {} },
+      visibilityConfig: metrics('acl'),
+      rules: [
+        {
+          name: 'RateLimitPerIp',
+          priority: 0,
+          action: { block: {} },
+          statement: {
+            rateBasedStatement: {
+              limit: props.throttling.perIpPerFiveMinutes,
+              evaluationWindowSec: 300,
+              aggregateKeyType: 'IP',
+            },
+          },
+          visibilityConfig: metrics('rate-limit'),
+        },
+        {
+          name: 'KnownBadInputs',
+          priority: 1,
+          overrideAction: { none: {} },
+          statement: {
+            managedRuleGroupStatement: { vendorName: 'AWS', name: 'AWSManagedRulesKnownBadInputsRuleSet' },
+          },
+          visibilityConfig: metrics('known-bad-inputs'),
+        },
+      ],
+    });
+  }
+}
