@@ -1,7 +1,7 @@
 import type { Dispatch } from '../jobs/job';
-import type { BackendSubmission, ComputeBackend } from '../jobs/ports';
+import type { BackendJobStatus, BackendSubmission, ComputeBackend } from '../jobs/ports';
 import { type KubernetesApi, KubernetesApiError } from './kubernetes-api';
-import { type RayJob, type RayJobOptions, rayJobManifest, teamNamespace } from './ray-job';
+import { type RayJob, type RayJobOptions, rayJobManifest, rayJobToStatus, teamNamespace } from './ray-job';
 
 export type RayEksBackendOptions = RayJobOptions;
 
@@ -57,6 +57,12 @@ export class RayEksBackend implements ComputeBackend {
       if (isStatus(error, 404)) return undefined;
       throw error;
     }
+  }
+
+  /** RayJobs publish no EventBridge events: the dispatcher polls them once per round. */
+  async poll(dispatch: Dispatch): Promise<BackendJobStatus | undefined> {
+    const rayJob = await this.find(dispatch);
+    return rayJob && rayJobToStatus(rayJob);
   }
 
   async terminate(dispatch: Dispatch, _reason: string): Promise<void> {

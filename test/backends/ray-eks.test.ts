@@ -122,6 +122,28 @@ describe('RayEksBackend', () => {
     expect(api.objects.size).toBe(0);
   });
 
+  test('polls the RayJob and reports its state, since EKS publishes no state-change events', async () => {
+    // GIVEN a RayJob KubeRay reports as succeeded
+    const api = new FakeKubernetes();
+    const backend = new RayEksBackend(api);
+    const attempt = submission({ dispatch: { backend: 'eks' } });
+    await backend.submit(attempt);
+    const stored = api.objects.get(`${COLLECTION}/${NAME}`) as RayJob;
+    api.objects.set(`${COLLECTION}/${NAME}`, { ...stored, status: { jobDeploymentStatus: 'Complete', jobStatus: 'SUCCEEDED' } } as RayJob);
+
+    // WHEN
+    const status = await backend.poll(attempt.dispatch);
+
+    // THEN
+    expect(status).toMatchObject({ name: NAME, state: 'SUCCEEDED' });
+  });
+
+  test('polls nothing once the RayJob is gone', async () => {
+    const backend = new RayEksBackend(new FakeKubernetes());
+
+    expect(await backend.poll(submission({ dispatch: { backend: 'eks' } }).dispatch)).toBeUndefined();
+  });
+
   test('escapes names in paths', () => {
     // GIVEN / WHEN / THEN
     expect(rayJobPath('team-a', 'x/../y')).toBe('/apis/ray.io/v1/namespaces/team-a/rayjobs/x%2F..%2Fy');
