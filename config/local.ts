@@ -17,6 +17,8 @@ export interface LocalRuntimeConfig {
   readonly persist: boolean;
   /** How often the dispatcher runs without being woken by a submission or a finished job. */
   readonly dispatchIntervalMs: number;
+  /** At least this long between rounds, so a burst of submissions cannot starve the API of CPU. */
+  readonly dispatchMinGapMs: number;
   /**
    * A running job younger than this is never preempted. On AWS this is minutes (restarts are
    * expensive); local jobs are short, so a few seconds keeps preemption observable.
@@ -55,6 +57,7 @@ export function localRuntimeConfig(
     pools: { nodesPerPool: Number(env.DRIVETRAIN_LOCAL_NODES_PER_POOL ?? 2), gpusPerNode },
     persist: true,
     dispatchIntervalMs: Number(env.DRIVETRAIN_DISPATCH_INTERVAL_MS ?? 1000),
+    dispatchMinGapMs: Number(env.DRIVETRAIN_DISPATCH_MIN_GAP_MS ?? 250),
     preemptionGraceS: Number(env.DRIVETRAIN_PREEMPTION_GRACE_S ?? 5),
     killGraceMs: Number(env.DRIVETRAIN_KILL_GRACE_MS ?? 5000),
     jobWorkingDir: root,

@@ -8,6 +8,8 @@ import type { BackendKind, Dispatch, JobRecord } from './job';
 import { type BackendJobStatus, type ComputeBackend, type JobStore, TransitionConflict } from './ports';
 import { isTerminal } from './states';
 
+const REASON_WRITES_PER_ROUND = 1_000;
+
 export interface DispatcherOptions {
   readonly store: JobStore;
   readonly policy: SchedulingPolicy;
@@ -213,15 +215,20 @@ export class Dispatcher {
     }
   }
 
-  /** Stores why-pending reasons, writing only those that changed. */
+  /**
+   * Stores why-pending reasons. A reason is rewritten only when its code changes (its message
+   * carries numbers that move every round), and at most `REASON_WRITES_PER_ROUND` per round,
+   * so a backlog of 100,000 jobs does not cost 100,000 writes a minute.
+   */
   private async recordWaiting(decision: Decision, byId: Map<string, JobRecord>): Promise<void> {
+    let writes = 0;
     for (const waiting of decision.waiting) {
+      if (writes >= REASON_WRITES_PER_ROUND) return;
       const job = byId.get(waiting.jobId);
-      if (job?.state !== 'PENDING') continue;
-      const { code, message } = waiting.reason;
-      if (job.pendingReason?.code === code && job.pendingReason.message === message) continue;
+      if (job?.state !== 'PENDING' || job.pendingReason?.code === waiting.reason.code) continue;
+      writes++;
       try {
-        await this.options.store.update(job, { pendingReason: { code, message } }, job.version);
+        await this.options.store.update(job, { pendingReason: { ...waiting.reason } }, job.version);
       } catch (error) {
         if (!(error instanceof TransitionConflict)) throw error;
       }

@@ -36,7 +36,7 @@ if (exitAfterDemo || submitted !== 0) {
   process.exit(submitted);
 }
 console.log(
-  `\nTry: npx drivetrain --api ${platform.url} --team planning submit examples/jobs/sample-training.yaml --wait`,
+  `\nTry: npm run drivetrain -- --api ${platform.url} --team planning submit examples/jobs/sample-training.yaml --wait`,
 );
 console.log('Ctrl-C stops the platform; jobs and their logs persist in .drivetrain/.');
 const stop = async () => {

@@ -9,10 +9,18 @@ export class SerialLoop {
   private again = false;
   private stopped = false;
 
+  private lastRunEndedAt = 0;
+  private deferred: NodeJS.Timeout | undefined;
+
+  /**
+   * @param minGapMs quiet time after a run before a woken run starts: under a burst of
+   *   submissions the loop runs every `minGapMs` instead of back to back.
+   */
   constructor(
     private readonly task: () => Promise<unknown>,
     private readonly intervalMs: number,
     private readonly onError: (error: unknown) => void,
+    private readonly minGapMs = 0,
   ) {}
 
   start(): void {
@@ -21,9 +29,17 @@ export class SerialLoop {
   }
 
   wake(): void {
-    if (this.stopped) return;
+    if (this.stopped || this.deferred) return;
     if (this.running) {
       this.again = true;
+      return;
+    }
+    const wait = this.lastRunEndedAt + this.minGapMs - Date.now();
+    if (wait > 0) {
+      this.deferred = setTimeout(() => {
+        this.deferred = undefined;
+        this.wake();
+      }, wait);
       return;
     }
     this.running = this.task()
@@ -33,6 +49,7 @@ export class SerialLoop {
       )
       .finally(() => {
         this.running = undefined;
+        this.lastRunEndedAt = Date.now();
         if (this.again) {
           this.again = false;
           this.wake();
@@ -48,6 +65,7 @@ export class SerialLoop {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    clearTimeout(this.deferred);
     await this.settled();
   }
 }

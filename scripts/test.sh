@@ -14,6 +14,7 @@ step "lint (ruff)"
 .venv/bin/ruff check spark
 .venv/bin/ruff format --check spark
 step "vitest"
+export NODE_OPTIONS="${NODE_OPTIONS:-} --disable-warning=NodeVersionSupportWarning"
 PATH="$PWD/.venv/bin:$PATH" npx vitest run
 step "pytest (spark)"
 (cd spark && ../.venv/bin/python -m pytest -q)
