@@ -26,6 +26,8 @@ const INTERFACE_ENDPOINTS: Record<string, ec2.InterfaceVpcEndpointAwsService> = 
   Ec2: ec2.InterfaceVpcEndpointAwsService.EC2,
   Kms: ec2.InterfaceVpcEndpointAwsService.KMS,
   SageMakerApi: ec2.InterfaceVpcEndpointAwsService.SAGEMAKER_API,
+  // The job API wakes the dispatcher with PutEvents.
+  EventBridge: ec2.InterfaceVpcEndpointAwsService.EVENTBRIDGE,
 };
 
 /**

@@ -36,9 +36,6 @@ export const API_THROTTLING: JobApiThrottling = { rateLimit: 50, burstLimit: 100
 /** A round reads the live jobs, asks the scheduler and calls the backends: minutes at most. */
 const DISPATCHER_TIMEOUT = Duration.minutes(5);
 
-const IS_DEAD_LETTER_QUEUE =
-  'This queue is itself a dead-letter queue (of Lambda asynchronous invocations or EventBridge targets); a queue behind it would have nothing to catch.';
-
 /**
  * The scheduling pillar on AWS: the job table, the job API (API Gateway REST with SigV4 in
  * front of the API Lambda) and the dispatcher Lambda that EventBridge wakes every minute,
@@ -89,11 +86,15 @@ export class SchedulingStack extends Stack {
         enforceSSL: true,
         retentionPeriod: Duration.days(14),
       });
-      acknowledge(queue, { 'AwsSolutions-SQS3': IS_DEAD_LETTER_QUEUE });
       return queue;
     };
     this.dispatcherDeadLetters = deadLetters('DispatcherDeadLetters', 'dispatcher-dlq');
     this.triggerDeadLetters = deadLetters('TriggerDeadLetters', 'dispatcher-trigger-dlq');
+    // cdk-nag recognises a Lambda's dead-letter queue as one, but not an EventBridge target's.
+    acknowledge(this.triggerDeadLetters, {
+      'AwsSolutions-SQS3':
+        "This queue is itself the dead-letter queue of the dispatcher rules' EventBridge targets; a queue behind it would have nothing to catch.",
+    });
 
     const https = (securityGroupId: string, description: string) => {
       const group = new ec2.SecurityGroup(this, securityGroupId, {
@@ -111,7 +112,12 @@ export class SchedulingStack extends Stack {
       logRetention: logs.RetentionDays.SIX_MONTHS,
       removalPolicy,
     };
-    const platformEnvironment = { DRIVETRAIN_ENV: env, JOB_TABLE_NAME: this.jobs.table.tableName };
+    const platformEnvironment = {
+      DRIVETRAIN_ENV: env,
+      // config/environments.ts reads the account from this variable; the bundled copy must agree.
+      [`DRIVETRAIN_${env.toUpperCase()}_ACCOUNT`]: config.account,
+      JOB_TABLE_NAME: this.jobs.table.tableName,
+    };
 
     this.apiFunction = new SchedulingFunction(this, 'ApiFunction', {
       ...common,
@@ -184,7 +190,6 @@ export class SchedulingStack extends Stack {
       },
       statements: [
         ...this.jobs.storeStatements(this.key),
-        ...permissions.statements,
         new iam.PolicyStatement({
           actions: ['sqs:SendMessage'],
           resources: [this.dispatcherDeadLetters.queueArn],
@@ -196,7 +201,29 @@ export class SchedulingStack extends Stack {
         }),
       ],
     });
-    acknowledgeWildcards(this, this.dispatcher.policy, permissions.wildcards);
+    // Backend grants sit apart from the function's own, and SubmitJob (one ARN per job
+    // queue, up to Batch's 50) in a policy of its own: each stays far below 6,144 characters.
+    const submits = (statement: iam.PolicyStatement) => statement.actions.includes('batch:SubmitJob');
+    const backendPolicy = (policyId: string, purpose: string, statements: iam.PolicyStatement[]) => {
+      const policy = new iam.ManagedPolicy(this, policyId, {
+        description: `drivetrain-${env}-dispatcher: ${purpose}`,
+        roles: [this.dispatcher.role],
+        statements,
+      });
+      this.dispatcher.function.node.addDependency(policy);
+      const resources = new Set(statements.flatMap((statement) => statement.resources));
+      acknowledgeWildcards(
+        this,
+        policy,
+        Object.fromEntries(Object.entries(permissions.wildcards).filter(([arn]) => resources.has(arn))),
+      );
+    };
+    backendPolicy('DispatcherSubmitPolicy', 'Batch SubmitJob', permissions.statements.filter(submits));
+    backendPolicy(
+      'DispatcherBackendPolicy',
+      'Batch, SageMaker and EKS calls',
+      permissions.statements.filter((statement) => !submits(statement)),
+    );
 
     new DispatcherClusterAccess(this, 'DispatcherClusterAccess', {
       cluster,

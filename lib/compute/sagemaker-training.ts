@@ -61,6 +61,12 @@ export class SageMakerTraining extends Construct {
       roles: [this.executionRole],
       statements: [
         ...props.artifacts.readWriteStatements('sagemaker/', props.key),
+        // Encrypting the instances' storage volumes with the key goes through an EBS grant.
+        new iam.PolicyStatement({
+          actions: ['kms:CreateGrant'],
+          resources: [props.key.keyArn],
+          conditions: { Bool: { 'kms:GrantIsForAWSResource': 'true' } },
+        }),
         new iam.PolicyStatement({
           actions: [
             'logs:CreateLogGroup',

@@ -129,7 +129,10 @@ describe('RayEksBackend', () => {
     const attempt = submission({ dispatch: { backend: 'eks' } });
     await backend.submit(attempt);
     const stored = api.objects.get(`${COLLECTION}/${NAME}`) as RayJob;
-    api.objects.set(`${COLLECTION}/${NAME}`, { ...stored, status: { jobDeploymentStatus: 'Complete', jobStatus: 'SUCCEEDED' } } as RayJob);
+    api.objects.set(`${COLLECTION}/${NAME}`, {
+      ...stored,
+      status: { jobDeploymentStatus: 'Complete', jobStatus: 'SUCCEEDED' },
+    } as RayJob);
 
     // WHEN
     const status = await backend.poll(attempt.dispatch);

@@ -29,7 +29,7 @@ test('`cdk synth` builds every stage with no credentials, no ~/.aws and no Docke
     f.endsWith('.template.json'),
   );
   for (const env of ['dev', 'staging', 'prod']) {
-    for (const pillar of ['Network', 'Compute']) {
+    for (const pillar of ['Network', 'Compute', 'Scheduling']) {
       expect(templates.some((t) => t.includes(`assembly-Drivetrain-${env}/Drivetrain${env}${pillar}`))).toBe(
         true,
       );

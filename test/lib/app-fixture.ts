@@ -24,6 +24,10 @@ export function networkTemplate(env: EnvironmentName): Template {
   return Template.fromStack(stageOf(env).network);
 }
 
+export function schedulingTemplate(env: EnvironmentName): Template {
+  return Template.fromStack(stageOf(env).scheduling);
+}
+
 /** Resources of one type as [logicalId, Properties] pairs. */
 export function propertiesOf(template: Template, type: string): Record<string, unknown>[] {
   return Object.values(template.findResources(type)).map(

@@ -1,0 +1,103 @@
+import { describe, expect, test } from 'vitest';
+import { DrivetrainPolicy } from '../../scheduler/drivetrain/policy';
+import { BatchFairsharePolicy } from '../../simulator/baselines/batch-fairshare';
+import { FifoPolicy } from '../../simulator/baselines/fifo';
+import { StrictPriorityPolicy } from '../../simulator/baselines/strict-priority';
+import { sizeCluster } from '../../simulator/cluster-sizing';
+import { simulate } from '../../simulator/engine';
+import { jainIndex, maxMinFairShares } from '../../simulator/fairness';
+import { metricsOf } from '../../simulator/metrics';
+import { parseTrace, readTrace, summarizeTrace } from '../../simulator/trace';
+import { classFor, DEFAULT_WORKLOAD_RULE, toWorkload } from '../../simulator/workload';
+
+const PHILLY = new URL('../../../shared/data/traces/philly.csv', import.meta.url).pathname;
+const SLICE = 2000;
+
+function sliceSetup() {
+  const records = readTrace(PHILLY).slice(0, SLICE);
+  const trace = summarizeTrace(records);
+  const cluster = sizeCluster(trace, [...new Set(records.map((r) => r.cluster))], DEFAULT_WORKLOAD_RULE, 0.8);
+  const config = {
+    pools: cluster.pools,
+    teams: cluster.teams,
+    checkpointIntervalS: 1800,
+    restartOverheadS: 120,
+  };
+  return { records, trace, cluster, config, workload: toWorkload(records) };
+}
+
+describe('trace reading', () => {
+  test('GIVEN a Philly-format CSV WHEN parsed THEN rows come back in submit order as UTC seconds', () => {
+    const csv =
+      'timestamp,duration,num_gpus,gpu_time,cluster\n2017-10-09 07:01:55,66.0,1,66.0,a\n2017-10-09 06:13:03,10,2,20,b\n';
+    const records = parseTrace(csv);
+    expect(records.map((r) => r.row)).toEqual([1, 0]);
+    expect(records[1]?.submitTime).toBe(Date.UTC(2017, 9, 9, 7, 1, 55) / 1000);
+  });
+
+  test('GIVEN a CSV without the cluster column WHEN parsed THEN it is rejected', () => {
+    expect(() => parseTrace('timestamp,duration,num_gpus,gpu_time\n')).toThrow(/cluster/);
+  });
+});
+
+describe('workload rule', () => {
+  test('GIVEN the default seed WHEN classes are drawn for many rows THEN the mix matches the rule', () => {
+    const counts = { critical: 0, standard: 0, preemptible: 0 };
+    for (let row = 0; row < 20_000; row++) counts[classFor(row, DEFAULT_WORKLOAD_RULE)]++;
+    expect(counts.critical / 20_000).toBeCloseTo(0.1, 1);
+    expect(counts.preemptible / 20_000).toBeCloseTo(0.3, 1);
+  });
+});
+
+describe('fairness measures', () => {
+  test('GIVEN one team asking little WHEN capacity is split max-min fair THEN the rest is shared evenly', () => {
+    const shares = maxMinFairShares(
+      10,
+      new Map([
+        ['a', 2],
+        ['b', 100],
+        ['c', 100],
+      ]),
+      new Map(),
+    );
+    expect(Object.fromEntries(shares)).toEqual({ a: 2, b: 4, c: 4 });
+  });
+
+  test('GIVEN equal and skewed allocations WHEN Jain is computed THEN it is 1 and 1/n', () => {
+    expect(jainIndex([3, 3, 3])).toBe(1);
+    expect(jainIndex([1, 0, 0, 0])).toBe(0.25);
+  });
+});
+
+describe('replay of a slice of the Philly trace', () => {
+  const setup = sliceSetup();
+  const policies = [
+    new FifoPolicy(),
+    new StrictPriorityPolicy(),
+    new BatchFairsharePolicy({ shareDecaySeconds: 86_400, computeReservation: 0, weightFactors: {} }),
+    new DrivetrainPolicy(),
+  ];
+
+  test.each(policies.map((p) => [p.name, p] as const))(
+    'GIVEN %s WHEN the slice is replayed THEN every job completes with all its work done',
+    (_, policy) => {
+      const result = simulate(setup.workload, policy, setup.config);
+      expect(result.outcomes).toHaveLength(SLICE);
+      expect(result.usefulGpuS).toBeCloseTo(setup.trace.gpuTimeS, 0);
+      const duration = new Map(setup.workload.map((w) => [w.job.id, w.durationS]));
+      for (const outcome of result.outcomes) {
+        expect(outcome.finishTime - outcome.submitTime).toBeGreaterThanOrEqual(duration.get(outcome.id)!);
+        expect(outcome.waitS).toBeGreaterThanOrEqual(0);
+      }
+      const metrics = metricsOf(result);
+      expect(metrics.utilization).toBeGreaterThan(0);
+      expect(metrics.utilization).toBeLessThanOrEqual(1);
+    },
+  );
+
+  test('GIVEN a fixed seed WHEN the slice is replayed twice THEN the results are identical', () => {
+    const first = metricsOf(simulate(setup.workload, new DrivetrainPolicy(), setup.config));
+    const second = metricsOf(simulate(sliceSetup().workload, new DrivetrainPolicy(), setup.config));
+    expect(second).toEqual(first);
+  });
+});
