@@ -42,13 +42,13 @@ export function cdfSvg(series: readonly CdfSeries[], title: string): string {
     return [
       `<polyline fill="none" stroke="${color}" stroke-width="2" points="${points.join(' ')}"/>`,
       line(WIDTH - MARGIN.right + 15, legendY - 4, WIDTH - MARGIN.right + 40, legendY - 4, color, 3),
-      text(WIDTH - MARGIN.right + 46, legendY, escape(s.name), 'start'),
+      text(WIDTH - MARGIN.right + 46, legendY, escapeXml(s.name), 'start'),
     ].join('\n');
   });
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" font-family="sans-serif" font-size="12">`,
     `<rect width="${WIDTH}" height="${HEIGHT}" fill="white"/>`,
-    text(WIDTH / 2, 22, escape(title), 'middle', 15),
+    text(WIDTH / 2, 22, escapeXml(title), 'middle', 15),
     ...grid,
     ...curves,
     text(MARGIN.left + plotW / 2, HEIGHT - 18, 'queueing delay (seconds, log scale)', 'middle'),
@@ -78,6 +78,6 @@ function text(x: number, y: number, content: string, anchor: 'start' | 'middle' 
   return `<text x="${x.toFixed(1)}" y="${y.toFixed(1)}" text-anchor="${anchor}" font-size="${size}">${content}</text>`;
 }
 
-function escape(raw: string): string {
+function escapeXml(raw: string): string {
   return raw.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }

@@ -110,7 +110,7 @@ const report = {
 };
 mkdirSync(dirname(args.out), { recursive: true });
 writeFileSync(args.out, `${JSON.stringify(report, null, 2)}\n`);
-const svgPath = args.out.replace(/\.json$/, '') + '.svg';
+const svgPath = `${args.out.replace(/\.json$/, '')}.svg`;
 const series = Object.entries(waits).map(([name, sortedWaitsS]) => ({ name, sortedWaitsS }));
 writeFileSync(
   svgPath,

@@ -6,12 +6,17 @@ const EPSILON = 1e-9;
 
 /** Per-node free resources of one pool, with gang-aware best-fit placement. */
 export class PoolCapacity {
+  /** Sum of `freeGpus`, kept current: rounds ask for it on every step. */
+  private freeGpuTotal: number;
+
   private constructor(
     readonly pool: Pool,
     private readonly freeGpus: Float64Array,
     private readonly freeCpus: Float64Array,
     private readonly freeMemoryMiB: Float64Array,
-  ) {}
+  ) {
+    this.freeGpuTotal = freeGpus.reduce((sum, free) => sum + free, 0);
+  }
 
   static empty(pool: Pool): PoolCapacity {
     const filled = (value: number) => new Float64Array(pool.nodeCount).fill(value);
@@ -41,7 +46,7 @@ export class PoolCapacity {
   }
 
   totalFreeGpus(): number {
-    return this.freeGpus.reduce((sum, free) => sum + free, 0);
+    return this.freeGpuTotal;
   }
 
   /** Whether the job fits this pool when it is completely empty. */
@@ -95,6 +100,7 @@ export class PoolCapacity {
         throw new Error(`pool ${this.pool.id} has no node ${node}`);
       }
       this.freeGpus[node] = (this.freeGpus[node] ?? 0) + sign * member.gpus;
+      this.freeGpuTotal += sign * member.gpus;
       this.freeCpus[node] = (this.freeCpus[node] ?? 0) + sign * member.cpus;
       this.freeMemoryMiB[node] = (this.freeMemoryMiB[node] ?? 0) + sign * member.memoryMiB;
       const over =

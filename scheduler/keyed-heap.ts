@@ -23,6 +23,13 @@ export class KeyedHeap<T> {
     return this.items.length;
   }
 
+  /** Adds many at once and restores heap order in O(n). */
+  pushAll(items: readonly T[], keys: readonly number[]): void {
+    this.items.push(...items);
+    this.keys.push(...keys);
+    for (let i = (this.items.length >> 1) - 1; i >= 0; i--) this.siftDown(i);
+  }
+
   push(item: T, key: number): void {
     this.items.push(item);
     this.keys.push(key);

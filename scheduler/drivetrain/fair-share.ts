@@ -12,6 +12,8 @@ export class FairShare {
   private readonly holding = new Map<string, Resources>();
   private readonly history = new Map<string, Resources>();
   private readonly weights = new Map<string, number>();
+  /** Standings are asked for on every pick but change only when a team's holding does. */
+  private readonly standings = new Map<string, number>();
 
   constructor(
     teams: readonly Team[],
@@ -27,6 +29,15 @@ export class FairShare {
   }
 
   standing(team: string): number {
+    let standing = this.standings.get(team);
+    if (standing === undefined) {
+      standing = this.computeStanding(team);
+      this.standings.set(team, standing);
+    }
+    return standing;
+  }
+
+  private computeStanding(team: string): number {
     const recent = this.history.get(team) ?? NO_RESOURCES;
     const now = this.holding.get(team) ?? NO_RESOURCES;
     const weight = this.weights.get(team) ?? 1;
@@ -34,6 +45,7 @@ export class FairShare {
   }
 
   charge(team: string, resources: Resources): void {
+    this.standings.delete(team);
     this.holding.set(team, addResources(this.holding.get(team) ?? NO_RESOURCES, resources));
   }
 

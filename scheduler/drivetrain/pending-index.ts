@@ -7,6 +7,10 @@ const CLASSES_ASCENDING = (Object.keys(PRIORITY_CLASSES) as PriorityClassName[])
   (a, b) => PRIORITY_CLASSES[a].value - PRIORITY_CLASSES[b].value,
 );
 export const TOP_BAND = CLASSES_ASCENDING.length - 1;
+const CLASS_RANK = Object.fromEntries(CLASSES_ASCENDING.map((name, rank) => [name, rank])) as Record<
+  PriorityClassName,
+  number
+>;
 const GPU_HOUR = 3600;
 
 /**
@@ -23,7 +27,7 @@ export function waitingSince(job: Job): number {
  * Aging changes the order only; the right to preempt stays with the job's own class.
  */
 export function bandOf(job: Job, now: number, agingStepS: number): number {
-  const base = CLASSES_ASCENDING.indexOf(job.priorityClass);
+  const base = CLASS_RANK[job.priorityClass];
   const steps = Math.floor(Math.max(0, now - waitingSince(job)) / agingStepS);
   return Math.min(TOP_BAND, base + steps);
 }
@@ -34,6 +38,7 @@ export function bandOf(job: Job, now: number, agingStepS: number): number {
  * values, keep the order FIFO among similar jobs and need no runtime estimate.
  */
 export function serviceLevel(job: Job): number {
+  if (job.attainedGpuS === 0) return 0;
   return Math.floor(Math.log2(1 + job.attainedGpuS / GPU_HOUR));
 }
 
@@ -43,7 +48,8 @@ export function serviceLevel(job: Job): number {
  * longest-waiting job is both first in line and in the highest band, so heads suffice.
  */
 export class PendingIndex {
-  private readonly heaps = new Map<string, Map<string, KeyedHeap<Job>>>();
+  /** team → class → service level → heap. */
+  private readonly heaps = new Map<string, Map<PriorityClassName, Map<number, KeyedHeap<Job>>>>();
   /** The live pending jobs; heap entries not found here (by identity) are stale. */
   private readonly jobs = new Map<string, Job>();
 
@@ -51,7 +57,21 @@ export class PendingIndex {
     jobs: Iterable<Job>,
     private readonly agingStepS: number,
   ) {
-    for (const job of jobs) this.add(job);
+    // Bulk-build each heap in O(n) rather than pushing jobs one by one.
+    const grouped = new Map<KeyedHeap<Job>, { jobs: Job[]; keys: number[] }>();
+    for (const job of jobs) {
+      if (this.jobs.has(job.id)) throw new Error(`job ${job.id} is already pending`);
+      this.jobs.set(job.id, job);
+      const heap = this.heapFor(job);
+      let group = grouped.get(heap);
+      if (group === undefined) {
+        group = { jobs: [], keys: [] };
+        grouped.set(heap, group);
+      }
+      group.jobs.push(job);
+      group.keys.push(waitingSince(job));
+    }
+    for (const [heap, group] of grouped) heap.pushAll(group.jobs, group.keys);
   }
 
   get size(): number {
@@ -69,18 +89,27 @@ export class PendingIndex {
   add(job: Job): void {
     if (this.jobs.has(job.id)) throw new Error(`job ${job.id} is already pending`);
     this.jobs.set(job.id, job);
-    const key = `${job.priorityClass}|${serviceLevel(job)}`;
-    let team = this.heaps.get(job.team);
-    if (team === undefined) {
-      team = new Map();
-      this.heaps.set(job.team, team);
+    this.heapFor(job).push(job, waitingSince(job));
+  }
+
+  private heapFor(job: Job): KeyedHeap<Job> {
+    let byClass = this.heaps.get(job.team);
+    if (byClass === undefined) {
+      byClass = new Map();
+      this.heaps.set(job.team, byClass);
     }
-    let heap = team.get(key);
+    let byLevel = byClass.get(job.priorityClass);
+    if (byLevel === undefined) {
+      byLevel = new Map();
+      byClass.set(job.priorityClass, byLevel);
+    }
+    const level = serviceLevel(job);
+    let heap = byLevel.get(level);
     if (heap === undefined) {
       heap = KeyedHeap.empty();
-      team.set(key, heap);
+      byLevel.set(level, heap);
     }
-    heap.push(job, waitingSince(job));
+    return heap;
   }
 
   withdraw(jobId: string): void {
@@ -106,17 +135,18 @@ export class PendingIndex {
   private bestHeap(team: string, minBand: number, now: number): KeyedHeap<Job> | undefined {
     let best: KeyedHeap<Job> | undefined;
     let bestRank: [number, number, number] | undefined;
-    for (const heap of this.heaps.get(team)?.values() ?? []) {
-      const head = this.liveHead(heap);
-      if (head === undefined) continue;
-      const band = this.bandOf(head, now);
-      if (band < minBand) continue;
-      const rank: [number, number, number] = [-band, serviceLevel(head), waitingSince(head)];
-      if (bestRank === undefined || compareRanks(rank, bestRank) < 0) {
-        best = heap;
-        bestRank = rank;
+    for (const byLevel of this.heaps.get(team)?.values() ?? [])
+      for (const heap of byLevel.values()) {
+        const head = this.liveHead(heap);
+        if (head === undefined) continue;
+        const band = this.bandOf(head, now);
+        if (band < minBand) continue;
+        const rank: [number, number, number] = [-band, serviceLevel(head), waitingSince(head)];
+        if (bestRank === undefined || compareRanks(rank, bestRank) < 0) {
+          best = heap;
+          bestRank = rank;
+        }
       }
-    }
     return best;
   }
 

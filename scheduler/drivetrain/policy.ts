@@ -14,14 +14,14 @@ const HOUR = 3600;
  * - fair share remembers a day of usage (half-life), long enough to span a burst of jobs;
  * - churn: at most 16 preemptions per round, never of a job younger than 10 minutes;
  * - a restart is assumed to cost 2 minutes before the job does useful work again;
- * - backfill looks at up to 16 blocked jobs per team and band, 256 in all, per round.
+ * - backfill looks at up to 8 blocked jobs per team and band, 64 in all, per round.
  */
 export const DEFAULT_DRIVETRAIN_CONFIG: DrivetrainConfig = {
   agingStepS: 4 * HOUR,
   usageHalfLifeS: 24 * HOUR,
   maxPreemptionsPerRound: 16,
   preemption: { graceS: 600, restartOverheadS: 120 },
-  backfillDepth: { perTeamAndBand: 16, perRound: 256 },
+  backfillDepth: { perTeamAndBand: 8, perRound: 64 },
 };
 
 /**

@@ -33,12 +33,15 @@ export interface Eviction {
 export class VictimCatalog {
   private readonly byPool = new Map<string, Victim[]>();
   private readonly gone = new Set<string>();
+  /** Answers of `for` by what they depend on; a preemption changes quotas, so it clears them. */
+  private readonly answers = new Map<string, Victim[]>();
+  private live = 0;
 
   constructor(
     running: readonly RunningJob[],
     private readonly quota: QuotaLedger,
-    private readonly now: number,
-    private readonly rules: PreemptionRules,
+    now: number,
+    rules: PreemptionRules,
   ) {
     for (const candidate of running) {
       if (candidate.job.priorityClass === NEVER_PREEMPTED || now - candidate.startedAt < rules.graceS)
@@ -52,19 +55,38 @@ export class VictimCatalog {
       });
       this.byPool.set(candidate.placement.poolId, victims);
     }
-    for (const victims of this.byPool.values()) victims.sort(byPreference);
+    for (const victims of this.byPool.values()) {
+      victims.sort(byPreference);
+      this.live += victims.length;
+    }
   }
 
-  /** True if some running job might still be preempted for someone. */
+  /** True if no running job may be preempted for anyone any more. */
   get isEmpty(): boolean {
-    for (const victims of this.byPool.values()) {
-      if (victims.some((victim) => !this.gone.has(victim.running.job.id))) return false;
-    }
-    return true;
+    return this.live === 0;
   }
 
   /** The jobs in `poolId` that may be stopped for `job`, best victim first. */
   for(job: Job, poolId: string): Victim[] {
+    const jobClass = classOf(job);
+    const mayReclaim = this.quota.fitsQuota(job.team, job.resources.gpuType, job.resources.gpus);
+    if (!jobClass.mayPreempt && !mayReclaim) return [];
+    const key = `${poolId}|${job.priorityClass}|${job.resources.gpuType}|${mayReclaim ? job.team : ''}`;
+    let answer = this.answers.get(key);
+    if (answer === undefined) {
+      answer = this.eligibleFor(job, poolId, mayReclaim);
+      this.answers.set(key, answer);
+    }
+    return answer;
+  }
+
+  /**
+   * A running job may be stopped for `job`:
+   * - higher-class: the job's class may preempt, the victim is preemptible and of a lower class;
+   * - reclaim-quota: the job stays within its team's nominal quota, and the victim is work
+   *   another team runs on borrowed quota, of no higher class than the job.
+   */
+  private eligibleFor(job: Job, poolId: string, mayReclaim: boolean): Victim[] {
     const eligible: Victim[] = [];
     const borrowing = new Map<string, boolean>();
     const isBorrowing = (team: string) => {
@@ -76,7 +98,6 @@ export class VictimCatalog {
       return answer;
     };
     const jobClass = classOf(job);
-    const mayReclaim = this.quota.fitsQuota(job.team, job.resources.gpuType, job.resources.gpus);
     for (const victim of this.byPool.get(poolId) ?? []) {
       const { job: running } = victim.running;
       if (this.gone.has(running.id)) continue;
@@ -96,36 +117,11 @@ export class VictimCatalog {
   }
 
   remove(jobId: string): void {
+    if (this.gone.has(jobId)) return;
     this.gone.add(jobId);
+    this.live--;
+    this.answers.clear();
   }
-}
-
-/**
- * Why `candidate` may be stopped for `job`, if it may:
- * - higher-class: the job's class may preempt, the candidate is preemptible and of a lower class;
- * - reclaim-quota: the job stays within its team's nominal quota, and the candidate is work
- *   another team runs on borrowed quota, of no higher class than the job.
- */
-export function victimReason(
-  candidate: RunningJob,
-  job: Job,
-  quota: QuotaLedger,
-  now: number,
-  rules: PreemptionRules,
-): Victim['reason'] | undefined {
-  const victim = candidate.job;
-  if (victim.priorityClass === NEVER_PREEMPTED || now - candidate.startedAt < rules.graceS) return undefined;
-  const jobClass = classOf(job);
-  const victimClass = classOf(victim);
-  if (jobClass.mayPreempt && isPreemptible(victim) && victimClass.value < jobClass.value)
-    return 'higher-class';
-  const gpuType = job.resources.gpuType;
-  const reclaims =
-    victim.team !== job.team &&
-    victimClass.value <= jobClass.value &&
-    quota.isBorrowing(victim.team, gpuType) &&
-    quota.fitsQuota(job.team, gpuType, job.resources.gpus);
-  return reclaims ? 'reclaim-quota' : undefined;
 }
 
 export function restartCostGpuS(candidate: RunningJob, now: number, rules: PreemptionRules): number {

@@ -1,5 +1,5 @@
 import type { PoolCapacity } from '../capacity';
-import type { Job, RunningJob } from '../model';
+import { type Job, perNode, type RunningJob } from '../model';
 import type { Reservation } from '../policy';
 
 /**
@@ -34,13 +34,19 @@ function reserveIn(
   // A job past its limit is about to be killed; count it as ending now.
   const endOf = (run: RunningJob) => Math.max(now, run.startedAt + run.job.maxRuntimeS);
   const byEnd = [...running].sort((a, b) => endOf(a) - endOf(b));
-  let nodes = trial.findNodes(job.resources);
+  const member = perNode(job.resources);
+  let roomy = 0;
+  for (let node = 0; node < trial.nodeCount; node++) if (trial.nodeHolds(node, member)) roomy++;
+  let nodes = roomy >= job.resources.nodes ? trial.findNodes(job.resources) : undefined;
   let untilS = now;
   for (const run of byEnd) {
     if (nodes !== undefined) break;
+    // Only nodes this release turns roomy can change the answer; count them, search once.
+    const before = run.placement.nodes.filter((node) => trial.nodeHolds(node, member)).length;
     trial.release(run.job.resources, run.placement.nodes);
+    roomy += run.placement.nodes.filter((node) => trial.nodeHolds(node, member)).length - before;
     untilS = endOf(run);
-    nodes = trial.findNodes(job.resources);
+    if (roomy >= job.resources.nodes) nodes = trial.findNodes(job.resources);
   }
   return nodes === undefined
     ? undefined

@@ -64,7 +64,7 @@ export class DispatchRound {
   private readonly quota: QuotaLedger;
   private readonly fairShare: FairShare;
   private readonly why: WhyPending;
-  private readonly victims: VictimCatalog;
+  private victimCatalog: VictimCatalog | undefined;
   /** Everything running in each pool, including this round's starts (for reservations). */
   private readonly runningByPool = new Map<string, RunningJob[]>();
   private readonly starts: StartJob[] = [];
@@ -96,7 +96,6 @@ export class DispatchRound {
       clusterTotal(inputs.pools),
     );
     this.why = new WhyPending(this.quota);
-    this.victims = new VictimCatalog(inputs.running, this.quota, now, config.preemption);
     for (const run of inputs.running) this.runningIn(run.placement.poolId).push(run);
   }
 
@@ -253,6 +252,17 @@ export class DispatchRound {
       reason = this.why.quotaExhausted(job);
     } else reason = this.starts.length > 0 ? this.why.outranked(job) : this.why.noCapacity(job);
     this.leaveWaiting(job, band, reason);
+  }
+
+  /** Built on first need: most rounds start what they can without preempting anyone. */
+  private get victims(): VictimCatalog {
+    this.victimCatalog ??= new VictimCatalog(
+      this.inputs.running,
+      this.quota,
+      this.now,
+      this.config.preemption,
+    );
+    return this.victimCatalog;
   }
 
   private runningIn(poolId: string): RunningJob[] {
