@@ -8,7 +8,8 @@ import type { BackendKind, Dispatch, JobRecord } from './job';
 import { type BackendJobStatus, type ComputeBackend, type JobStore, TransitionConflict } from './ports';
 import { isTerminal } from './states';
 
-const REASON_WRITES_PER_ROUND = 1_000;
+/** Heads of the queues come first in `decision.waiting`, so a cap keeps the reasons people look at current. */
+const REASON_WRITES_PER_ROUND = 200;
 
 export interface DispatcherOptions {
   readonly store: JobStore;

@@ -45,6 +45,8 @@ export interface JobServiceOptions {
   readonly clock?: () => Date;
   /** Called after a job is created, e.g. to wake the dispatcher. */
   readonly onSubmitted?: (job: JobRecord) => void | Promise<void>;
+  /** Called after a running job is marked for cancelling: the dispatcher must stop it. */
+  readonly onCancelRequested?: (job: JobRecord) => void | Promise<void>;
 }
 
 /** The job API's behaviour, independent of HTTP and of where it runs. */
@@ -77,7 +79,7 @@ export class JobService {
       attainedGpuS: 0,
       specHash: hash,
       version: 1,
-      pendingReason: { code: 'new', message: 'waiting for the next dispatch round' },
+      pendingReason: { code: 'queued', message: 'queued; the dispatcher has not placed or explained it yet' },
     });
     if (!created && job.specHash !== hash) throw new IdempotencyConflict(job.id);
     if (created) await this.options.onSubmitted?.(job);
@@ -117,7 +119,9 @@ export class JobService {
             pendingReason: undefined,
           });
         }
-        return await this.options.store.update(job, { cancelRequested: true }, job.version);
+        const marked = await this.options.store.update(job, { cancelRequested: true }, job.version);
+        await this.options.onCancelRequested?.(marked);
+        return marked;
       } catch (error) {
         // The dispatcher moved the job meanwhile: look again.
         if (!(error instanceof TransitionConflict) || tries >= 5) throw error;

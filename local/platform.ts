@@ -1,33 +1,31 @@
 import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { serve } from '@hono/node-server';
 import { createApi } from '../api/app';
 import { localHeaderTeam } from '../api/identity';
-import { LocalProcessBackend } from '../backends/local-process';
 import type { LocalRuntimeConfig } from '../config/local';
 import { localPools, teamsOf } from '../jobs/cluster';
-import { Dispatcher } from '../jobs/dispatcher';
 import { queueReport } from '../jobs/queues';
 import { JobService } from '../jobs/service';
 import { ensureJobTable } from '../jobs/store/create-table';
 import { DynamoDbJobStore } from '../jobs/store/dynamodb-job-store';
-import { DEFAULT_DRIVETRAIN_CONFIG, DrivetrainPolicy } from '../scheduler/drivetrain/policy';
+import type { DispatchWorkerData, FromDispatcher, ToDispatcher } from './dispatch-worker';
 import { startLocalDynamoDb } from './dynalite';
 import { localLogFiles } from './log-files';
-import { SerialLoop } from './serial-loop';
 
 export interface LocalPlatform {
   readonly url: string;
-  readonly dispatcher: Dispatcher;
   close(): Promise<void>;
 }
 
 const JOB_TABLE = 'drivetrain-jobs';
 
 /**
- * Drivetrain on one machine: the job API and the dispatcher that run in Lambda on AWS, over
- * dynalite for DynamoDB and a backend that runs each job's command as local processes.
+ * Drivetrain on one machine, laid out as on AWS: DynamoDB (dynalite) in its own process, the
+ * job API on this thread, and the dispatcher with the process backend on a worker thread,
+ * woken on submissions and cancels as EventBridge wakes the dispatcher Lambda.
  */
 export async function startLocalPlatform(config: LocalRuntimeConfig): Promise<LocalPlatform> {
   const logDir = join(config.dataDir, 'logs');
@@ -38,55 +36,21 @@ export async function startLocalPlatform(config: LocalRuntimeConfig): Promise<Lo
   await ensureJobTable(db.client, JOB_TABLE);
   const store = new DynamoDbJobStore(db.client, JOB_TABLE);
   const { environment } = config;
+
+  const dispatcher = await startDispatchWorker({
+    config,
+    dynamoDbEndpoint: db.endpoint,
+    tableName: JOB_TABLE,
+  });
+  const wake = () => dispatcher.postMessage({ type: 'wake' } satisfies ToDispatcher);
+  const service = new JobService({ store, environment, onSubmitted: wake, onCancelRequested: wake });
   const pools = localPools(environment, config.pools);
   const teams = teamsOf(environment);
-
-  // The loop is declared before the backend and dispatcher that wake it.
-  let loop: SerialLoop | undefined;
-  // Status writes in flight, so close() lets them land before the database goes away.
-  const statusWrites = new Set<Promise<void>>();
-  const backend = new LocalProcessBackend({
-    logDir,
-    cwd: config.jobWorkingDir,
-    gpusPerNode: config.pools.gpusPerNode,
-    killGraceMs: config.killGraceMs,
-    onStatus: (status) => {
-      const write = dispatcher.applyStatus(status).then(
-        () => loop?.wake(),
-        (error: unknown) => console.error('status update failed', error),
-      );
-      statusWrites.add(write);
-      void write.finally(() => statusWrites.delete(write));
-    },
-  });
-  const dispatcher = new Dispatcher({
-    store,
-    policy: new DrivetrainPolicy({
-      ...DEFAULT_DRIVETRAIN_CONFIG,
-      preemption: { ...DEFAULT_DRIVETRAIN_CONFIG.preemption, graceS: config.preemptionGraceS },
-    }),
-    pools,
-    teams,
-    backends: { local: backend },
-    defaultBackend: 'local',
-  });
-  loop = new SerialLoop(
-    () => dispatcher.round(),
-    config.dispatchIntervalMs,
-    (error) => console.error('dispatch round failed', error),
-  );
-
-  const service = new JobService({ store, environment, onSubmitted: () => loop?.wake() });
   const app = createApi({
     service,
     resolveTeam: localHeaderTeam(environment),
     queues: () => queueReport(store, pools, teams),
     logs: localLogFiles(logDir, store),
-  });
-  // Cancels reach the dispatcher at once, not at the next tick.
-  app.use('/jobs/:id', async (c, next) => {
-    await next();
-    if (c.req.method === 'DELETE') loop?.wake();
   });
 
   const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port });
@@ -95,17 +59,35 @@ export async function startLocalPlatform(config: LocalRuntimeConfig): Promise<Lo
     server.once('error', reject);
   });
   const { port } = server.address() as AddressInfo;
-  loop.start();
 
   return {
     url: `http://${config.host}:${port}`,
-    dispatcher,
     close: async () => {
-      await loop?.stop();
-      await backend.shutdown();
-      await Promise.all(statusWrites);
+      const stopped = nextMessage(dispatcher, 'stopped');
+      dispatcher.postMessage({ type: 'stop' } satisfies ToDispatcher);
+      await stopped;
+      await dispatcher.terminate();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await db.close();
     },
   };
+}
+
+async function startDispatchWorker(data: DispatchWorkerData): Promise<Worker> {
+  const worker = new Worker(new URL('./dispatch-worker-entry.mjs', import.meta.url), { workerData: data });
+  await nextMessage(worker, 'ready');
+  return worker;
+}
+
+function nextMessage(worker: Worker, type: FromDispatcher['type']): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (message: FromDispatcher) => {
+      if (message.type !== type) return;
+      worker.off('message', onMessage);
+      resolve();
+    };
+    worker.on('message', onMessage);
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`dispatcher worker exited with ${code}`)));
+  });
 }

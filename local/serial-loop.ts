@@ -10,11 +10,13 @@ export class SerialLoop {
   private stopped = false;
 
   private lastRunEndedAt = 0;
+  private lastRunMs = 0;
   private deferred: NodeJS.Timeout | undefined;
 
   /**
-   * @param minGapMs quiet time after a run before a woken run starts: under a burst of
-   *   submissions the loop runs every `minGapMs` instead of back to back.
+   * @param minGapMs quiet time after a run before a woken run starts, and never less than the
+   *   last run took: under a burst of submissions the task gets at most half the event loop,
+   *   however long a round over a growing backlog becomes.
    */
   constructor(
     private readonly task: () => Promise<unknown>,
@@ -34,7 +36,7 @@ export class SerialLoop {
       this.again = true;
       return;
     }
-    const wait = this.lastRunEndedAt + this.minGapMs - Date.now();
+    const wait = this.lastRunEndedAt + Math.max(this.minGapMs, this.lastRunMs) - Date.now();
     if (wait > 0) {
       this.deferred = setTimeout(() => {
         this.deferred = undefined;
@@ -42,6 +44,7 @@ export class SerialLoop {
       }, wait);
       return;
     }
+    const started = Date.now();
     this.running = this.task()
       .then(
         () => undefined,
@@ -50,6 +53,7 @@ export class SerialLoop {
       .finally(() => {
         this.running = undefined;
         this.lastRunEndedAt = Date.now();
+        this.lastRunMs = this.lastRunEndedAt - started;
         if (this.again) {
           this.again = false;
           this.wake();

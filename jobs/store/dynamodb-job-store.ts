@@ -28,7 +28,12 @@ export class InvalidPageToken extends Error {
   }
 }
 
-type Item = JobRecord & {
+type Item = Omit<JobRecord, 'spec'> & {
+  /**
+   * The spec as JSON text: it is immutable and never queried, and one string costs far less
+   * to marshal, store and read back than a tree of nested attributes.
+   */
+  spec: string;
   submittedKey: string;
   teamState: string;
   activeState?: JobState;
@@ -38,6 +43,7 @@ type Item = JobRecord & {
 function toItem(job: JobRecord): Item {
   return {
     ...job,
+    spec: JSON.stringify(job.spec),
     submittedKey: `${job.submittedAt}#${job.id}`,
     teamState: `${job.team}#${job.state}`,
     ...(isTerminal(job.state) ? {} : { activeState: job.state }),
@@ -45,8 +51,8 @@ function toItem(job: JobRecord): Item {
 }
 
 function fromItem(item: Record<string, unknown>): JobRecord {
-  const { submittedKey: _s, teamState: _t, activeState: _a, ...job } = item as unknown as Item;
-  return job;
+  const { submittedKey: _s, teamState: _t, activeState: _a, spec, ...job } = item as unknown as Item;
+  return { ...job, spec: JSON.parse(spec) };
 }
 
 /** JobStore over DynamoDB; the same code runs against AWS and against dynalite. */

@@ -17,6 +17,7 @@ const config: LocalRuntimeConfig = {
   // Two 4-slot nodes per fleet and capacity type: four 4-GPU jobs fill a10g, two nodes make a gang.
   pools: { nodesPerPool: 2, gpusPerNode: 4 },
   dispatchIntervalMs: 100,
+  dispatchMinGapMs: 0,
   preemptionGraceS: 0,
   killGraceMs: 1_000,
 };
