@@ -10,6 +10,10 @@ import { isTerminal } from './states';
 
 /** Heads of the queues come first in `decision.waiting`, so a cap keeps the reasons people look at current. */
 const REASON_WRITES_PER_ROUND = 200;
+/** A warm dispatcher rereads the whole backlog this often, dropping any stale entries. */
+const FULL_SYNC_MS = 60_000;
+/** How far a write's updatedAt may trail its commit: incremental reads overlap by this much. */
+const WRITE_SKEW_MS = 5_000;
 
 export interface DispatcherOptions {
   readonly store: JobStore;
@@ -41,6 +45,15 @@ export interface RoundSummary {
 export class Dispatcher {
   private usage: UsageLedger | undefined;
   private readonly clock: () => Date;
+  /**
+   * Pending jobs as of the last round, kept by a warm dispatcher (a reused Lambda container,
+   * the local worker) so a round reads only what changed instead of the whole backlog.
+   * Entries can be stale (a job cancelled meanwhile); every write is conditional, so a stale
+   * entry costs at most a refused transition, and a full read every FULL_SYNC_MS clears them.
+   */
+  private pendingMirror = new Map<string, JobRecord>();
+  private syncedUpTo: string | undefined;
+  private lastFullSyncMs = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly options: DispatcherOptions) {
     this.clock = options.clock ?? (() => new Date());
@@ -63,7 +76,7 @@ export class Dispatcher {
         if (polled && !isTerminal(polled.state) && polled.state !== 'PENDING') live.push(polled);
       }
     }
-    const pending = await store.listByState('PENDING');
+    const pending = await this.pendingJobs();
     const nowS = this.clock().getTime() / 1000;
     const decision = this.options.policy.decide(this.clusterState(pending, live, nowS), nowS);
     this.usage = decision.usage;
@@ -82,6 +95,30 @@ export class Dispatcher {
     }
     await this.recordWaiting(decision, byId);
     return { ...summary, pending: pending.length - summary.started.length };
+  }
+
+  private async pendingJobs(): Promise<JobRecord[]> {
+    const { store } = this.options;
+    const full = this.syncedUpTo === undefined || Date.now() - this.lastFullSyncMs > FULL_SYNC_MS;
+    const since = full ? undefined : new Date(Date.parse(this.syncedUpTo!) - WRITE_SKEW_MS).toISOString();
+    const changed = await store.listByState('PENDING', since);
+    if (full) {
+      this.pendingMirror = new Map();
+      this.lastFullSyncMs = Date.now();
+    }
+    for (const job of changed) {
+      const known = this.pendingMirror.get(job.id);
+      if (!known || known.version <= job.version) this.pendingMirror.set(job.id, job);
+      if (this.syncedUpTo === undefined || job.updatedAt > this.syncedUpTo) this.syncedUpTo = job.updatedAt;
+    }
+    this.syncedUpTo ??= new Date(0).toISOString();
+    return [...this.pendingMirror.values()];
+  }
+
+  /** Keeps the mirror in step with a write this dispatcher made or saw refused. */
+  private remember(job: JobRecord | undefined, id: string): void {
+    if (job?.state === 'PENDING') this.pendingMirror.set(job.id, job);
+    else this.pendingMirror.delete(id);
   }
 
   /** Applies what a backend reported about one attempt (EventBridge on AWS, the process backend locally). */
@@ -173,9 +210,11 @@ export class Dispatcher {
         job.version,
       );
     } catch (error) {
-      if (error instanceof TransitionConflict) return false; // cancelled meanwhile
-      throw error;
+      if (!(error instanceof TransitionConflict)) throw error;
+      this.remember(await this.options.store.get(job.id), job.id); // cancelled or changed meanwhile
+      return false;
     }
+    this.pendingMirror.delete(job.id);
     const { backendJobId } = await this.backendFor(kind).submit({ job: claimed, dispatch });
     await this.options.afterSubmit?.(claimed, dispatch);
     await this.options.store.update(claimed, { dispatch: { ...dispatch, backendJobId } });
@@ -205,15 +244,18 @@ export class Dispatcher {
   }
 
   private async requeue(job: JobRecord): Promise<JobRecord> {
+    let requeued: JobRecord;
     try {
-      return await this.options.store.transition(job, 'PENDING', {
+      requeued = await this.options.store.transition(job, 'PENDING', {
         pendingReason: { code: 'preempted', message: `requeued: ${job.stateReason ?? 'preempted'}` },
         startedAt: undefined,
       });
     } catch (error) {
-      if (error instanceof TransitionConflict) return (await this.options.store.get(job.id)) ?? job;
-      throw error;
+      if (!(error instanceof TransitionConflict)) throw error;
+      requeued = (await this.options.store.get(job.id)) ?? job;
     }
+    this.remember(requeued, job.id);
+    return requeued;
   }
 
   /**
@@ -229,9 +271,13 @@ export class Dispatcher {
       if (job?.state !== 'PENDING' || job.pendingReason?.code === waiting.reason.code) continue;
       writes++;
       try {
-        await this.options.store.update(job, { pendingReason: { ...waiting.reason } }, job.version);
+        this.remember(
+          await this.options.store.update(job, { pendingReason: { ...waiting.reason } }, job.version),
+          job.id,
+        );
       } catch (error) {
         if (!(error instanceof TransitionConflict)) throw error;
+        this.remember(await this.options.store.get(job.id), job.id);
       }
     }
   }

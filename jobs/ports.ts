@@ -11,8 +11,11 @@ export interface JobStore {
   get(id: string): Promise<JobRecord | undefined>;
   /** A team's jobs, newest first, optionally in one state. */
   listByTeam(query: ListQuery): Promise<JobPage>;
-  /** Every job in one state (the dispatcher's view of the world). */
-  listByState(state: JobState): Promise<JobRecord[]>;
+  /**
+   * Every job in one (non-terminal) state: the dispatcher's view of the world. With
+   * `updatedSince` (an ISO time), only those written after it.
+   */
+  listByState(state: JobState, updatedSince?: string): Promise<JobRecord[]>;
   /**
    * Moves a job to `to` if it is still in one of the states `to` may be reached from (and at
    * `expectedVersion` when given), applying `changes`. Throws `TransitionConflict` otherwise.

@@ -35,6 +35,7 @@ type Item = Omit<JobRecord, 'spec'> & {
    */
   spec: string;
   submittedKey: string;
+  updatedKey: string;
   teamState: string;
   activeState?: JobState;
 };
@@ -45,13 +46,21 @@ function toItem(job: JobRecord): Item {
     ...job,
     spec: JSON.stringify(job.spec),
     submittedKey: `${job.submittedAt}#${job.id}`,
+    updatedKey: `${job.updatedAt}#${job.id}`,
     teamState: `${job.team}#${job.state}`,
     ...(isTerminal(job.state) ? {} : { activeState: job.state }),
   };
 }
 
 function fromItem(item: Record<string, unknown>): JobRecord {
-  const { submittedKey: _s, teamState: _t, activeState: _a, spec, ...job } = item as unknown as Item;
+  const {
+    submittedKey: _s,
+    updatedKey: _u,
+    teamState: _t,
+    activeState: _a,
+    spec,
+    ...job
+  } = item as unknown as Item;
   return { ...job, spec: JSON.parse(spec) };
 }
 
@@ -111,15 +120,19 @@ export class DynamoDbJobStore implements JobStore {
     };
   }
 
-  async listByState(state: JobState): Promise<JobRecord[]> {
+  async listByState(state: JobState, updatedSince?: string): Promise<JobRecord[]> {
+    const index = JOB_TABLE.indexes.byActiveState;
+    const query = this.partitionQuery(index, state);
+    if (updatedSince !== undefined) {
+      query.KeyConditionExpression += ' AND #sk > :since';
+      query.ExpressionAttributeNames = { ...query.ExpressionAttributeNames, '#sk': index.sortKey };
+      query.ExpressionAttributeValues = { ...query.ExpressionAttributeValues, ':since': updatedSince };
+    }
     const jobs: JobRecord[] = [];
     let start: Record<string, unknown> | undefined;
     do {
       const { Items = [], LastEvaluatedKey } = await this.documents.send(
-        new QueryCommand({
-          ...this.partitionQuery(JOB_TABLE.indexes.byActiveState, state),
-          ExclusiveStartKey: start,
-        }),
+        new QueryCommand({ ...query, ExclusiveStartKey: start }),
       );
       jobs.push(...Items.map(fromItem));
       start = LastEvaluatedKey;
@@ -146,9 +159,15 @@ export class DynamoDbJobStore implements JobStore {
     move: { to: JobState; from: JobState[] } | undefined,
     expectedVersion: number | undefined,
   ): Promise<JobRecord> {
-    const names: Record<string, string> = { '#id': 'id', '#version': 'version', '#updatedAt': 'updatedAt' };
-    const values: Record<string, unknown> = { ':one': 1, ':now': new Date().toISOString() };
-    const sets = ['#version = #version + :one', '#updatedAt = :now'];
+    const now = new Date().toISOString();
+    const names: Record<string, string> = {
+      '#id': 'id',
+      '#version': 'version',
+      '#updatedAt': 'updatedAt',
+      '#updatedKey': 'updatedKey',
+    };
+    const values: Record<string, unknown> = { ':one': 1, ':now': now, ':updatedKey': `${now}#${id}` };
+    const sets = ['#version = #version + :one', '#updatedAt = :now', '#updatedKey = :updatedKey'];
     const removes: string[] = [];
     const conditions = ['attribute_exists(#id)'];
 

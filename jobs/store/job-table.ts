@@ -11,9 +11,10 @@ export const JOB_TABLE = {
     byTeamState: { name: 'byTeamState', partitionKey: 'teamState', sortKey: 'submittedKey' },
     /**
      * Sparse: only non-terminal jobs carry `activeState`, so the dispatcher reads the live
-     * jobs without scanning years of history.
+     * jobs without scanning years of history. Sorted by last update, so a warm dispatcher
+     * reads only what changed since its previous round.
      */
-    byActiveState: { name: 'byActiveState', partitionKey: 'activeState', sortKey: 'submittedKey' },
+    byActiveState: { name: 'byActiveState', partitionKey: 'activeState', sortKey: 'updatedKey' },
   },
 } as const;
 

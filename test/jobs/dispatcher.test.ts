@@ -186,6 +186,42 @@ describe('dispatcher round', () => {
   });
 });
 
+describe('a warm dispatcher reads only what changed', () => {
+  test('a job submitted after a round is seen by the next round of the same dispatcher', async () => {
+    const d = dispatcher();
+    await d.round();
+
+    const { job } = await service.submit('perception', spec());
+    await d.round();
+
+    expect((await get(job)).state).toBe('DISPATCHED');
+  });
+
+  test('a pending job cancelled after the dispatcher saw it is never dispatched', async () => {
+    const { job: blocker } = await service.submit('perception', spec({ name: 'blocker' }));
+    const { job: other } = await service.submit('perception', spec({ name: 'other' }));
+    const { job: waiting } = await service.submit('perception', spec({ name: 'waiting' }));
+    const d = dispatcher();
+    await d.round();
+    const stillPending = (await Promise.all([blocker, other, waiting].map(get))).filter(
+      (j) => j.state === 'PENDING',
+    );
+    expect(stillPending.length).toBeGreaterThan(0);
+
+    for (const job of stillPending) await service.cancel('perception', job.id);
+    const running = (await Promise.all([blocker, other, waiting].map(get))).filter(
+      (j) => j.state === 'DISPATCHED',
+    );
+    for (const job of running)
+      await d.applyStatus({ name: job.dispatch!.name, backendJobId: 'x', state: 'SUCCEEDED' });
+    const summary = await d.round();
+
+    expect(summary.started).toEqual([]);
+    for (const job of stillPending) expect((await get(job)).state).toBe('CANCELLED');
+    expect(backend.created).toBe(running.length);
+  });
+});
+
 describe('crash between the backend submit and the state write', () => {
   test('the next round finds the backend job by name: no duplicate, no lost job', async () => {
     const { job } = await service.submit('perception', spec());
