@@ -70,7 +70,7 @@ export class DynamoDbJobStore implements JobStore {
 
   constructor(
     client: DynamoDBClient,
-    private readonly tableName: string,
+    readonly tableName: string,
   ) {
     this.documents = DynamoDBDocumentClient.from(client, {
       marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },

@@ -1,3 +1,7 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { environmentConfig } from '../../config/environments';
 import { localPools, teamsOf } from '../../jobs/cluster';
@@ -8,6 +12,7 @@ import type { JobSpecInput } from '../../jobs/spec';
 import type { DynamoDbJobStore } from '../../jobs/store/dynamodb-job-store';
 import type { LocalDynamoDb } from '../../local/dynalite';
 import { DEFAULT_DRIVETRAIN_CONFIG, DrivetrainPolicy } from '../../scheduler/drivetrain/policy';
+import { FileBackend } from './file-backend';
 import { RecordingBackend } from './recording-backend';
 import { localStore } from './store-fixture';
 
@@ -223,6 +228,30 @@ describe('a warm dispatcher reads only what changed', () => {
 });
 
 describe('crash between the backend submit and the state write', () => {
+  test('a dispatcher process killed there leaves no duplicate and no lost job once the next round runs', async () => {
+    const { job } = await service.submit('perception', spec());
+    const backendDir = mkdtempSync(join(tmpdir(), 'drivetrain-backend-'));
+    const killed = spawnSync(
+      'npx',
+      ['tsx', 'test/jobs/crash-round.ts', db.endpoint, store.tableName, backendDir],
+      {
+        encoding: 'utf8',
+      },
+    );
+    expect(String(killed.signal ?? killed.status), killed.stderr).toMatch(/SIGKILL|137/);
+    expect((await get(job)).dispatch?.backendJobId).toBeUndefined();
+
+    const files = new FileBackend(backendDir);
+    const summary = await dispatcher({ backends: { local: files } }).round();
+
+    expect(summary.recovered).toEqual([job.id]);
+    expect(files.jobs()).toEqual([`dt-${job.id}-1`]);
+    expect(await get(job)).toMatchObject({
+      state: 'DISPATCHED',
+      dispatch: { backendJobId: `backend-dt-${job.id}-1` },
+    });
+  });
+
   test('the next round finds the backend job by name: no duplicate, no lost job', async () => {
     const { job } = await service.submit('perception', spec());
     const crashing = dispatcher({
