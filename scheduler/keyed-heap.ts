@@ -23,16 +23,6 @@ export class KeyedHeap<T> {
     return this.items.length;
   }
 
-  /** Adds many at once and restores heap order in O(n). */
-  pushAll(items: readonly T[], keys: readonly number[]): void {
-    // A loop, not push(...items): spreading tens of thousands of arguments is slow and can overflow the stack.
-    for (let i = 0; i < items.length; i++) {
-      this.items.push(items[i]!);
-      this.keys.push(keys[i]!);
-    }
-    for (let i = (this.items.length >> 1) - 1; i >= 0; i--) this.siftDown(i);
-  }
-
   push(item: T, key: number): void {
     this.items.push(item);
     this.keys.push(key);

@@ -7,6 +7,7 @@ const CLASSES_ASCENDING = (Object.keys(PRIORITY_CLASSES) as PriorityClassName[])
   (a, b) => PRIORITY_CLASSES[a].value - PRIORITY_CLASSES[b].value,
 );
 export const TOP_BAND = CLASSES_ASCENDING.length - 1;
+const CLASS_COUNT = CLASSES_ASCENDING.length;
 const CLASS_RANK = Object.fromEntries(CLASSES_ASCENDING.map((name, rank) => [name, rank])) as Record<
   PriorityClassName,
   number
@@ -43,56 +44,120 @@ export function serviceLevel(job: Job): number {
 }
 
 /**
+ * A job's place in the index. Taking or withdrawing a job only marks its entry: heaps drop
+ * such entries as they surface, and the arrival list when they outnumber the pending ones.
+ */
+interface Entry {
+  readonly job: Job;
+  pending: boolean;
+}
+
+/** The entries of one heap to be, in arrival order, with their keys. */
+interface HeapGroup {
+  readonly entries: Entry[];
+  readonly keys: number[];
+}
+
+/**
  * Pending jobs, indexed so a round pops them in policy order without sorting the queue:
  * one heap per (team, class, service level), keyed by `waitingSince`. Inside one heap the
  * longest-waiting job is both first in line and in the highest band, so heads suffice.
  */
 export class PendingIndex {
   /** team → class → service level → heap. */
-  private readonly heaps = new Map<string, Map<PriorityClassName, Map<number, KeyedHeap<Job>>>>();
-  /** The live pending jobs; heap entries not found here (by identity) are stale. */
-  private readonly jobs = new Map<string, Job>();
+  private readonly heaps = new Map<string, Map<PriorityClassName, Map<number, KeyedHeap<Entry>>>>();
+  /** Every entry in arrival order, pending or not: `all()` lists jobs in this order. */
+  private arrivals: Entry[] = [];
+  /** How many entries in `arrivals` are no longer pending. */
+  private departed = 0;
+  /**
+   * Pending entries by job id. Only sessions look jobs up by id (`add`, `withdraw`), so it is
+   * built on first use, which is also when duplicate ids are caught: hashing 100,000 ids
+   * would be a third of a one-shot round.
+   */
+  private byId: Map<string, Entry> | undefined;
 
   constructor(
     jobs: Iterable<Job>,
     private readonly agingStepS: number,
   ) {
+    for (const job of jobs) this.arrivals.push({ job, pending: true });
     // Group first, then build each heap in O(n): cheaper than pushing 100,000 jobs one by one.
-    const groups = new Map<KeyedHeap<Job>, { jobs: Job[]; keys: number[] }>();
-    for (const job of jobs) {
-      const known = this.jobs.size;
-      this.jobs.set(job.id, job);
-      if (this.jobs.size === known) throw new Error(`job ${job.id} is already pending`);
-      const heap = this.heapFor(job);
-      const group = groups.get(heap);
-      if (group === undefined) groups.set(heap, { jobs: [job], keys: [waitingSince(job)] });
-      else {
-        group.jobs.push(job);
-        group.keys.push(waitingSince(job));
+    for (const { entries, keys } of groupByHeap(this.arrivals)) {
+      this.heapFor(entries[0]!.job, () => KeyedHeap.of(entries, keys));
+    }
+  }
+
+  /** The pending jobs, in the order they arrived. */
+  *all(): IterableIterator<Job> {
+    for (const entry of this.arrivals) if (entry.pending) yield entry.job;
+  }
+
+  /** A job became pending. */
+  add(job: Job): void {
+    if (this.ids().has(job.id)) throw new Error(`job ${job.id} is already pending`);
+    this.enqueue(job);
+  }
+
+  /** Puts back a job `takeNext` returned and that did not start; it arrives anew. */
+  requeue(job: Job): void {
+    this.enqueue(job);
+  }
+
+  withdraw(jobId: string): void {
+    const entry = this.ids().get(jobId);
+    if (entry !== undefined) this.depart(entry);
+  }
+
+  /** Teams with a job in band `band` or above. */
+  teamsFrom(band: number, now: number): string[] {
+    return [...this.heaps.keys()].filter((team) => this.bestHeap(team, band, now) !== undefined);
+  }
+
+  /** Removes and returns the team's next job of band `band` or above: highest band, least service, oldest. */
+  takeNext(team: string, band: number, now: number): Job | undefined {
+    const entry = this.bestHeap(team, band, now)?.pop();
+    if (entry === undefined) return undefined;
+    this.depart(entry);
+    return entry.job;
+  }
+
+  bandOf(job: Job, now: number): number {
+    return bandOf(job, now, this.agingStepS);
+  }
+
+  private enqueue(job: Job): void {
+    const entry = { job, pending: true };
+    this.arrivals.push(entry);
+    this.byId?.set(job.id, entry);
+    this.heapFor(job).push(entry, waitingSince(job));
+  }
+
+  private depart(entry: Entry): void {
+    entry.pending = false;
+    this.byId?.delete(entry.job.id);
+    this.departed++;
+    // Dropping departed entries once they are half the list keeps `all()` linear in the queue.
+    if (this.departed * 2 > this.arrivals.length) {
+      this.arrivals = this.arrivals.filter((arrival) => arrival.pending);
+      this.departed = 0;
+    }
+  }
+
+  private ids(): Map<string, Entry> {
+    if (this.byId === undefined) {
+      this.byId = new Map();
+      for (const entry of this.arrivals) {
+        if (!entry.pending) continue;
+        if (this.byId.has(entry.job.id)) throw new Error(`job ${entry.job.id} is already pending`);
+        this.byId.set(entry.job.id, entry);
       }
     }
-    for (const [heap, group] of groups) heap.pushAll(group.jobs, group.keys);
+    return this.byId;
   }
 
-  get size(): number {
-    return this.jobs.size;
-  }
-
-  get(jobId: string): Job | undefined {
-    return this.jobs.get(jobId);
-  }
-
-  all(): IterableIterator<Job> {
-    return this.jobs.values();
-  }
-
-  add(job: Job): void {
-    if (this.jobs.has(job.id)) throw new Error(`job ${job.id} is already pending`);
-    this.jobs.set(job.id, job);
-    this.heapFor(job).push(job, waitingSince(job));
-  }
-
-  private heapFor(job: Job): KeyedHeap<Job> {
+  /** The heap of the job's team, class and service level; `create` makes it on first need. */
+  private heapFor(job: Job, create = KeyedHeap.empty<Entry>): KeyedHeap<Entry> {
     let byClass = this.heaps.get(job.team);
     if (byClass === undefined) {
       byClass = new Map();
@@ -106,38 +171,18 @@ export class PendingIndex {
     const level = serviceLevel(job);
     let heap = byLevel.get(level);
     if (heap === undefined) {
-      heap = KeyedHeap.empty();
+      heap = create();
       byLevel.set(level, heap);
     }
     return heap;
   }
 
-  withdraw(jobId: string): void {
-    this.jobs.delete(jobId);
-  }
-
-  /** Teams with a job in band `band` or above. */
-  teamsFrom(band: number, now: number): string[] {
-    return [...this.heaps.keys()].filter((team) => this.bestHeap(team, band, now) !== undefined);
-  }
-
-  /** Removes and returns the team's next job of band `band` or above: highest band, least service, oldest. */
-  takeNext(team: string, band: number, now: number): Job | undefined {
-    const job = this.bestHeap(team, band, now)?.pop();
-    if (job !== undefined) this.jobs.delete(job.id);
-    return job;
-  }
-
-  bandOf(job: Job, now: number): number {
-    return bandOf(job, now, this.agingStepS);
-  }
-
-  private bestHeap(team: string, minBand: number, now: number): KeyedHeap<Job> | undefined {
-    let best: KeyedHeap<Job> | undefined;
+  private bestHeap(team: string, minBand: number, now: number): KeyedHeap<Entry> | undefined {
+    let best: KeyedHeap<Entry> | undefined;
     let bestRank: [number, number, number] | undefined;
     for (const byLevel of this.heaps.get(team)?.values() ?? [])
       for (const heap of byLevel.values()) {
-        const head = this.liveHead(heap);
+        const head = liveHead(heap);
         if (head === undefined) continue;
         const band = this.bandOf(head, now);
         if (band < minBand) continue;
@@ -149,15 +194,43 @@ export class PendingIndex {
       }
     return best;
   }
+}
 
-  /** The heap's first live job; entries of withdrawn jobs are dropped as they surface. */
-  private liveHead(heap: KeyedHeap<Job>): Job | undefined {
-    for (let top = heap.peek(); top !== undefined; top = heap.peek()) {
-      if (this.jobs.get(top.item.id) === top.item) return top.item;
-      heap.pop();
+/**
+ * Entries grouped as `heapFor` files them, groups in order of first arrival so heaps are
+ * created (and later scanned) in the same order as by adding the jobs one by one. Keyed by
+ * team, then by class and service level folded into one number: two lookups per job.
+ */
+function groupByHeap(entries: readonly Entry[]): HeapGroup[] {
+  const groups: HeapGroup[] = [];
+  const byTeam = new Map<string, Map<number, HeapGroup>>();
+  for (const entry of entries) {
+    const { job } = entry;
+    let teamGroups = byTeam.get(job.team);
+    if (teamGroups === undefined) {
+      teamGroups = new Map();
+      byTeam.set(job.team, teamGroups);
     }
-    return undefined;
+    const slot = serviceLevel(job) * CLASS_COUNT + CLASS_RANK[job.priorityClass];
+    let group = teamGroups.get(slot);
+    if (group === undefined) {
+      group = { entries: [], keys: [] };
+      teamGroups.set(slot, group);
+      groups.push(group);
+    }
+    group.entries.push(entry);
+    group.keys.push(waitingSince(job));
   }
+  return groups;
+}
+
+/** The heap's first pending job; entries of withdrawn jobs are dropped as they surface. */
+function liveHead(heap: KeyedHeap<Entry>): Job | undefined {
+  for (let top = heap.peek(); top !== undefined; top = heap.peek()) {
+    if (top.item.pending) return top.item.job;
+    heap.pop();
+  }
+  return undefined;
 }
 
 function compareRanks(a: readonly number[], b: readonly number[]): number {

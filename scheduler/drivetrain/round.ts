@@ -118,7 +118,7 @@ export class DispatchRound {
       }
     }
     if (explain) for (const job of pending.all()) this.leaveUnscanned(job, pending.bandOf(job, this.now));
-    for (const job of leftWaiting) pending.add(job);
+    for (const job of leftWaiting) pending.requeue(job);
     return {
       starts: this.starts,
       preemptions: this.preemptions,

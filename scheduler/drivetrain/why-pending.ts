@@ -7,15 +7,19 @@ import type { QuotaLedger } from './quota';
  * between jobs in the same situation instead of formatted per job.
  */
 export class WhyPending {
-  /** code → situation → reason; nested so no key string is built per job. */
-  private readonly cache = new Map<PendingCode, Map<string, PendingReason>>();
+  private readonly quotaReasons = new SharedReasons<string, string>('quota');
+  private readonly capacityReasons = new SharedReasons<string, number>('capacity');
+  private readonly priorityReasons = new SharedReasons<string, null>('priority');
+  private readonly gangReasons = new SharedReasons<string, null>('gang-reservation');
+  private readonly blockedReasons = new SharedReasons<null, null>('blocked-by-higher-class');
+  private readonly unschedulableReasons = new SharedReasons<string, number>('unschedulable');
 
   constructor(private readonly quota: QuotaLedger) {}
 
   quotaExhausted(job: Job): PendingReason {
     const { team } = job;
     const { gpuType } = job.resources;
-    return this.shared('quota', team, gpuType, () => {
+    return this.quotaReasons.get(team, gpuType, () => {
       const held = this.quota.gpusHeld(team, gpuType);
       const quota = this.quota.quota(team, gpuType);
       return `team ${team} holds ${held} of its ${quota} nominal ${gpuType} GPUs and no idle capacity is left to borrow`;
@@ -24,57 +28,61 @@ export class WhyPending {
 
   noCapacity(job: Job): PendingReason {
     const { gpus, gpuType, nodes } = job.resources;
-    return this.shared('capacity', gpuType, gpus * 2 + (job.preemptible ? 1 : 0), () => {
+    return this.capacityReasons.get(gpuType, gpus * 2 + (job.preemptible ? 1 : 0), () => {
       const shape = nodes > 1 ? `${gpus} ${gpuType} GPUs over ${nodes} nodes` : `${gpus} ${gpuType} GPUs`;
       return `no pool the job may use has ${shape} free, and nothing there may be preempted for it`;
     });
   }
 
   outranked(job: Job): PendingReason {
-    return this.shared('priority', job.resources.gpuType, 0, () => {
-      return `free ${job.resources.gpuType} capacity went to jobs ahead of it in fair-share order this round`;
+    const { gpuType } = job.resources;
+    return this.priorityReasons.get(gpuType, null, () => {
+      return `free ${gpuType} capacity went to jobs ahead of it in fair-share order this round`;
     });
   }
 
   heldForGang(reservation: Reservation): PendingReason {
-    return this.shared('gang-reservation', reservation.jobId, 0, () => {
+    return this.gangReasons.get(reservation.jobId, null, () => {
       const until = new Date(reservation.untilS * 1000).toISOString();
       return `the free nodes are held for job ${reservation.jobId} from ${until}, and this job could run past that`;
     });
   }
 
   behindHigherClass(): PendingReason {
-    return this.shared(
-      'blocked-by-higher-class',
-      '',
-      0,
+    return this.blockedReasons.get(
+      null,
+      null,
       () => 'a job of a higher (or aged) class is waiting for capacity',
     );
   }
 
   unschedulable(job: Job): PendingReason {
     const { gpus, gpuType, nodes } = job.resources;
-    return this.shared('unschedulable', `${gpuType}|${nodes}|${job.preemptible}`, gpus, () => {
+    return this.unschedulableReasons.get(`${gpuType}|${nodes}|${job.preemptible}`, gpus, () => {
       return `no ${gpuType} pool the job may use can hold ${gpus} GPUs over ${nodes} node(s), even when empty`;
     });
   }
+}
 
-  private shared(
-    code: PendingCode,
-    where: string,
-    detail: string | number,
-    message: () => string,
-  ): PendingReason {
-    let byWhere = this.cache.get(code);
-    if (byWhere === undefined) {
-      byWhere = new Map();
-      this.cache.set(code, byWhere);
+/**
+ * The reasons of one code, by situation. Two keys, nested, so that no key string is built
+ * per job; the message is formatted once, for the first job in the situation.
+ */
+class SharedReasons<Where, Detail> {
+  private readonly byWhere = new Map<Where, Map<Detail, PendingReason>>();
+
+  constructor(private readonly code: PendingCode) {}
+
+  get(where: Where, detail: Detail, message: () => string): PendingReason {
+    let byDetail = this.byWhere.get(where);
+    if (byDetail === undefined) {
+      byDetail = new Map();
+      this.byWhere.set(where, byDetail);
     }
-    const key = typeof detail === 'number' && detail === 0 ? where : `${where}|${detail}`;
-    let reason = byWhere.get(key);
+    let reason = byDetail.get(detail);
     if (reason === undefined) {
-      reason = { code, message: message() };
-      byWhere.set(key, reason);
+      reason = { code: this.code, message: message() };
+      byDetail.set(detail, reason);
     }
     return reason;
   }
