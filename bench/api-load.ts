@@ -16,7 +16,7 @@ const { values } = parseArgs({
   options: {
     out: { type: 'string' },
     seconds: { type: 'string', default: '10' },
-    connections: { type: 'string', default: '16' },
+    connections: { type: 'string', default: '10' },
   },
 });
 const duration = Number(values.seconds);
