@@ -26,7 +26,10 @@ export interface ApiOptions {
   readonly logs?: LogSource;
 }
 
-/** Larger than any valid spec; bounds the work a hostile body can cause. */
+/**
+ * Bounds the work a hostile body can cause. Real specs are a few KB; anything near this
+ * (long inline scripts, large env) belongs in the image or in S3, not in the job record.
+ */
 export const MAX_BODY_BYTES = 64 * 1024;
 
 type Env = { Variables: { team: string } };
@@ -36,7 +39,8 @@ export function createApi(options: ApiOptions) {
   const { service } = options;
   const app = new Hono<Env>();
 
-  app.get('/openapi.json', (c) => c.json(openApiDocument()));
+  const openApi = openApiDocument();
+  app.get('/openapi.json', (c) => c.json(openApi));
   app.get('/healthz', (c) => c.json({ ok: true }));
 
   app.use('/jobs/*', authenticate(options.resolveTeam));
