@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { createMiddleware } from 'hono/factory';
-import { JobNotFound } from '../jobs/ports';
+import { JobNotFound, type LogSource } from '../jobs/ports';
 import type { QueueReport } from '../jobs/queues';
 import { IdempotencyConflict, type JobService, NotCancellable, ValidationFailed } from '../jobs/service';
 import { InvalidPageToken } from '../jobs/store/dynamodb-job-store';
@@ -9,15 +9,6 @@ import { errorBody } from './errors';
 import type { TeamResolver } from './identity';
 import { jobView } from './job-view';
 import { openApiDocument } from './openapi';
-
-/** Where job logs come from: files locally, CloudWatch on AWS. */
-export interface LogSource {
-  read(
-    jobId: string,
-    attempt: number,
-    offset: number,
-  ): Promise<{ lines: string[]; nextOffset: number; complete: boolean }>;
-}
 
 export interface ApiOptions {
   readonly service: JobService;
@@ -110,7 +101,7 @@ export function createApi(options: ApiOptions) {
     }
     if (!Number.isSafeInteger(offset) || offset < 0) {
       return c.json(
-        errorBody('ValidationError', 'bad offset', [{ field: 'offset', reason: 'a byte offset >= 0' }]),
+        errorBody('ValidationError', 'bad offset', [{ field: 'offset', reason: 'a whole number >= 0' }]),
         400,
       );
     }

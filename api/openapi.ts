@@ -112,7 +112,7 @@ export function openApiDocument() {
     method: 'get',
     path: '/jobs/{id}/logs',
     summary:
-      "Read an attempt of a job's log from a byte offset (local runtime; on AWS logs are in CloudWatch Logs)",
+      "Read whole lines of an attempt's log from an offset (file bytes locally, CloudWatch log events on AWS)",
     request: {
       params: id,
       query: z.object({

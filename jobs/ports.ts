@@ -109,3 +109,19 @@ export interface ComputeBackend {
    */
   poll?(dispatch: Dispatch): Promise<BackendJobStatus | undefined>;
 }
+
+/** Where job logs come from: files locally, CloudWatch Logs on AWS. */
+export interface LogSource {
+  /**
+   * Whole lines of one attempt's log from `offset`, a position only meaningful to the source
+   * (bytes of a file, events of a log stream): pass `nextOffset` back to continue.
+   */
+  read(jobId: string, attempt: number, offset: number): Promise<LogChunk>;
+}
+
+export interface LogChunk {
+  readonly lines: string[];
+  readonly nextOffset: number;
+  /** The attempt has ended and every line was returned. */
+  readonly complete: boolean;
+}

@@ -34,6 +34,8 @@ export class ComputeStack extends Stack {
   public readonly jobDefinitions: TrainingJobDefinitions;
   public readonly fairshare: batch.FairshareSchedulingPolicy;
   public readonly sagemaker: SageMakerTraining;
+  /** Where Batch jobs' container output goes; the job API reads it for `drivetrain logs`. */
+  public readonly jobLogs: logs.LogGroup;
 
   constructor(scope: Construct, id: string, props: ComputeStackProps) {
     super(scope, id, props);
@@ -137,12 +139,13 @@ export class ComputeStack extends Stack {
       );
     }
 
-    const jobLogs = new logs.LogGroup(this, 'JobLogs', {
+    this.jobLogs = new logs.LogGroup(this, 'JobLogs', {
       logGroupName: `/drivetrain/${config.name}/batch`,
       encryptionKey: this.key,
       retention: logs.RetentionDays.SIX_MONTHS,
       removalPolicy,
     });
+    const jobLogs = this.jobLogs;
     const ecrRepositories = this.formatArn({
       service: 'ecr',
       resource: 'repository',

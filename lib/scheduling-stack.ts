@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -119,6 +119,12 @@ export class SchedulingStack extends Stack {
       JOB_TABLE_NAME: this.jobs.table.tableName,
     };
 
+    const jobLogStreams = this.formatArn({
+      service: 'logs',
+      resource: 'log-group',
+      resourceName: `/drivetrain/${env}/batch:log-stream:*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
     this.apiFunction = new SchedulingFunction(this, 'ApiFunction', {
       ...common,
       handler: 'api',
@@ -127,9 +133,24 @@ export class SchedulingStack extends Stack {
       securityGroup: https('ApiSecurityGroup', 'Drivetrain job API Lambda: HTTPS out only'),
       timeout: Duration.seconds(15),
       memorySize: 512,
-      environment: { ...platformEnvironment, EVENT_BUS_NAME: 'default' },
+      environment: {
+        ...platformEnvironment,
+        EVENT_BUS_NAME: 'default',
+        JOB_LOG_GROUP: compute.jobLogs.logGroupName,
+      },
+      wildcardReasons: {
+        '*': 'batch:DescribeJobs, which finds the log stream of a job for `drivetrain logs`, has no resource-level permissions.',
+        [jobLogStreams]:
+          "Batch names each attempt's log stream at run time; reads stay inside the environment's job log group.",
+      },
       statements: [
         ...this.jobs.storeStatements(this.key),
+        // `drivetrain logs`: find the attempt's stream, then read it.
+        new iam.PolicyStatement({ actions: ['batch:DescribeJobs'], resources: ['*'] }),
+        new iam.PolicyStatement({
+          actions: ['logs:GetLogEvents'],
+          resources: [jobLogStreams],
+        }),
         new iam.PolicyStatement({
           actions: ['events:PutEvents'],
           resources: [defaultEventBusArn(this)],

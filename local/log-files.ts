@@ -1,7 +1,6 @@
 import { open } from 'node:fs/promises';
-import type { LogSource } from '../api/app';
 import { attemptLogPath } from '../backends/local-process';
-import type { JobStore } from '../jobs/ports';
+import type { JobStore, LogSource } from '../jobs/ports';
 import { isTerminal } from '../jobs/states';
 
 /** At most this much of a log per request, so `logs --follow` streams in pieces. */

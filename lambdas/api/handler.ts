@@ -1,8 +1,11 @@
+import { BatchClient } from '@aws-sdk/client-batch';
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import type { Context } from 'aws-lambda';
 import { handle, type LambdaEvent } from 'hono/aws-lambda';
 import { createApi } from '../../api/app';
 import { iamPrincipalTeam } from '../../api/identity';
+import { BatchLogSource } from '../../backends/batch-logs';
 import { awsPools, teamsOf } from '../../jobs/cluster';
 import { queueReport } from '../../jobs/queues';
 import { JobService } from '../../jobs/service';
@@ -41,6 +44,12 @@ const app = createApi({
   service,
   resolveTeam: iamPrincipalTeam(environment),
   queues: () => queueReport(jobStore, pools, teams),
+  logs: new BatchLogSource(
+    jobStore,
+    tracer.captureAWSv3Client(new BatchClient({})),
+    tracer.captureAWSv3Client(new CloudWatchLogsClient({})),
+    requiredEnv('JOB_LOG_GROUP'),
+  ),
 });
 
 const serve = handle(app);

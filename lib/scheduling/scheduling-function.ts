@@ -36,6 +36,11 @@ export interface SchedulingFunctionProps {
    * interfaces. They go into a customer-managed policy, as do those three.
    */
   readonly statements: iam.PolicyStatement[];
+  /**
+   * Why each wildcard resource in `statements` is needed (cdk-nag AwsSolutions-IAM5); the
+   * entry for `*` adds to the reason this construct gives for its own `*` grants.
+   */
+  readonly wildcardReasons?: Record<string, string>;
   /** @default - no reservation */
   readonly reservedConcurrentExecutions?: number;
   /** Where failed asynchronous invocations go. @default - none */
@@ -100,8 +105,15 @@ export class SchedulingFunction extends Construct {
         ...props.statements,
       ],
     });
+    const { '*': extraWildcard, ...otherWildcards } = props.wildcardReasons ?? {};
     acknowledgeWildcards(stack, this.policy, {
-      '*': 'X-Ray segment upload and the EC2 network-interface actions Lambda needs to run in a VPC have no resource-level permissions (the same actions AWSLambdaVPCAccessExecutionRole grants on *).',
+      ...otherWildcards,
+      '*': [
+        'X-Ray segment upload and the EC2 network-interface actions Lambda needs to run in a VPC have no resource-level permissions (the same actions AWSLambdaVPCAccessExecutionRole grants on *).',
+        extraWildcard,
+      ]
+        .filter(Boolean)
+        .join(' '),
       [logStreams]:
         "Lambda names each execution environment's log stream at run time; the grant stays inside this function's own log group.",
     });

@@ -288,6 +288,16 @@ describe('SchedulingStack', () => {
       expect(putEvents?.Resource).toBe('arn:aws:events:us-east-1:111111111111:event-bus/default');
       expect(putEvents?.Condition?.StringEquals?.['events:source']).toBe('drivetrain.jobs');
     });
+
+    test("may read job logs only from the environment's Batch job log group", () => {
+      const roleId = logicalId(stage.scheduling, stage.scheduling.apiFunction.role);
+
+      const [readLogs] = granting(statementsOfRole(template, roleId), 'logs:GetLogEvents');
+
+      expect(readLogs?.Resource).toBe(
+        'arn:aws:logs:us-east-1:111111111111:log-group:/drivetrain/dev/batch:log-stream:*',
+      );
+    });
   });
 
   describe('alarms', () => {
