@@ -5,7 +5,13 @@ import { PRIORITY_CLASSES } from '../scheduler/priority-classes';
 import { CPU_POOL_TYPE } from './cluster';
 import { attemptName } from './ids';
 import type { BackendKind, Dispatch, JobRecord } from './job';
-import { type BackendJobStatus, type ComputeBackend, type JobStore, TransitionConflict } from './ports';
+import {
+  type BackendJobStatus,
+  type ComputeBackend,
+  type JobStore,
+  TransitionConflict,
+  type UsageStore,
+} from './ports';
 import { isTerminal } from './states';
 
 /** Heads of the queues come first in `decision.waiting`, so a cap keeps the reasons people look at current. */
@@ -23,6 +29,8 @@ export interface DispatcherOptions {
   readonly backends: Partial<Record<BackendKind, ComputeBackend>>;
   /** Backend for jobs that leave the choice to the platform (`backend: auto`). */
   readonly defaultBackend: BackendKind;
+  /** Keeps fair-share usage across cold starts; without it usage starts empty in each process. */
+  readonly usageStore?: UsageStore;
   readonly clock?: () => Date;
   /** Test hook: runs between a backend submit and the write that records it. */
   readonly afterSubmit?: (job: JobRecord, dispatch: Dispatch) => void | Promise<void>;
@@ -78,8 +86,10 @@ export class Dispatcher {
     }
     const pending = await this.pendingJobs();
     const nowS = this.clock().getTime() / 1000;
+    this.usage ??= await this.options.usageStore?.load();
     const decision = this.options.policy.decide(this.clusterState(pending, live, nowS), nowS);
     this.usage = decision.usage;
+    await this.options.usageStore?.save(decision.usage);
 
     const byId = new Map([...pending, ...live].map((j) => [j.id, j]));
     for (const preemption of decision.preemptions) {

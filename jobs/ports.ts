@@ -1,3 +1,4 @@
+import type { UsageLedger } from '../scheduler/model';
 import type { BackendKind, Dispatch, JobRecord } from './job';
 import type { JobState } from './states';
 
@@ -124,4 +125,14 @@ export interface LogChunk {
   readonly nextOffset: number;
   /** The attempt has ended and every line was returned. */
   readonly complete: boolean;
+}
+
+/**
+ * Where the dispatcher keeps the scheduler's decayed fair-share usage between rounds, so a
+ * cold start (a new Lambda container, a restarted local runtime) does not forget who has
+ * had the cluster lately.
+ */
+export interface UsageStore {
+  load(): Promise<UsageLedger | undefined>;
+  save(ledger: UsageLedger): Promise<void>;
 }

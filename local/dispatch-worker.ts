@@ -10,6 +10,7 @@ import type { LocalRuntimeConfig } from '../config/local';
 import { localPools, teamsOf } from '../jobs/cluster';
 import { Dispatcher } from '../jobs/dispatcher';
 import { DynamoDbJobStore } from '../jobs/store/dynamodb-job-store';
+import { DynamoDbUsageStore } from '../jobs/store/dynamodb-usage-store';
 import { DEFAULT_DRIVETRAIN_CONFIG, DrivetrainPolicy } from '../scheduler/drivetrain/policy';
 import { localDynamoDbClient } from './dynalite';
 import { SerialLoop } from './serial-loop';
@@ -55,6 +56,7 @@ const dispatcher = new Dispatcher({
   teams: teamsOf(config.environment),
   backends: { local: backend },
   defaultBackend: 'local',
+  usageStore: new DynamoDbUsageStore(client, tableName),
 });
 const loop = new SerialLoop(
   () => dispatcher.round(),

@@ -10,6 +10,7 @@ import type { JobRecord } from '../../jobs/job';
 import { JobService } from '../../jobs/service';
 import type { JobSpecInput } from '../../jobs/spec';
 import type { DynamoDbJobStore } from '../../jobs/store/dynamodb-job-store';
+import { DynamoDbUsageStore } from '../../jobs/store/dynamodb-usage-store';
 import type { LocalDynamoDb } from '../../local/dynalite';
 import { DEFAULT_DRIVETRAIN_CONFIG, DrivetrainPolicy } from '../../scheduler/drivetrain/policy';
 import { FileBackend } from './file-backend';
@@ -188,6 +189,41 @@ describe('dispatcher round', () => {
     expect(summary.cancelled).toEqual([job.id]);
     expect(backend.terminations).toEqual([{ name: `dt-${job.id}-1`, reason: 'cancelled by user' }]);
     expect((await get(job)).state).toBe('CANCELLED');
+  });
+});
+
+describe('fair-share usage', () => {
+  test('survives a cold start: a new dispatcher continues from the stored ledger', async () => {
+    const usageStore = new DynamoDbUsageStore(db.client, store.tableName);
+    const { job } = await service.submit('perception', spec());
+    const warm = dispatcher({ usageStore });
+    await warm.round();
+    await warm.applyStatus({ name: `dt-${job.id}-1`, backendJobId: 'backend-1', state: 'RUNNING' });
+    now = new Date(now.getTime() + 3_600_000);
+    await warm.round();
+    const saved = await usageStore.load();
+    expect(saved?.byTeam.perception?.gpus).toBeGreaterThan(0);
+
+    const loads: unknown[] = [];
+    const cold = dispatcher({
+      usageStore: {
+        load: async () => (loads.push('load'), usageStore.load()),
+        save: (l) => usageStore.save(l),
+      },
+    });
+    await cold.round();
+
+    expect(loads).toEqual(['load']);
+    expect((await usageStore.load())?.byTeam.perception?.gpus).toBeGreaterThanOrEqual(
+      saved!.byTeam.perception!.gpus * 0.99,
+    );
+  });
+
+  test('the ledger item never shows up as a job', async () => {
+    await new DynamoDbUsageStore(db.client, store.tableName).save({ at: 0, byTeam: {} });
+
+    expect(await store.listByState('PENDING')).toEqual([]);
+    expect((await store.listByTeam({ team: 'perception', limit: 10 })).jobs).toEqual([]);
   });
 });
 
