@@ -207,7 +207,10 @@ describe('fair-share usage', () => {
     const loads: unknown[] = [];
     const cold = dispatcher({
       usageStore: {
-        load: async () => (loads.push('load'), usageStore.load()),
+        load: async () => {
+          loads.push('load');
+          return usageStore.load();
+        },
         save: (l) => usageStore.save(l),
       },
     });
