@@ -8,10 +8,11 @@ import type { BackendKind, Dispatch, JobRecord } from './job';
 import {
   type BackendJobStatus,
   type ComputeBackend,
+  type DispatcherStateStore,
   type JobStore,
   TransitionConflict,
-  type UsageStore,
 } from './ports';
+import { buildQueueReport } from './queues';
 import { isTerminal } from './states';
 
 /** Heads of the queues come first in `decision.waiting`, so a cap keeps the reasons people look at current. */
@@ -29,8 +30,11 @@ export interface DispatcherOptions {
   readonly backends: Partial<Record<BackendKind, ComputeBackend>>;
   /** Backend for jobs that leave the choice to the platform (`backend: auto`). */
   readonly defaultBackend: BackendKind;
-  /** Keeps fair-share usage across cold starts; without it usage starts empty in each process. */
-  readonly usageStore?: UsageStore;
+  /**
+   * Keeps fair-share usage across cold starts and publishes each round's queue report;
+   * without it usage starts empty in each process.
+   */
+  readonly stateStore?: DispatcherStateStore;
   readonly clock?: () => Date;
   /** Test hook: runs between a backend submit and the write that records it. */
   readonly afterSubmit?: (job: JobRecord, dispatch: Dispatch) => void | Promise<void>;
@@ -86,10 +90,10 @@ export class Dispatcher {
     }
     const pending = await this.pendingJobs();
     const nowS = this.clock().getTime() / 1000;
-    this.usage ??= await this.options.usageStore?.load();
+    this.usage ??= (await this.options.stateStore?.load())?.usage;
     const decision = this.options.policy.decide(this.clusterState(pending, live, nowS), nowS);
     this.usage = decision.usage;
-    await this.options.usageStore?.save(decision.usage);
+    await this.publish(decision, pending, live);
 
     const byId = new Map([...pending, ...live].map((j) => [j.id, j]));
     for (const preemption of decision.preemptions) {
@@ -105,6 +109,32 @@ export class Dispatcher {
     }
     await this.recordWaiting(decision, byId);
     return { ...summary, pending: pending.length - summary.started.length };
+  }
+
+  /** Saves usage and the queue report as this round left things, with the round's own reasons. */
+  private async publish(decision: Decision, pending: JobRecord[], live: JobRecord[]): Promise<void> {
+    if (!this.options.stateStore) return;
+    const reasons = new Map(decision.waiting.map((w) => [w.jobId, w.reason]));
+    const startedIn = new Map(decision.starts.map((s) => [s.jobId, s.placement.poolId]));
+    const preempted = new Set(decision.preemptions.map((p) => p.jobId));
+    const started = pending
+      .filter((job) => startedIn.has(job.id))
+      .map((job) => ({
+        ...job,
+        state: 'DISPATCHED' as const,
+        dispatch: { pool: startedIn.get(job.id)! } as Dispatch,
+      }));
+    const queues = buildQueueReport({
+      pending: [
+        ...pending.filter((job) => !startedIn.has(job.id)),
+        ...live.filter((job) => preempted.has(job.id)),
+      ],
+      active: [...live.filter((job) => !preempted.has(job.id)), ...started],
+      pools: this.options.pools,
+      teams: this.options.teams,
+      reasonOf: (job) => reasons.get(job.id),
+    });
+    await this.options.stateStore.save({ usage: decision.usage, queues });
   }
 
   private async pendingJobs(): Promise<JobRecord[]> {

@@ -1,5 +1,6 @@
 import type { UsageLedger } from '../scheduler/model';
 import type { BackendKind, Dispatch, JobRecord } from './job';
+import type { QueueReport } from './queues';
 import type { JobState } from './states';
 
 /** Persistence of job records. Implemented over DynamoDB (AWS and dynalite alike). */
@@ -128,11 +129,16 @@ export interface LogChunk {
 }
 
 /**
- * Where the dispatcher keeps the scheduler's decayed fair-share usage between rounds, so a
- * cold start (a new Lambda container, a restarted local runtime) does not forget who has
- * had the cluster lately.
+ * What the dispatcher keeps between rounds, outside any one process: the scheduler's decayed
+ * fair-share usage (so a cold start does not forget who had the cluster lately) and the
+ * queue report of its latest round (so `GET /queues` reads one item, not the backlog).
  */
-export interface UsageStore {
-  load(): Promise<UsageLedger | undefined>;
-  save(ledger: UsageLedger): Promise<void>;
+export interface DispatcherState {
+  readonly usage: UsageLedger;
+  readonly queues?: QueueReport;
+}
+
+export interface DispatcherStateStore {
+  load(): Promise<DispatcherState | undefined>;
+  save(state: DispatcherState): Promise<void>;
 }

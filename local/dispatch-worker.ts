@@ -9,8 +9,8 @@ import { LocalProcessBackend } from '../backends/local-process';
 import type { LocalRuntimeConfig } from '../config/local';
 import { localPools, teamsOf } from '../jobs/cluster';
 import { Dispatcher } from '../jobs/dispatcher';
+import { DynamoDbDispatcherState } from '../jobs/store/dynamodb-dispatcher-state';
 import { DynamoDbJobStore } from '../jobs/store/dynamodb-job-store';
-import { DynamoDbUsageStore } from '../jobs/store/dynamodb-usage-store';
 import { DEFAULT_DRIVETRAIN_CONFIG, DrivetrainPolicy } from '../scheduler/drivetrain/policy';
 import { localDynamoDbClient } from './dynalite';
 import { SerialLoop } from './serial-loop';
@@ -56,7 +56,7 @@ const dispatcher = new Dispatcher({
   teams: teamsOf(config.environment),
   backends: { local: backend },
   defaultBackend: 'local',
-  usageStore: new DynamoDbUsageStore(client, tableName),
+  stateStore: new DynamoDbDispatcherState(client, tableName),
 });
 const loop = new SerialLoop(
   () => dispatcher.round(),

@@ -7,9 +7,10 @@ import { createApi } from '../api/app';
 import { localHeaderTeam } from '../api/identity';
 import type { LocalRuntimeConfig } from '../config/local';
 import { localPools, teamsOf } from '../jobs/cluster';
-import { queueReport } from '../jobs/queues';
+import { latestQueueReport } from '../jobs/queues';
 import { JobService } from '../jobs/service';
 import { ensureJobTable } from '../jobs/store/create-table';
+import { DynamoDbDispatcherState } from '../jobs/store/dynamodb-dispatcher-state';
 import { DynamoDbJobStore } from '../jobs/store/dynamodb-job-store';
 import type { DispatchWorkerData, FromDispatcher, ToDispatcher } from './dispatch-worker';
 import { startLocalDynamoDb } from './dynalite';
@@ -35,6 +36,7 @@ export async function startLocalPlatform(config: LocalRuntimeConfig): Promise<Lo
   });
   await ensureJobTable(db.client, JOB_TABLE);
   const store = new DynamoDbJobStore(db.client, JOB_TABLE);
+  const dispatcherState = new DynamoDbDispatcherState(db.client, JOB_TABLE);
   const { environment } = config;
 
   const dispatcher = await startDispatchWorker({
@@ -49,7 +51,7 @@ export async function startLocalPlatform(config: LocalRuntimeConfig): Promise<Lo
   const app = createApi({
     service,
     resolveTeam: localHeaderTeam(environment),
-    queues: () => queueReport(store, pools, teams),
+    queues: () => latestQueueReport(dispatcherState, store, pools, teams),
     logs: localLogFiles(logDir, store),
   });
 

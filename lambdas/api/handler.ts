@@ -7,14 +7,16 @@ import { createApi } from '../../api/app';
 import { iamPrincipalTeam } from '../../api/identity';
 import { BatchLogSource } from '../../backends/batch-logs';
 import { awsPools, teamsOf } from '../../jobs/cluster';
-import { queueReport } from '../../jobs/queues';
+import { latestQueueReport } from '../../jobs/queues';
 import { JobService } from '../../jobs/service';
-import { environment, jobStore, requiredEnv } from '../commons/platform';
+import { DynamoDbDispatcherState } from '../../jobs/store/dynamodb-dispatcher-state';
+import { dynamodb, environment, jobStore, requiredEnv } from '../commons/platform';
 import { logger, metrics, tracer } from '../commons/powertools';
 
 const events = tracer.captureAWSv3Client(new EventBridgeClient({}));
 const eventBusName = requiredEnv('EVENT_BUS_NAME');
 const pools = awsPools(environment);
+const dispatcherState = new DynamoDbDispatcherState(dynamodb, requiredEnv('JOB_TABLE_NAME'));
 const teams = teamsOf(environment);
 
 const service = new JobService({
@@ -43,7 +45,7 @@ const service = new JobService({
 const app = createApi({
   service,
   resolveTeam: iamPrincipalTeam(environment),
-  queues: () => queueReport(jobStore, pools, teams),
+  queues: () => latestQueueReport(dispatcherState, jobStore, pools, teams),
   logs: new BatchLogSource(
     jobStore,
     tracer.captureAWSv3Client(new BatchClient({})),

@@ -13,7 +13,7 @@ import {
 import { awsPools, teamsOf } from '../../jobs/cluster';
 import { Dispatcher } from '../../jobs/dispatcher';
 import type { BackendJobStatus } from '../../jobs/ports';
-import { DynamoDbUsageStore } from '../../jobs/store/dynamodb-usage-store';
+import { DynamoDbDispatcherState } from '../../jobs/store/dynamodb-dispatcher-state';
 import { DrivetrainPolicy } from '../../scheduler/drivetrain/policy';
 import { dynamodb, environment, jobStore, requiredEnv } from '../commons/platform';
 import { logger, metrics, tracer } from '../commons/powertools';
@@ -26,7 +26,7 @@ const dispatcher = new Dispatcher({
   pools: awsPools(environment),
   teams: teamsOf(environment),
   defaultBackend: 'batch',
-  usageStore: new DynamoDbUsageStore(dynamodb, requiredEnv('JOB_TABLE_NAME')),
+  stateStore: new DynamoDbDispatcherState(dynamodb, requiredEnv('JOB_TABLE_NAME')),
   backends: {
     batch: new BatchBackend(tracer.captureAWSv3Client(new BatchClient({})), { env: environment.name }),
     sagemaker: new SageMakerBackend(tracer.captureAWSv3Client(new SageMakerClient({})), {

@@ -9,8 +9,8 @@ import { Dispatcher } from '../../jobs/dispatcher';
 import type { JobRecord } from '../../jobs/job';
 import { JobService } from '../../jobs/service';
 import type { JobSpecInput } from '../../jobs/spec';
+import { DynamoDbDispatcherState } from '../../jobs/store/dynamodb-dispatcher-state';
 import type { DynamoDbJobStore } from '../../jobs/store/dynamodb-job-store';
-import { DynamoDbUsageStore } from '../../jobs/store/dynamodb-usage-store';
 import type { LocalDynamoDb } from '../../local/dynalite';
 import { DEFAULT_DRIVETRAIN_CONFIG, DrivetrainPolicy } from '../../scheduler/drivetrain/policy';
 import { FileBackend } from './file-backend';
@@ -192,38 +192,52 @@ describe('dispatcher round', () => {
   });
 });
 
-describe('fair-share usage', () => {
-  test('survives a cold start: a new dispatcher continues from the stored ledger', async () => {
-    const usageStore = new DynamoDbUsageStore(db.client, store.tableName);
+describe('dispatcher state', () => {
+  test('fair-share usage survives a cold start: a new dispatcher continues from the stored ledger', async () => {
+    const stateStore = new DynamoDbDispatcherState(db.client, store.tableName);
     const { job } = await service.submit('perception', spec());
-    const warm = dispatcher({ usageStore });
+    const warm = dispatcher({ stateStore });
     await warm.round();
     await warm.applyStatus({ name: `dt-${job.id}-1`, backendJobId: 'backend-1', state: 'RUNNING' });
     now = new Date(now.getTime() + 3_600_000);
     await warm.round();
-    const saved = await usageStore.load();
+    const saved = (await stateStore.load())?.usage;
     expect(saved?.byTeam.perception?.gpus).toBeGreaterThan(0);
 
-    const loads: unknown[] = [];
+    const loads: string[] = [];
     const cold = dispatcher({
-      usageStore: {
+      stateStore: {
         load: async () => {
           loads.push('load');
-          return usageStore.load();
+          return stateStore.load();
         },
-        save: (l) => usageStore.save(l),
+        save: (state) => stateStore.save(state),
       },
     });
     await cold.round();
 
     expect(loads).toEqual(['load']);
-    expect((await usageStore.load())?.byTeam.perception?.gpus).toBeGreaterThanOrEqual(
+    expect((await stateStore.load())?.usage.byTeam.perception?.gpus).toBeGreaterThanOrEqual(
       saved!.byTeam.perception!.gpus * 0.99,
     );
   });
 
-  test('the ledger item never shows up as a job', async () => {
-    await new DynamoDbUsageStore(db.client, store.tableName).save({ at: 0, byTeam: {} });
+  test("each round publishes the queue report with the round's own why-pending reasons", async () => {
+    const stateStore = new DynamoDbDispatcherState(db.client, store.tableName);
+    for (const name of ['a', 'b', 'c']) await service.submit('perception', spec({ name }));
+
+    await dispatcher({ stateStore }).round();
+
+    // Three 4-GPU jobs, one 4-GPU on-demand node: one starts, two wait with this round's reasons.
+    const queues = (await stateStore.load())?.queues;
+    const perception = queues?.teams.find((team) => team.team === 'perception');
+    expect(perception).toMatchObject({ pending: 2, running: 1, gpusInUse: { a10g: 4 } });
+    expect(perception?.heads.map((head) => head.reason?.code)).not.toContain('queued');
+    expect(queues?.pools.find((pool) => pool.pool === 'a10g-on-demand')?.gpusInUse).toBe(4);
+  });
+
+  test('the state item never shows up as a job', async () => {
+    await new DynamoDbDispatcherState(db.client, store.tableName).save({ usage: { at: 0, byTeam: {} } });
 
     expect(await store.listByState('PENDING')).toEqual([]);
     expect((await store.listByTeam({ team: 'perception', limit: 10 })).jobs).toEqual([]);
