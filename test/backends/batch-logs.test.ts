@@ -70,6 +70,10 @@ function logsClient(count: number, pageSize: number) {
   });
 }
 
+function source(batch: RecordingClient, logs: RecordingClient): BatchLogSource {
+  return new BatchLogSource(store, batch.as<BatchClient>(), logs.as<CloudWatchLogsClient>(), LOG_GROUP);
+}
+
 describe('BatchLogSource', () => {
   test('reads the stream Batch reports for the attempt, from the head', async () => {
     const job = await storedJob();
@@ -78,12 +82,7 @@ describe('BatchLogSource', () => {
     });
     const logs = logsClient(3, 100);
 
-    const chunk = await new BatchLogSource(
-      store,
-      batch.as<BatchClient>(),
-      logs.as<CloudWatchLogsClient>(),
-      LOG_GROUP,
-    ).read(job.id, 1, 0);
+    const chunk = await source(batch, logs).read(job.id, 1, 0);
 
     expect(batch.inputsOf('DescribeJobs')).toEqual([{ jobs: ['batch-job-1'] }]);
     expect(logs.inputsOf('GetLogEvents')[0]).toEqual({
@@ -101,12 +100,7 @@ describe('BatchLogSource', () => {
       DescribeJobs: () => ({ jobs: [{ container: { logStreamName: STREAM } }] }),
     });
 
-    const chunk = await new BatchLogSource(
-      store,
-      batch.as<BatchClient>(),
-      logsClient(5, 2).as<CloudWatchLogsClient>(),
-      LOG_GROUP,
-    ).read(job.id, 1, 3);
+    const chunk = await source(batch, logsClient(5, 2)).read(job.id, 1, 3);
 
     expect(chunk).toEqual({ lines: ['line 3', 'line 4'], nextOffset: 5, complete: true });
   });
@@ -120,12 +114,7 @@ describe('BatchLogSource', () => {
           : { jobs: [{ container: { logStreamName: STREAM } }] },
     });
 
-    await new BatchLogSource(
-      store,
-      batch.as<BatchClient>(),
-      logsClient(1, 10).as<CloudWatchLogsClient>(),
-      LOG_GROUP,
-    ).read(job.id, 1, 0);
+    await source(batch, logsClient(1, 10)).read(job.id, 1, 0);
 
     expect(batch.inputsOf('DescribeJobs')).toEqual([{ jobs: ['batch-job-1'] }, { jobs: ['batch-job-1#0'] }]);
   });
@@ -135,12 +124,7 @@ describe('BatchLogSource', () => {
     const batch = new RecordingClient({ DescribeJobs: () => ({ jobs: [{ status: 'RUNNABLE' }] }) });
     const logs = logsClient(0, 10);
 
-    const chunk = await new BatchLogSource(
-      store,
-      batch.as<BatchClient>(),
-      logs.as<CloudWatchLogsClient>(),
-      LOG_GROUP,
-    ).read(job.id, 1, 0);
+    const chunk = await source(batch, logs).read(job.id, 1, 0);
 
     expect(chunk).toEqual({ lines: [], nextOffset: 0, complete: false });
     expect(logs.calls).toEqual([]);
