@@ -153,6 +153,19 @@ describe('RayEksBackend', () => {
   });
 });
 
+/** A one-day EC certificate from openssl; without `certOut` the PEM is returned. */
+function selfSignedCertificate(options: {
+  subject: string;
+  keyOut: string;
+  certOut?: string;
+  extra?: string[];
+}): string {
+  const args = ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  args.push('-keyout', options.keyOut, '-days', '1', '-subj', options.subject, ...(options.extra ?? []));
+  if (options.certOut) args.push('-out', options.certOut);
+  return execFileSync('openssl', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+}
+
 describe('HttpKubernetesApi', () => {
   let dir: string;
   let server: Server;
@@ -163,29 +176,12 @@ describe('HttpKubernetesApi', () => {
   beforeAll(async () => {
     // A real TLS server with a self-signed certificate: the client must trust exactly this CA.
     dir = mkdtempSync(join(tmpdir(), 'drivetrain-k8s-'));
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-        '-days',
-        '1',
-        '-subj',
-        '/CN=kubernetes',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-      ],
-      { stdio: 'ignore' },
-    );
+    selfSignedCertificate({
+      subject: '/CN=kubernetes',
+      keyOut: join(dir, 'key.pem'),
+      certOut: join(dir, 'cert.pem'),
+      extra: ['-addext', 'subjectAltName=IP:127.0.0.1'],
+    });
     ca = readFileSync(join(dir, 'cert.pem'), 'utf8');
     server = createServer({ key: readFileSync(join(dir, 'key.pem')), cert: ca }, (req, res) => {
       let body = '';
@@ -256,25 +252,7 @@ describe('HttpKubernetesApi', () => {
 
   test('refuses a server whose certificate the cluster CA did not sign', async () => {
     // GIVEN a CA that is not the server's
-    const other = execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-keyout',
-        '/dev/null',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=other',
-      ],
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
-    );
+    const other = selfSignedCertificate({ subject: '/CN=other', keyOut: '/dev/null' });
     const api = new HttpKubernetesApi({ endpoint, certificateAuthority: other, token: async () => 't' });
 
     // WHEN / THEN
