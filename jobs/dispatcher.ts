@@ -232,7 +232,9 @@ export class Dispatcher {
     const pool = this.options.pools.find((p) => p.id === poolId);
     if (!pool) return false;
     const attempt = job.attempt + 1;
-    const kind = job.spec.backend === 'auto' ? this.options.defaultBackend : job.spec.backend;
+    const kind =
+      (pool.backend as BackendKind | undefined) ??
+      (job.spec.backend === 'auto' ? this.options.defaultBackend : job.spec.backend);
     const dispatch: Dispatch = {
       backend: kind,
       pool: pool.id,
@@ -373,6 +375,7 @@ export function toSchedulerJob(job: JobRecord, state: Job['state'] = 'pending'):
     preemptible: job.spec.preemptible ?? PRIORITY_CLASSES[priorityClass].preemptible,
     maxRuntimeS: job.spec.maxRuntimeS,
     submitTime: Date.parse(job.submittedAt) / 1000,
+    ...(job.spec.backend !== 'auto' && { backend: job.spec.backend }),
     state,
     attainedGpuS: job.attainedGpuS,
   };

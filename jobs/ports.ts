@@ -110,6 +110,12 @@ export interface ComputeBackend {
    * the dispatcher asks once per round for each live job on them.
    */
   poll?(dispatch: Dispatch): Promise<BackendJobStatus | undefined>;
+  /**
+   * Reconciliation: the backend's own view of these attempts, keyed by `dispatch.name`. An
+   * attempt missing from the result is unknown to the backend (never submitted, lost, or
+   * purged). Batches where the API allows (Batch DescribeJobs takes 100 ids per call).
+   */
+  reconcile?(dispatches: readonly Dispatch[]): Promise<Map<string, BackendJobStatus>>;
 }
 
 /** Where job logs come from: files locally, CloudWatch Logs on AWS. */

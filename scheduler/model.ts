@@ -24,6 +24,11 @@ export interface Job {
   readonly maxRuntimeS: number;
   /** Epoch seconds. */
   readonly submitTime: number;
+  /**
+   * The backend the user asked for (`batch`, `eks`, `sagemaker`, `local`); undefined lets the
+   * scheduler place the job in any pool it fits.
+   */
+  readonly backend?: string;
   readonly state: JobState;
   /** GPU-seconds the job already ran in earlier, preempted attempts (0 for a fresh job). */
   readonly attainedGpuS: number;
@@ -39,7 +44,14 @@ export interface Team {
 
 export type CapacityType = 'on-demand' | 'spot';
 
-/** A homogeneous group of nodes: one GPU type bought one way (an AWS Batch compute environment). */
+/** Which jobs a pool takes: AWS Batch runs multi-node parallel jobs in compute environments of their own. */
+export type PoolJobShapes = 'single-node' | 'multi-node' | 'any';
+
+/**
+ * A homogeneous group of nodes where a job really lands: one GPU type bought one way on one
+ * backend (an AWS Batch compute environment, an EKS NodePool, a SageMaker instance type
+ * under its account quota, a local slot group).
+ */
 export interface Pool {
   readonly id: string;
   readonly gpuType: string;
@@ -47,6 +59,18 @@ export interface Pool {
   readonly nodeCount: number;
   /** Allocatable resources of one node. */
   readonly node: Resources;
+  /** Backend that runs what is placed here; undefined means any (simulated clusters). */
+  readonly backend?: string;
+  /** @default 'any' */
+  readonly jobShapes?: PoolJobShapes;
+}
+
+/** Whether a job may be placed in the pool at all: its backend and its shape (gang or not). */
+export function poolAdmits(pool: Pool, job: Job): boolean {
+  if (job.backend !== undefined && pool.backend !== undefined && job.backend !== pool.backend) return false;
+  const shapes = pool.jobShapes ?? 'any';
+  if (shapes === 'any') return true;
+  return job.resources.nodes > 1 ? shapes === 'multi-node' : shapes === 'single-node';
 }
 
 /** Where a job runs: one node index (within the pool) per gang member. */

@@ -1,5 +1,5 @@
 import type { ClusterCapacity, PoolCapacity } from './capacity';
-import { isPreemptible, type Job, type Placement } from './model';
+import { isPreemptible, type Job, type Placement, poolAdmits } from './model';
 
 /**
  * The pools a job may use, best first. Spot capacity can vanish at two minutes' notice, so
@@ -7,7 +7,9 @@ import { isPreemptible, type Job, type Placement } from './model';
  * cheaper; everything else runs on-demand.
  */
 export function eligiblePools(job: Job, capacity: ClusterCapacity): PoolCapacity[] {
-  const sameType = capacity.pools.filter((pool) => pool.pool.gpuType === job.resources.gpuType);
+  const sameType = capacity.pools.filter(
+    (pool) => pool.pool.gpuType === job.resources.gpuType && poolAdmits(pool.pool, job),
+  );
   const onDemand = sameType.filter((pool) => pool.pool.capacityType === 'on-demand');
   if (!isPreemptible(job)) return onDemand;
   return [...sameType.filter((pool) => pool.pool.capacityType === 'spot'), ...onDemand];
