@@ -45,7 +45,13 @@ export async function startLocalPlatform(config: LocalRuntimeConfig): Promise<Lo
     tableName: JOB_TABLE,
   });
   const wake = () => dispatcher.postMessage({ type: 'wake' } satisfies ToDispatcher);
-  const service = new JobService({ store, environment, onSubmitted: wake, onCancelRequested: wake });
+  const service = new JobService({
+    store,
+    environment,
+    backends: ['local'],
+    onSubmitted: wake,
+    onCancelRequested: wake,
+  });
   const pools = localPools(environment, config.pools);
   const teams = teamsOf(environment);
   const app = createApi({
