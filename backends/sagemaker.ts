@@ -4,11 +4,12 @@ import {
   DescribeTrainingJobCommand,
   type SageMakerClient,
   StopTrainingJobCommand,
+  type TrainingInstanceType,
 } from '@aws-sdk/client-sagemaker';
+import { sageMakerInstanceOf } from '../config/capacity';
 import type { Dispatch, JobRecord } from '../jobs/job';
 import type { BackendJobStatus, BackendSubmission, ComputeBackend } from '../jobs/ports';
 import { attemptEnvironment, attemptTags } from './attempt';
-import { trainingInstanceFor } from './sagemaker-instances';
 
 export interface SageMakerBackendOptions {
   /** Execution role the training jobs run as (SageMakerTraining.executionRole). */
@@ -111,7 +112,7 @@ export function createTrainingJobRequest(
     RoleArn: options.roleArn,
     OutputDataConfig: { S3OutputPath: options.outputUri, KmsKeyId: options.kmsKeyId },
     ResourceConfig: {
-      InstanceType: trainingInstanceFor(spec).type,
+      InstanceType: instanceTypeOf(dispatch) as TrainingInstanceType,
       InstanceCount: spec.resources.nodes,
       VolumeSizeInGB: options.volumeSizeGiB ?? 200,
       VolumeKmsKeyId: options.kmsKeyId,
@@ -128,6 +129,13 @@ export function createTrainingJobRequest(
     Tags: Object.entries(attemptTags(job)).map(([Key, Value]) => ({ Key, Value })),
     EnableInterContainerTrafficEncryption: true,
   };
+}
+
+/** The instance type of the pool the job was placed in: the job runs on exactly that type. */
+function instanceTypeOf(dispatch: Dispatch): string {
+  const type = sageMakerInstanceOf(dispatch.pool);
+  if (type === undefined) throw new Error(`pool ${dispatch.pool} is not a SageMaker pool`);
+  return type;
 }
 
 /** The part of an EventBridge "SageMaker Training Job State Change" event the dispatcher reads. */

@@ -50,7 +50,7 @@ const TAGS = {
 };
 
 describe('BatchBackend.submit', () => {
-  test('submits a single-node GPU job to its class and capacity queue with the team as share', async () => {
+  test('submits a single-node GPU job to the queue of its pool with the team as share', async () => {
     // GIVEN
     const { client, backend } = batch();
 
@@ -62,7 +62,7 @@ describe('BatchBackend.submit', () => {
     expect(client.inputsOf('SubmitJob')).toEqual([
       {
         jobName: NAME,
-        jobQueue: 'drivetrain-dev-a10g-standard-on-demand',
+        jobQueue: 'drivetrain-dev-a10g-on-demand',
         jobDefinition: 'drivetrain-dev-gpu',
         shareIdentifier: 'perception',
         schedulingPriorityOverride: 500,
@@ -83,7 +83,7 @@ describe('BatchBackend.submit', () => {
     ]);
   });
 
-  test('submits a gang job with node overrides to the fleet multi-node queue and definition', async () => {
+  test('submits a gang job with node overrides to the multi-node pool queue and definition', async () => {
     // GIVEN
     const { client, backend } = batch();
     const gang = submission({
@@ -91,7 +91,7 @@ describe('BatchBackend.submit', () => {
         resources: { gpus: 8, gpuType: 'a100', cpus: 86, memoryMiB: 900_000, nodes: 4 },
         priorityClass: 'critical',
       },
-      dispatch: { pool: 'a100-on-demand' },
+      dispatch: { pool: 'a100-multi-node' },
     });
 
     // WHEN
@@ -101,7 +101,7 @@ describe('BatchBackend.submit', () => {
     expect(client.inputsOf('SubmitJob')).toEqual([
       {
         jobName: NAME,
-        jobQueue: 'drivetrain-dev-a100-critical-multi-node',
+        jobQueue: 'drivetrain-dev-a100-multi-node',
         jobDefinition: 'drivetrain-dev-a100-multi-node',
         shareIdentifier: 'perception',
         schedulingPriorityOverride: 1000,
@@ -144,7 +144,7 @@ describe('BatchBackend.submit', () => {
     // THEN
     expect(client.inputsOf('SubmitJob')).toMatchObject([
       {
-        jobQueue: 'drivetrain-dev-cpu-preemptible-spot',
+        jobQueue: 'drivetrain-dev-cpu-spot',
         jobDefinition: 'drivetrain-dev-cpu',
         schedulingPriorityOverride: 100,
         containerOverrides: {
@@ -211,7 +211,7 @@ describe('BatchBackend.findByName', () => {
   test('lists jobs of any status by name on the recorded queue', async () => {
     // GIVEN
     const { client, backend } = batch([{ jobName: NAME, jobId: 'batch-job-7', createdAt: 1 }]);
-    const { dispatch } = submission({ dispatch: { queue: 'drivetrain-dev-a10g-standard-on-demand' } });
+    const { dispatch } = submission({ dispatch: { queue: 'drivetrain-dev-a10g-on-demand' } });
 
     // WHEN
     const found = await backend.findByName(dispatch);
@@ -222,14 +222,14 @@ describe('BatchBackend.findByName', () => {
       {
         command: 'ListJobs',
         input: {
-          jobQueue: 'drivetrain-dev-a10g-standard-on-demand',
+          jobQueue: 'drivetrain-dev-a10g-on-demand',
           filters: [{ name: 'JOB_NAME', values: [NAME] }],
         },
       },
     ]);
   });
 
-  test('without a recorded queue, searches the queue of each class on the pool', async () => {
+  test('without a recorded queue, searches the queue of the pool', async () => {
     // GIVEN
     const { client, backend } = batch();
     const { dispatch } = submission({ dispatch: { pool: 'a10g-spot', capacityType: 'spot' } });
@@ -240,9 +240,7 @@ describe('BatchBackend.findByName', () => {
     // THEN
     expect(found).toBeUndefined();
     expect(client.inputsOf('ListJobs').map((i) => (i as ListJobsRequest).jobQueue)).toEqual([
-      'drivetrain-dev-a10g-critical-spot',
-      'drivetrain-dev-a10g-standard-spot',
-      'drivetrain-dev-a10g-preemptible-spot',
+      'drivetrain-dev-a10g-spot',
     ]);
   });
 
@@ -252,7 +250,7 @@ describe('BatchBackend.findByName', () => {
       { jobName: NAME, jobId: 'older', createdAt: 1 },
       { jobName: NAME, jobId: 'newer', createdAt: 2 },
     ]);
-    const { dispatch } = submission({ dispatch: { queue: 'drivetrain-dev-a10g-standard-on-demand' } });
+    const { dispatch } = submission({ dispatch: { queue: 'drivetrain-dev-a10g-on-demand' } });
 
     // WHEN
     const found = await backend.findByName(dispatch);

@@ -5,7 +5,6 @@ import {
   type SageMakerBackendOptions,
   sagemakerEventToStatus,
 } from '../../backends/sagemaker';
-import { trainingInstanceFor } from '../../backends/sagemaker-instances';
 import { JOB_ID, submission } from './fixtures';
 import { RecordingClient } from './recording-client';
 
@@ -66,7 +65,12 @@ describe('SageMakerBackend.submit', () => {
     const { client, backend } = sagemaker();
 
     // WHEN
-    const result = await backend.submit(submission({ spec: twoNodes, dispatch: { backend: 'sagemaker' } }));
+    const result = await backend.submit(
+      submission({
+        spec: twoNodes,
+        dispatch: { backend: 'sagemaker', pool: 'sagemaker-g5.12xlarge-on-demand' },
+      }),
+    );
 
     // THEN
     expect(result).toEqual({ backendJobId: ARN });
@@ -85,7 +89,10 @@ describe('SageMakerBackend.submit', () => {
   test('uses managed spot with a wait budget on top of the runtime when placed on spot', async () => {
     // GIVEN
     const { client, backend } = sagemaker();
-    const spot = submission({ spec: twoNodes, dispatch: { pool: 'a10g-spot', capacityType: 'spot' } });
+    const spot = submission({
+      spec: twoNodes,
+      dispatch: { pool: 'sagemaker-g5.12xlarge-spot', capacityType: 'spot' },
+    });
 
     // WHEN
     await backend.submit(spot);
@@ -110,7 +117,9 @@ describe('SageMakerBackend.submit', () => {
     });
 
     // WHEN
-    const result = await backend.submit(submission());
+    const result = await backend.submit(
+      submission({ dispatch: { pool: 'sagemaker-g5.12xlarge-on-demand' } }),
+    );
 
     // THEN
     expect(result).toEqual({ backendJobId: ARN });
@@ -118,28 +127,29 @@ describe('SageMakerBackend.submit', () => {
   });
 });
 
-describe('trainingInstanceFor', () => {
+describe('instance type', () => {
   test.each([
-    [{ gpus: 1, gpuType: 'a10g', cpus: 8, memoryMiB: 48 * 1024 }, 'ml.g5.4xlarge'],
-    [{ gpus: 2, gpuType: 'l4', cpus: 8, memoryMiB: 16_384 }, 'ml.g6.12xlarge'],
-    [{ gpus: 8, gpuType: 'h100', cpus: 96, memoryMiB: 1_000_000 }, 'ml.p5.48xlarge'],
-    [{ gpus: 0, cpus: 16, memoryMiB: 32_768 }, 'ml.m5.4xlarge'],
-  ])('puts %o on %s, the smallest instance that holds it', (resources, expected) => {
+    ['sagemaker-g5.12xlarge-on-demand', 'ml.g5.12xlarge'],
+    ['sagemaker-p4d.24xlarge-spot', 'ml.p4d.24xlarge'],
+  ])('a job placed on %s runs on %s', async (pool, instanceType) => {
     // GIVEN
-    const { job } = submission({ spec: { resources } });
+    const { client, backend } = sagemaker();
 
-    // WHEN / THEN
-    expect(trainingInstanceFor(job.spec).type).toBe(expected);
+    // WHEN
+    await backend.submit(submission({ dispatch: { backend: 'sagemaker', pool } }));
+
+    // THEN
+    expect(client.inputsOf('CreateTrainingJob')).toMatchObject([
+      { ResourceConfig: { InstanceType: instanceType } },
+    ]);
   });
 
-  test('refuses a node no instance can hold', () => {
-    // GIVEN
-    const { job } = submission({
-      spec: { resources: { gpus: 16, gpuType: 'a100', cpus: 8, memoryMiB: 1024 } },
-    });
+  test('refuses a placement on a pool that is not SageMaker capacity', async () => {
+    const { backend } = sagemaker();
 
-    // WHEN / THEN
-    expect(() => trainingInstanceFor(job.spec)).toThrow(/no SageMaker instance has 16 a100 GPUs/);
+    await expect(backend.submit(submission({ dispatch: { pool: 'a10g-on-demand' } }))).rejects.toThrow(
+      /pool a10g-on-demand is not a SageMaker pool/,
+    );
   });
 });
 
