@@ -136,6 +136,7 @@ const inputs: Record<EnvironmentName, EnvironmentInput> = {
       instances: [
         { instanceType: 'ml.g5.xlarge', onDemandQuota: 2, spotQuota: 2 },
         { instanceType: 'ml.g5.12xlarge', onDemandQuota: 1, spotQuota: 1 },
+        { instanceType: 'ml.m5.xlarge', onDemandQuota: 2, spotQuota: 0 },
       ],
     },
     teams: teams(1, ['a10g', 'l4', 'a100']),
