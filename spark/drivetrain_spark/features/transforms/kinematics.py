@@ -15,9 +15,7 @@ def speed_samples(can_signals: DataFrame) -> DataFrame:
         *[F.when(F.lower(F.col("unit")) == unit, F.lit(factor)) for unit, factor in TO_MPS.items()],
         F.lit(1 / 3.6),
     )
-    speed = can_signals.where(
-        (F.col("message") == SPEED_MESSAGE) & (F.col("signal") == SPEED_SIGNAL)
-    ).select(
+    speed = can_signals.where((F.col("message") == SPEED_MESSAGE) & (F.col("signal") == SPEED_SIGNAL)).select(
         "vehicle_id",
         "drive_id",
         "log_time",
@@ -32,7 +30,5 @@ def speed_samples(can_signals: DataFrame) -> DataFrame:
     )
     return with_accel.withColumn(
         "jerk_mps3",
-        F.when(
-            F.col("dt_s") > 0, (F.col("accel_mps2") - F.lag("accel_mps2").over(by_time)) / F.col("dt_s")
-        ),
+        F.when(F.col("dt_s") > 0, (F.col("accel_mps2") - F.lag("accel_mps2").over(by_time)) / F.col("dt_s")),
     )
