@@ -1,4 +1,5 @@
 import { BatchClient } from '@aws-sdk/client-batch';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SageMakerClient } from '@aws-sdk/client-sagemaker';
 import type { Context } from 'aws-lambda';
 import { BatchBackend, type BatchJobStateChange, batchEventToStatus } from '../../backends/batch';
@@ -14,6 +15,7 @@ import { awsPools, teamsOf } from '../../jobs/cluster';
 import { Dispatcher } from '../../jobs/dispatcher';
 import type { BackendJobStatus } from '../../jobs/ports';
 import { DynamoDbDispatcherState } from '../../jobs/store/dynamodb-dispatcher-state';
+import { S3CheckpointStore } from '../../jobs/store/s3-checkpoint-store';
 import { DrivetrainPolicy } from '../../scheduler/drivetrain/policy';
 import { dynamodb, environment, jobStore, requiredEnv } from '../commons/platform';
 import { logger, metrics, tracer } from '../commons/powertools';
@@ -28,6 +30,11 @@ const dispatcher = new Dispatcher({
   defaultBackend: 'batch',
   stateStore: new DynamoDbDispatcherState(dynamodb, requiredEnv('JOB_TABLE_NAME')),
   warn: (message, detail) => logger.warn(message, detail),
+  // Each job's attempts checkpoint under this prefix of the artifacts bucket (SageMaker syncs there too).
+  checkpoints: S3CheckpointStore.fromUri(
+    tracer.captureAWSv3Client(new S3Client({})),
+    process.env.CHECKPOINT_URI ?? requiredEnv('SAGEMAKER_CHECKPOINT_URI'),
+  ),
   backends: {
     batch: new BatchBackend(tracer.captureAWSv3Client(new BatchClient({})), { env: environment.name }),
     sagemaker: new SageMakerBackend(tracer.captureAWSv3Client(new SageMakerClient({})), {
