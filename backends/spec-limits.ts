@@ -51,6 +51,8 @@ export function candidateBackends(spec: JobSpec, pools: readonly CapacityPool[])
 }
 
 export function backendSpecProblems(spec: JobSpec, environment: EnvironmentConfig): FieldError[] {
+  // `local` runs processes on this machine: no service limits apply.
+  if (spec.backend === 'local') return [];
   const candidates = candidateBackends(spec, capacityPools(environment));
   if (spec.backend !== 'auto') {
     if (!candidates.includes(spec.backend)) {
