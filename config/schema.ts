@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { PRIORITY_CLASS_NAMES } from '../scheduler/priority-classes';
+import { dataSchema } from './data';
 
 /**
  * Typed per-environment configuration: the one source of truth for the stacks, the local
@@ -110,6 +111,8 @@ export const environmentSchema = z
       adminRoleArns: z.array(z.string()).default([]),
     }),
     teams: z.array(teamSchema).min(1),
+    /** Sensor ETL (config/data.ts). */
+    data: dataSchema,
     removalPolicy: z.enum(['destroy', 'retain']),
   })
   .superRefine((env, ctx) => {
