@@ -65,6 +65,14 @@ export const dataSchema = z
       /** The application stops (and bills nothing) after this long without jobs. */
       idleTimeoutMinutes: z.number().int().min(1).max(10_080),
       jobTimeoutMinutes: z.number().int().min(5).max(10_080),
+      /**
+       * S3 URI of a packed virtualenv (venv-pack) with the job's Python packages for EMR's
+       * Python; without one, EMR Serverless runs have only the release's own packages.
+       */
+      pythonEnvironmentArchive: z
+        .string()
+        .regex(/^s3:\/\/[a-z0-9.-]+\/.+\.tar\.gz$/, 'an s3:// URI of a .tar.gz')
+        .optional(),
     }),
     /** One of the retention periods CloudWatch Logs offers. */
     logRetentionDays: z

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -16,17 +17,46 @@ import { RunTable } from './data/run-table';
 
 const SPARK_DIR = join(import.meta.dirname, '..', 'spark');
 
-/** The ingest job the Spark package provides (spark/glue/ingest.py over drivetrain_spark). */
-export const INGEST_SCRIPTS: IngestScripts = {
-  entryPoint: join(SPARK_DIR, 'glue', 'ingest.py'),
+/** Glue 5.1 ships these itself; the job's other runtime dependencies are installed per run. */
+const GLUE_PROVIDED = new Set(['pyspark', 'pyarrow', 'pandas', 'numpy']);
+
+/**
+ * The job's runtime packages at the versions the project pins (spark/requirements.lock), for
+ * every dependency spark/pyproject.toml declares.
+ */
+export function ingestPythonModules(sparkDir = SPARK_DIR): string[] {
+  const pyproject = readFileSync(join(sparkDir, 'pyproject.toml'), 'utf8');
+  const declared = /^dependencies\s*=\s*\[([^\]]*)\]/m.exec(pyproject)?.[1] ?? '';
+  const names = [...declared.matchAll(/"([A-Za-z0-9_.-]+)/g)].map((m) => m[1]!.toLowerCase());
+  const pinned = new Map(
+    readFileSync(join(sparkDir, 'requirements.lock'), 'utf8')
+      .split('\n')
+      .map((line) => /^([A-Za-z0-9_.-]+)==(\S+)/.exec(line.trim()))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => [m[1]!.toLowerCase(), `${m[1]}==${m[2]}`]),
+  );
+  return names
+    .filter((name) => !GLUE_PROVIDED.has(name))
+    .map((name) => {
+      const pin = pinned.get(name);
+      if (!pin) throw new Error(`spark/requirements.lock pins no version of ${name}`);
+      return pin;
+    });
+}
+
+/** The ingest job the Spark package provides. */
+export const INGEST_SCRIPTS = (): IngestScripts => ({
+  glueScript: join(SPARK_DIR, 'glue', 'ingest.py'),
+  emrEntryPoint: join(SPARK_DIR, 'drivetrain_spark', 'jobs', 'ingest.py'),
   packageDir: join(SPARK_DIR, 'drivetrain_spark'),
-};
+  pythonModules: ingestPythonModules(),
+});
 
 export interface DataStackProps extends StackProps {
   readonly config: EnvironmentConfig;
   /** EMR Serverless runs in this VPC's private subnets. */
   readonly vpc: ec2.IVpc;
-  /** @default INGEST_SCRIPTS */
+  /** @default INGEST_SCRIPTS() */
   readonly scripts?: IngestScripts;
 }
 
@@ -97,7 +127,7 @@ export class DataStack extends Stack {
       buckets: this.buckets,
       key: this.key,
       databaseName,
-      scripts: props.scripts ?? INGEST_SCRIPTS,
+      scripts: props.scripts ?? INGEST_SCRIPTS(),
       vpc: props.vpc,
       logRetention,
       removalPolicy,

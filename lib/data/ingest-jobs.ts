@@ -19,10 +19,14 @@ export const CATALOG_NAME = 'glue_catalog';
 export const WAREHOUSE_PREFIX = 'warehouse/';
 
 export interface IngestScripts {
-  /** The job's entry point: Glue's script and EMR Serverless's entryPoint. */
-  readonly entryPoint: string;
+  /** Glue's script: reads Glue's job arguments and calls the job's main. */
+  readonly glueScript: string;
+  /** EMR Serverless's entryPoint: the job module itself. */
+  readonly emrEntryPoint: string;
   /** The `drivetrain_spark` package directory, shipped as a zip of Python files. */
   readonly packageDir: string;
+  /** Runtime Python packages (`name==version`) Glue installs with --additional-python-modules. */
+  readonly pythonModules: readonly string[];
 }
 
 export interface IngestJobsProps {
@@ -75,7 +79,8 @@ export class IngestJobs extends Construct {
     const stack = Stack.of(this);
     this.warehouseUri = buckets.uri(buckets.curated, WAREHOUSE_PREFIX);
 
-    const entryPoint = new s3assets.Asset(this, 'EntryPoint', { path: props.scripts.entryPoint });
+    const glueScript = new s3assets.Asset(this, 'GlueScript', { path: props.scripts.glueScript });
+    const entryPoint = new s3assets.Asset(this, 'EmrEntryPoint', { path: props.scripts.emrEntryPoint });
     // The zip holds drivetrain_spark/ at its root, as --extra-py-files and --py-files expect.
     const sparkPackage = new s3assets.Asset(this, 'SparkPackage', {
       path: props.scripts.packageDir,
@@ -105,7 +110,9 @@ export class IngestJobs extends Construct {
       }),
       new iam.PolicyStatement({
         actions: ['s3:GetObject'],
-        resources: [entryPoint, sparkPackage].map((asset) => asset.bucket.arnForObjects(asset.s3ObjectKey)),
+        resources: [glueScript, entryPoint, sparkPackage].map((asset) =>
+          asset.bucket.arnForObjects(asset.s3ObjectKey),
+        ),
       }),
     ];
     const wildcardReasons = {
@@ -185,7 +192,7 @@ export class IngestJobs extends Construct {
       jobName: `drivetrain-${env}-ingest`,
       description: 'Drivetrain sensor ingest: raw logs to Iceberg tables',
       role: fixedRole,
-      script: glue.Code.fromBucket(entryPoint.bucket, entryPoint.s3ObjectKey),
+      script: glue.Code.fromBucket(glueScript.bucket, glueScript.s3ObjectKey),
       extraPythonFiles: [glue.Code.fromBucket(sparkPackage.bucket, sparkPackage.s3ObjectKey)],
       glueVersion: glue.GlueVersion.V5_1,
       workerConfiguration: {
@@ -202,11 +209,12 @@ export class IngestJobs extends Construct {
         '--datalake-formats': 'iceberg',
         // Glue takes several Spark settings as one --conf value joined by ' --conf '.
         '--conf': icebergSparkConf(this.warehouseUri).join(' --conf '),
+        // The Glue wrapper reads its arguments with underscores (spark/glue/ingest.py).
         '--warehouse': this.warehouseUri,
-        '--catalog-type': 'glue',
-        '--catalog-name': CATALOG_NAME,
+        '--catalog_name': CATALOG_NAME,
         '--database': databaseName,
         '--config': JSON.stringify(config.job),
+        '--additional-python-modules': props.scripts.pythonModules.join(','),
         '--job-bookmark-option': 'job-bookmark-disable',
       },
     });
@@ -292,11 +300,23 @@ export class IngestJobs extends Construct {
       ...wildcardReasons,
       [emrLogStreams]: 'EMR Serverless names a log stream per job run and worker inside this one log group.',
     });
+    // The job's Python dependencies come as a packed virtualenv (README: EMR Serverless).
+    const python = emr.pythonEnvironmentArchive
+      ? [
+          `spark.archives=${emr.pythonEnvironmentArchive}#environment`,
+          'spark.emr-serverless.driverEnv.PYSPARK_DRIVER_PYTHON=./environment/bin/python',
+          'spark.emr-serverless.driverEnv.PYSPARK_PYTHON=./environment/bin/python',
+          'spark.executorEnv.PYSPARK_PYTHON=./environment/bin/python',
+        ]
+      : [];
     this.emrSparkSubmitParameters = [
-      '--conf spark.jars=/usr/share/aws/iceberg/lib/iceberg-spark3-runtime.jar',
-      `--conf spark.submit.pyFiles=${sparkPackage.s3ObjectUrl}`,
-      ...icebergSparkConf(this.warehouseUri).map((pair) => `--conf ${pair}`),
-    ].join(' ');
+      'spark.jars=/usr/share/aws/iceberg/lib/iceberg-spark3-runtime.jar',
+      `spark.submit.pyFiles=${sparkPackage.s3ObjectUrl}`,
+      ...python,
+      ...icebergSparkConf(this.warehouseUri),
+    ]
+      .map((pair) => `--conf ${pair}`)
+      .join(' ');
   }
 
   /** The Glue job's ARN, as Step Functions starts it. */

@@ -10,7 +10,7 @@ import { dataSchema } from '../../config/data';
 import { environmentConfig } from '../../config/environments';
 import type { EnvironmentName } from '../../config/schema';
 import { EMR_RELEASE_LABEL } from '../../lib/data/ingest-jobs';
-import { DataStack } from '../../lib/data-stack';
+import { DataStack, ingestPythonModules } from '../../lib/data-stack';
 import { securityRulePacks } from '../../lib/nag';
 import { NetworkStack } from '../../lib/network-stack';
 import { INGEST_DEFINITION_FILE, ingestPlaceholders, RAW_SUFFIXES } from '../../step-functions/ingest';
@@ -30,11 +30,14 @@ const list = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]
 /** Scripts the job would run; the stack only ships them as assets. */
 const scriptsDir = mkdtempSync(join(tmpdir(), 'drivetrain-data-stack-'));
 const scripts = {
-  entryPoint: join(scriptsDir, 'ingest.py'),
+  glueScript: join(scriptsDir, 'glue-ingest.py'),
+  emrEntryPoint: join(scriptsDir, 'drivetrain_spark', 'jobs', 'ingest.py'),
   packageDir: join(scriptsDir, 'drivetrain_spark'),
+  pythonModules: ['mcap==1.6.0', 'rosbags==0.11.9'],
 };
-mkdirSync(scripts.packageDir);
-writeFileSync(scripts.entryPoint, 'from drivetrain_spark.jobs.ingest import main\n');
+mkdirSync(join(scripts.packageDir, 'jobs'), { recursive: true });
+writeFileSync(scripts.glueScript, 'from drivetrain_spark.jobs.ingest import main\n');
+writeFileSync(scripts.emrEntryPoint, 'def main(argv): ...\n');
 writeFileSync(join(scripts.packageDir, '__init__.py'), '');
 afterAll(() => rmSync(scriptsDir, { recursive: true, force: true }));
 
@@ -189,8 +192,9 @@ describe('DataStack', () => {
           '--conf': Match.stringLikeRegexp(
             'spark.sql.extensions=org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions --conf spark.sql.catalog.glue_catalog=org.apache.iceberg.spark.SparkCatalog .*catalog-impl=org.apache.iceberg.aws.glue.GlueCatalog',
           ),
-          '--catalog-type': 'glue',
+          '--catalog_name': 'glue_catalog',
           '--database': 'drivetrain_dev',
+          '--additional-python-modules': 'mcap==1.6.0,rosbags==0.11.9',
           '--extra-py-files': Match.stringLikeRegexp('^s3://.*\\.zip$'),
         }),
       });
@@ -364,6 +368,16 @@ describe('DataStack', () => {
         'drivetrain-dev-ingest-arrivals-stuck',
       ]),
     );
+  });
+});
+
+describe('ingest job packages', () => {
+  test('Glue installs every runtime dependency of the Spark package at its pinned version', () => {
+    const modules = ingestPythonModules();
+
+    expect(modules).toContain('mcap==1.6.0');
+    expect(modules.every((pin) => /^[A-Za-z0-9_.-]+==\S+$/.test(pin))).toBe(true);
+    expect(modules.some((pin) => pin.startsWith('pyspark'))).toBe(false);
   });
 });
 
