@@ -128,11 +128,35 @@ export function restartCostGpuS(candidate: RunningJob, now: number, rules: Preem
 }
 
 /**
- * The cheapest set of victims in one pool whose removal lets `job` start: add candidates
- * from lowest class and cheapest restart up until the job fits, then drop any victim the
- * job can do without, dearest first, so the set is minimal.
+ * The cheapest set of victims in one pool whose removal lets `job` start. A single-node job
+ * tries each node on its own (victims there only), so freeing a little on many nodes never
+ * passes for room; a gang takes candidates from the whole pool. Either way candidates go
+ * from lowest class and cheapest restart up until the job fits, then any victim the job can
+ * do without is dropped, dearest first, so the set is minimal.
  */
 export function evictionIn(
+  pool: PoolCapacity,
+  job: Job,
+  candidates: readonly Victim[],
+  quota: QuotaLedger,
+  maxVictims: number,
+  usable?: (node: number) => boolean,
+): Eviction | undefined {
+  if (job.resources.nodes > 1) return greedyEviction(pool, job, candidates, quota, maxVictims, usable);
+  let best: Eviction | undefined;
+  for (let node = 0; node < pool.nodeCount; node++) {
+    if (usable !== undefined && !usable(node)) continue;
+    const onNode = candidates.filter((victim) => victim.running.placement.nodes.includes(node));
+    if (onNode.length === 0) continue;
+    const only = (candidate: number) => candidate === node;
+    const eviction = greedyEviction(pool, job, onNode, quota, maxVictims, only);
+    if (eviction !== undefined && (best === undefined || totalCost(eviction) < totalCost(best)))
+      best = eviction;
+  }
+  return best;
+}
+
+function greedyEviction(
   pool: PoolCapacity,
   job: Job,
   candidates: readonly Victim[],

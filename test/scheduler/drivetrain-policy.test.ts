@@ -215,7 +215,7 @@ describe('preemption', () => {
     expect(decision.preemptions).toEqual([]);
   });
 
-  test('GIVEN many waiting critical jobs WHEN victims abound THEN preemptions stop at the churn cap', () => {
+  test('GIVEN many waiting critical jobs WHEN victims abound THEN evictions stop at the churn cap', () => {
     const pools = [pool('od', 32)];
     const teams = [team('a', 256)];
     const victims = Array.from({ length: 32 }, (_, n) =>
@@ -225,7 +225,19 @@ describe('preemption', () => {
       job(`c${n}`, { priorityClass: 'critical', gpus: 8 }),
     );
     const decision = policy.decide(state({ pools, teams, running: victims, pending }), NOW);
-    expect(decision.preemptions).toHaveLength(DEFAULT_DRIVETRAIN_CONFIG.maxPreemptionsPerRound);
+    expect(decision.preemptions).toHaveLength(DEFAULT_DRIVETRAIN_CONFIG.maxEvictionsPerRound);
+  });
+
+  test('GIVEN a job that needs many victims WHEN it preempts THEN it stops them all in one eviction', () => {
+    const pools = [pool('od', 1)];
+    const teams = [team('a', 8)];
+    const victims = Array.from({ length: 8 }, (_, n) =>
+      running(job(`v${n}`, { priorityClass: 'preemptible', team: 'b' }), 'od', [0]),
+    );
+    const pending = [job('crit', { priorityClass: 'critical', gpus: 8 })];
+    const decision = policy.decide(state({ pools, teams, running: victims, pending }), NOW);
+    expect(decision.preemptions).toHaveLength(8);
+    expect(startedIds(decision)).toEqual(['crit']);
   });
 });
 
