@@ -2,8 +2,8 @@ import type { Job } from '../../scheduler/model';
 
 interface Lane {
   readonly rank: number;
-  readonly jobs: Job[];
-  readonly keys: number[];
+  jobs: Job[];
+  keys: number[];
   head: number;
 }
 
@@ -15,6 +15,8 @@ interface Lane {
 export class OrderedLanes {
   private readonly lanes: Lane[] = [];
   private readonly pending = new Set<string>();
+  /** Removed jobs still listed in a lane; once they outnumber the pending ones, lanes are rebuilt. */
+  private stale = 0;
 
   get size(): number {
     return this.pending.size;
@@ -47,11 +49,13 @@ export class OrderedLanes {
   }
 
   remove(jobId: string): void {
-    this.pending.delete(jobId);
+    if (this.pending.delete(jobId)) this.stale++;
   }
 
   /** Pending jobs in order. Removing the job just yielded is allowed. */
   *inOrder(): IterableIterator<Job> {
+    // Backfill takes jobs from the middle of a lane: drop them before they dominate a walk.
+    if (this.stale > this.pending.size) this.rebuild();
     for (const lane of this.lanes) {
       this.compact(lane);
       for (let i = lane.head; i < lane.jobs.length; i++) {
@@ -61,13 +65,19 @@ export class OrderedLanes {
     }
   }
 
-  /** Drops removed jobs from the front, and from the whole lane once they are most of it. */
+  /** Skips removed jobs at the front of a lane. */
   private compact(lane: Lane): void {
     while (lane.head < lane.jobs.length && !this.pending.has(lane.jobs[lane.head]!.id)) lane.head++;
-    if (lane.head > 1024 && lane.head * 2 > lane.jobs.length) {
-      lane.jobs.splice(0, lane.head);
-      lane.keys.splice(0, lane.head);
+  }
+
+  private rebuild(): void {
+    for (const lane of this.lanes) {
+      const keep: number[] = [];
+      for (let i = lane.head; i < lane.jobs.length; i++) if (this.pending.has(lane.jobs[i]!.id)) keep.push(i);
+      lane.jobs = keep.map((i) => lane.jobs[i]!);
+      lane.keys = keep.map((i) => lane.keys[i]!);
       lane.head = 0;
     }
+    this.stale = 0;
   }
 }
