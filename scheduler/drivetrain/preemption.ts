@@ -8,6 +8,14 @@ export interface PreemptionRules {
   readonly graceS: number;
   /** Time a restarted job spends before doing useful work again: part of a victim's cost. */
   readonly restartOverheadS: number;
+  /**
+   * Until a job has waited `patienceS`, it may preempt only while the round has stopped fewer
+   * than `impatientVictims` jobs: capacity frees by itself every few minutes in a busy
+   * cluster, and stopping many jobs throws much work away. A job that has waited that long
+   * may stop as many as it needs (up to `maxPreemptionsPerRound`).
+   */
+  readonly patienceS: number;
+  readonly impatientVictims: number;
 }
 
 export interface Victim {

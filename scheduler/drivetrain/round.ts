@@ -13,7 +13,7 @@ import { eligiblePools, place } from '../placement';
 import type { Decision, PendingReason, PreemptJob, Reservation, StartJob, WaitingJob } from '../policy';
 import type { DecayedUsage } from '../usage';
 import { FairShare, type ResourceDimensions } from './fair-share';
-import { bandOf, type PendingIndex, TOP_BAND } from './pending-index';
+import { bandOf, type PendingIndex, TOP_BAND, waitingSince } from './pending-index';
 import {
   type Eviction,
   evictionIn,
@@ -33,8 +33,6 @@ export interface DrivetrainConfig {
   readonly usageHalfLifeS: number;
   /** Churn cap: at most this many jobs are preempted in one round. */
   readonly maxPreemptionsPerRound: number;
-  /** Churn cap: at most this many waiting jobs start by preempting others in one round. */
-  readonly maxEvictionsPerRound: number;
   readonly preemption: PreemptionRules;
   /**
    * Bounds on the backfill scan, so a round stays cheap with 100,000 jobs queued (Slurm's
@@ -102,7 +100,6 @@ export class DispatchRound {
   /** Jobs whose placement was searched for and failed, and jobs looked at in all. */
   private failures = 0;
   private scanned = 0;
-  private evictions = 0;
   /** Highest band in which a job was left waiting. */
   private blockedBand = -1;
 
@@ -174,10 +171,7 @@ export class DispatchRound {
     const depth = this.config.backfillDepth;
     if (this.failures >= depth.perRound || this.scanned >= depth.scanPerRound) return true;
     if (this.capacity.hasRoom()) return false;
-    const churnSpent =
-      this.preemptions.length >= this.config.maxPreemptionsPerRound ||
-      this.evictions >= this.config.maxEvictionsPerRound;
-    return churnSpent || this.victims.isEmpty;
+    return this.preemptions.length >= this.config.maxPreemptionsPerRound || this.victims.isEmpty;
   }
 
   private tryStart(job: Job, band: number, starving: boolean): boolean {
@@ -200,7 +194,6 @@ export class DispatchRound {
     }
     const eviction = this.cheapestEviction(job, pools);
     if (eviction !== undefined) {
-      this.evictions++;
       for (const victim of eviction.victims) this.preempt(victim, job);
       this.start(job, eviction.placement);
       return true;
@@ -233,8 +226,12 @@ export class DispatchRound {
   }
 
   private cheapestEviction(job: Job, pools: readonly PoolCapacity[]): Eviction | undefined {
-    const budget = this.config.maxPreemptionsPerRound - this.preemptions.length;
-    if (budget <= 0 || this.evictions >= this.config.maxEvictionsPerRound) return undefined;
+    // A job that has not yet waited out its patience may only take what is cheap to free.
+    const { patienceS, impatientVictims } = this.config.preemption;
+    const patient = this.now - waitingSince(job) >= patienceS;
+    const cap = patient ? this.config.maxPreemptionsPerRound : impatientVictims;
+    const budget = cap - this.preemptions.length;
+    if (budget <= 0) return undefined;
     let best: Eviction | undefined;
     for (const pool of pools) {
       const candidates = this.victims.for(job, pool.pool.id);

@@ -106,8 +106,8 @@ describe('resource bounds', () => {
     );
   });
 
-  test('a team gets its lent quota back within the bound, whatever the class of the borrowers', () => {
-    const { maxPreemptionsPerRound } = DEFAULT_DRIVETRAIN_CONFIG;
+  test('a team gets its lent quota back within the bound (patience plus a round), whatever the class of the borrowers', () => {
+    const { maxPreemptionsPerRound, preemption } = DEFAULT_DRIVETRAIN_CONFIG;
     const roundS = 60;
     fc.assert(
       fc.property(
@@ -130,9 +130,11 @@ describe('resource bounds', () => {
             pending: [owner],
             usage: { at: NOW - 60, byTeam: {} },
           });
-          // One job's eviction stops up to maxPreemptionsPerRound borrowers (all past their
-          // grace) in a round: the bound, in rounds.
-          const bound = Math.ceil(owner.resources.gpus / maxPreemptionsPerRound);
+          // Cheap reclaims happen at once; one that must stop many borrowers waits out the
+          // owner's patience, then stops up to maxPreemptionsPerRound per round: the bound.
+          const bound =
+            Math.ceil(preemption.patienceS / roundS) +
+            Math.ceil(owner.resources.gpus / maxPreemptionsPerRound);
           let startedIn: number | undefined;
           for (let round = 0; round <= bound && startedIn === undefined; round++) {
             const decision = session.decide(owner.submitTime + round * roundS);
