@@ -44,8 +44,14 @@ const { values: args } = parseArgs({
     estimates: { type: 'string', default: 'user' },
     environment: { type: 'string', default: 'prod' },
     policies: { type: 'string' },
+    /** JSON merged into Drivetrain's defaults, e.g. '{"starvation":{"boundS":43200}}'. */
+    'drivetrain-config': { type: 'string' },
   },
 });
+const drivetrainConfig = mergeConfig(
+  DEFAULT_DRIVETRAIN_CONFIG,
+  JSON.parse(args['drivetrain-config'] ?? '{}'),
+);
 const estimates = args.estimates as EstimateModel;
 if (estimates !== 'user' && estimates !== 'perfect') throw new Error('--estimates is user or perfect');
 
@@ -82,7 +88,7 @@ const allPolicies: SchedulingPolicy[] = [
     computeReservation: 0,
     weightFactors: {},
   }),
-  new DrivetrainPolicy(),
+  new DrivetrainPolicy(drivetrainConfig),
 ];
 const wanted = args.policies?.split(',');
 const policies = allPolicies.filter((policy) => wanted === undefined || wanted.includes(policy.name));
@@ -108,7 +114,7 @@ console.log(
 // The single-round figure is taken first, in a heap as fresh as a dispatcher Lambda's.
 const now = trace.lastSubmit;
 const backlog = backloggedState(cluster.pools, cluster.teams, DECISION_PENDING_JOBS, now);
-const decisionMs = medianRoundMs(new DrivetrainPolicy(), backlog, now, DECISION_ROUNDS);
+const decisionMs = medianRoundMs(new DrivetrainPolicy(drivetrainConfig), backlog, now, DECISION_ROUNDS);
 
 const results: Record<string, PolicyMetrics & { waitsByTeamAndSize: ReturnType<typeof waitsByTeamAndSize> }> =
   {};
@@ -151,6 +157,7 @@ const report = {
     restartOverheadS: RESTART_OVERHEAD_S,
   },
   policies: results,
+  drivetrainConfig,
   decision: { pending: DECISION_PENDING_JOBS, teams: cluster.teams.length, ms: decisionMs },
   replayS,
   targets,
@@ -164,6 +171,15 @@ writeFileSync(
   cdfSvg(series, `Queueing delay CDF, ${trace.jobs} jobs on ${cluster.capacityGpus} GPUs`),
 );
 console.log(`wrote ${args.out} and ${svgPath}`);
+
+/** `base` with the fields of `override` replaced, recursively (plain objects only). */
+function mergeConfig<T>(base: T, override: unknown): T {
+  if (typeof override !== 'object' || override === null || typeof base !== 'object' || base === null)
+    return (override ?? base) as T;
+  const merged: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [key, value] of Object.entries(override)) merged[key] = mergeConfig(merged[key], value);
+  return merged as T;
+}
 
 /** The last `days` of the trace, and/or the `teams` teams with the most GPU-time. */
 function slice(all: TraceRecord[], days?: string, teams?: string): TraceRecord[] {
@@ -204,6 +220,9 @@ function printTable(metrics: Record<string, PolicyMetrics>): void {
           util: m.utilization.toFixed(3),
           jain: m.jain.toFixed(3),
           preemptions: m.preemptions,
+          'by reason': Object.entries(m.preemptionsByReason)
+            .map(([reason, count]) => `${reason} ${count}`)
+            .join(', '),
         },
       ]),
     ),

@@ -35,6 +35,7 @@ export interface SimulationResult {
   readonly policy: string;
   readonly outcomes: readonly JobOutcome[];
   readonly preemptions: number;
+  readonly preemptionsByReason: Readonly<Record<string, number>>;
   readonly rounds: number;
   readonly firstSubmit: number;
   readonly lastFinish: number;
@@ -77,6 +78,7 @@ export class Simulation {
   private readonly outcomes: JobOutcome[] = [];
   private session: PolicySession | undefined;
   private preemptions = 0;
+  private readonly preemptionsByReason: Record<string, number> = {};
   private rounds = 0;
   private usefulGpuS = 0;
   private lostGpuS = 0;
@@ -121,6 +123,7 @@ export class Simulation {
       policy: this.policy.name,
       outcomes: this.outcomes,
       preemptions: this.preemptions,
+      preemptionsByReason: this.preemptionsByReason,
       rounds: this.rounds,
       firstSubmit,
       lastFinish: this.clock,
@@ -198,7 +201,10 @@ export class Simulation {
   }
 
   private apply(decision: Decision, now: number): void {
-    for (const { jobId } of decision.preemptions) this.preempt(jobId, now);
+    for (const { jobId, reason } of decision.preemptions) {
+      this.preempt(jobId, now);
+      this.preemptionsByReason[reason] = (this.preemptionsByReason[reason] ?? 0) + 1;
+    }
     for (const { jobId, placement } of decision.starts) this.start(jobId, placement, now);
   }
 

@@ -11,6 +11,9 @@ export interface PolicyMetrics {
   readonly utilization: number;
   readonly jain: number;
   readonly preemptions: number;
+  readonly preemptionsByReason: Readonly<Record<string, number>>;
+  /** GPU-seconds of work lost to preemption (since the last checkpoint, plus restarts). */
+  readonly lostGpuS: number;
 }
 
 export function metricsOf(result: SimulationResult): PolicyMetrics {
@@ -27,6 +30,8 @@ export function metricsOf(result: SimulationResult): PolicyMetrics {
     utilization: result.usefulGpuS / (result.capacityGpus * Math.max(1, makespanS)),
     jain: result.jain,
     preemptions: result.preemptions,
+    preemptionsByReason: result.preemptionsByReason,
+    lostGpuS: result.lostGpuS,
   };
 }
 

@@ -39,9 +39,9 @@ export function serviceLevel(job: Job): number {
 
 /**
  * Aging within a class: each `agingStepS` waited takes a job one service level back towards
- * fresh work, so a preempted job is not stuck behind new arrivals for ever. Aging never
- * crosses classes (a fresh critical job always goes before old standard work); the
- * starvation bound, not aging, is what caps a wait.
+ * fresh work, so a preempted job is not stuck behind new arrivals for ever.
+ * Aging never crosses classes (a fresh critical job always goes before old standard work);
+ * the starvation bound, not aging, is what caps a wait.
  */
 export function agedLevel(job: Job, now: number, agingStepS: number): number {
   const steps = Math.floor(Math.max(0, now - waitingSince(job)) / agingStepS);

@@ -14,18 +14,21 @@ const HOUR = 3600;
  * - starvation: nobody waits more than a day before the next nodes it fits are held for it;
  *   the 4 oldest such jobs are served per round;
  * - fair share remembers a day of usage (half-life), long enough to span a burst of jobs;
- * - churn: at most 16 preemptions per round, never of a job younger than 10 minutes, so a
- *   team's lent quota comes back within 10 minutes plus a round per 16 borrowed jobs;
+ * - churn: at most 16 preemptions per round, never of a job younger than 10 minutes, and
+ *   only 2 on behalf of jobs that have waited less than an hour: capacity frees by itself
+ *   every few minutes in a busy cluster and a preemption throws work away, so big evictions
+ *   wait for patience to run out. A team's lent quota returns within an hour plus a round;
  * - a restart is assumed to cost 2 minutes before the job does useful work again;
  * - backfill tries up to 8 blocked jobs per team and band, 64 in all, and looks at no more
- *   than 4,096 jobs per round.
+ *   than 64 jobs per team and band (jobs whose shape already failed cost a lookup), 1,024 in
+ *   all, per round.
  */
 export const DEFAULT_DRIVETRAIN_CONFIG: DrivetrainConfig = {
   agingStepS: 4 * HOUR,
   usageHalfLifeS: 24 * HOUR,
   maxPreemptionsPerRound: 16,
-  preemption: { graceS: 600, restartOverheadS: 120 },
-  backfillDepth: { perTeamAndBand: 8, perRound: 64, scanPerRound: 4096 },
+  preemption: { graceS: 600, restartOverheadS: 120, patienceS: 3600, impatientVictims: 2 },
+  backfillDepth: { perTeamAndBand: 8, perRound: 64, scanPerTeamAndBand: 64, scanPerRound: 1024 },
   starvation: { boundS: 24 * HOUR, maxReservations: 4 },
 };
 

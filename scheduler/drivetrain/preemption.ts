@@ -8,6 +8,14 @@ export interface PreemptionRules {
   readonly graceS: number;
   /** Time a restarted job spends before doing useful work again: part of a victim's cost. */
   readonly restartOverheadS: number;
+  /**
+   * Until a job has waited `patienceS`, it may preempt only while the round has stopped fewer
+   * than `impatientVictims` jobs: capacity frees by itself every few minutes in a busy
+   * cluster, and stopping many jobs throws much work away. A job that has waited that long
+   * may stop as many as it needs (up to `maxPreemptionsPerRound`).
+   */
+  readonly patienceS: number;
+  readonly impatientVictims: number;
 }
 
 export interface Victim {
@@ -128,11 +136,35 @@ export function restartCostGpuS(candidate: RunningJob, now: number, rules: Preem
 }
 
 /**
- * The cheapest set of victims in one pool whose removal lets `job` start: add candidates
- * from lowest class and cheapest restart up until the job fits, then drop any victim the
- * job can do without, dearest first, so the set is minimal.
+ * The cheapest set of victims in one pool whose removal lets `job` start. A single-node job
+ * tries each node on its own (victims there only), so freeing a little on many nodes never
+ * passes for room; a gang takes candidates from the whole pool. Either way candidates go
+ * from lowest class and cheapest restart up until the job fits, then any victim the job can
+ * do without is dropped, dearest first, so the set is minimal.
  */
 export function evictionIn(
+  pool: PoolCapacity,
+  job: Job,
+  candidates: readonly Victim[],
+  quota: QuotaLedger,
+  maxVictims: number,
+  usable?: (node: number) => boolean,
+): Eviction | undefined {
+  if (job.resources.nodes > 1) return greedyEviction(pool, job, candidates, quota, maxVictims, usable);
+  let best: Eviction | undefined;
+  for (let node = 0; node < pool.nodeCount; node++) {
+    if (usable !== undefined && !usable(node)) continue;
+    const onNode = candidates.filter((victim) => victim.running.placement.nodes.includes(node));
+    if (onNode.length === 0) continue;
+    const only = (candidate: number) => candidate === node;
+    const eviction = greedyEviction(pool, job, onNode, quota, maxVictims, only);
+    if (eviction !== undefined && (best === undefined || totalCost(eviction) < totalCost(best)))
+      best = eviction;
+  }
+  return best;
+}
+
+function greedyEviction(
   pool: PoolCapacity,
   job: Job,
   candidates: readonly Victim[],

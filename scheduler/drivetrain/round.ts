@@ -13,7 +13,7 @@ import { eligiblePools, place } from '../placement';
 import type { Decision, PendingReason, PreemptJob, Reservation, StartJob, WaitingJob } from '../policy';
 import type { DecayedUsage } from '../usage';
 import { FairShare, type ResourceDimensions } from './fair-share';
-import { bandOf, type PendingIndex, TOP_BAND } from './pending-index';
+import { bandOf, type PendingIndex, TOP_BAND, waitingSince } from './pending-index';
 import {
   type Eviction,
   evictionIn,
@@ -43,13 +43,14 @@ export interface DrivetrainConfig {
   readonly backfillDepth: {
     readonly perTeamAndBand: number;
     readonly perRound: number;
+    readonly scanPerTeamAndBand: number;
     readonly scanPerRound: number;
   };
   /**
    * No starvation: a job pending longer than `boundS` (over all its attempts) goes first,
    * whatever its class and its team's share, and if it cannot start it holds the nodes it
-   * can have earliest, which no other job may take for longer than that. The oldest
-   * `maxReservations` such jobs are served this way each round.
+   * can have earliest, which no other job may take for longer than that. Up to
+   * `maxReservations` such holds, for the oldest starving jobs, are kept each round.
    */
   readonly starvation: { readonly boundS: number; readonly maxReservations: number };
 }
@@ -119,8 +120,10 @@ export class DispatchRound {
     const { pending } = this.inputs;
     const leftWaiting: Job[] = [];
     const { boundS, maxReservations } = this.config.starvation;
-    // Starving jobs first, oldest first: each starts now or holds its earliest nodes.
-    for (let served = 0; served < maxReservations; served++) {
+    // Starving jobs first, oldest first: each starts now or holds its earliest nodes, until
+    // `maxReservations` hold nodes (looking at no more jobs than one team's scan budget).
+    const scanLimit = this.config.backfillDepth.scanPerTeamAndBand;
+    for (let tried = 0; tried < scanLimit && this.holds.length < maxReservations; tried++) {
       const job = pending.takeOldest(this.now, boundS);
       if (job === undefined) break;
       if (!this.tryStart(job, bandOf(job), true)) leftWaiting.push(job);
@@ -128,6 +131,7 @@ export class DispatchRound {
     for (let band = TOP_BAND; band >= 0 && !this.exhausted(); band--) {
       const active = new Set(pending.teamsIn(band));
       const misses = new Map<string, number>();
+      const looked = new Map<string, number>();
       while (active.size > 0 && !this.exhausted()) {
         const team = this.fairShare.neediest(active)!;
         const job = pending.takeNext(team, band, this.now);
@@ -137,12 +141,17 @@ export class DispatchRound {
         }
         this.scanned++;
         const failuresBefore = this.failures;
+        const depth = this.config.backfillDepth;
         if (this.tryStart(job, band, false)) continue;
         leftWaiting.push(job);
-        // Only a placement that was really searched for spends the team's budget.
+        // A placement really searched for spends the team's failure budget; one answered from
+        // the cache only its (larger) scan budget, so one team's backlog cannot use up the round.
+        const seen = (looked.get(team) ?? 0) + 1;
+        looked.set(team, seen);
+        if (seen >= depth.scanPerTeamAndBand) active.delete(team);
         if (this.failures === failuresBefore) continue;
         misses.set(team, (misses.get(team) ?? 0) + 1);
-        if ((misses.get(team) ?? 0) >= this.config.backfillDepth.perTeamAndBand) active.delete(team);
+        if ((misses.get(team) ?? 0) >= depth.perTeamAndBand) active.delete(team);
       }
     }
     if (explain) for (const job of pending.all()) this.leaveUnscanned(job, bandOf(job));
@@ -217,7 +226,11 @@ export class DispatchRound {
   }
 
   private cheapestEviction(job: Job, pools: readonly PoolCapacity[]): Eviction | undefined {
-    const budget = this.config.maxPreemptionsPerRound - this.preemptions.length;
+    // A job that has not yet waited out its patience may only take what is cheap to free.
+    const { patienceS, impatientVictims } = this.config.preemption;
+    const patient = this.now - waitingSince(job) >= patienceS;
+    const cap = patient ? this.config.maxPreemptionsPerRound : impatientVictims;
+    const budget = cap - this.preemptions.length;
     if (budget <= 0) return undefined;
     let best: Eviction | undefined;
     for (const pool of pools) {

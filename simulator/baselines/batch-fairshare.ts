@@ -10,7 +10,8 @@ import type {
   WaitingJob,
 } from '../../scheduler/policy';
 import { DecayedUsage } from '../../scheduler/usage';
-import { BEHIND_HEAD, HEAD_BLOCKED } from './queue-order';
+import { OrderedLanes } from './ordered-lanes';
+import { BEHIND_HEAD, HEAD_BLOCKED, shapeOf } from './queue-order';
 
 /** The knobs of an AWS Batch fair-share scheduling policy (SchedulingPolicyDetail). */
 export interface BatchFairshareConfig {
@@ -59,18 +60,10 @@ export class BatchFairsharePolicy implements SchedulingPolicy {
   }
 }
 
-/** One share's jobs of one scheduling priority, in submit order, with lazy removal. */
-interface PriorityLane {
-  readonly priority: number;
-  readonly jobs: Job[];
-  head: number;
-}
-
 class BatchFairshareSession implements PolicySession {
   private readonly book: ClusterBook;
-  /** share → lanes, highest priority first. */
-  private readonly shares = new Map<string, PriorityLane[]>();
-  private readonly pendingIds = new Set<string>();
+  /** Each share's queue: scheduling priority, then submit time. */
+  private readonly shares = new Map<string, OrderedLanes>();
   private readonly decay: DecayedUsage;
 
   constructor(
@@ -84,24 +77,16 @@ class BatchFairshareSession implements PolicySession {
   }
 
   submit(job: Job): void {
-    this.pendingIds.add(job.id);
-    let lanes = this.shares.get(job.team);
-    if (lanes === undefined) {
-      lanes = [];
-      this.shares.set(job.team, lanes);
+    let queue = this.shares.get(job.team);
+    if (queue === undefined) {
+      queue = new OrderedLanes();
+      this.shares.set(job.team, queue);
     }
-    const priority = classOf(job).value;
-    let lane = lanes.find((candidate) => candidate.priority === priority);
-    if (lane === undefined) {
-      lane = { priority, jobs: [], head: 0 };
-      lanes.push(lane);
-      lanes.sort((a, b) => b.priority - a.priority);
-    }
-    lane.jobs.push(job);
+    queue.add(job, classOf(job).value, job.submitTime);
   }
 
   withdraw(jobId: string): void {
-    this.pendingIds.delete(jobId);
+    for (const queue of this.shares.values()) queue.remove(jobId);
   }
 
   finish(jobId: string): void {
@@ -126,7 +111,7 @@ class BatchFairshareSession implements PolicySession {
     const starts: StartJob[] = [];
     // Starts only take capacity away, so a shape that did not fit stays unfit this round.
     const unfit = new Set<string>();
-    const open = new Set([...this.shares.keys()].filter((share) => this.front(share).length > 0));
+    const open = new Set([...this.shares].filter(([, queue]) => queue.size > 0).map(([share]) => share));
     while (open.size > 0) {
       const share = [...open].reduce((best, next) => {
         const diff = standing(next) - standing(best);
@@ -135,7 +120,7 @@ class BatchFairshareSession implements PolicySession {
       let chosen: { job: Job; placement: NonNullable<ReturnType<typeof place>> } | undefined;
       for (const job of this.front(share)) {
         if (inUse + job.resources.cpus > cap) continue;
-        const shape = `${job.priorityClass}|${job.preemptible}|${job.resources.gpuType}|${job.resources.gpus}|${job.resources.nodes}|${job.resources.cpus}|${job.resources.memoryMiB}`;
+        const shape = shapeOf(job);
         if (unfit.has(shape)) continue;
         const placement = place(job, eligiblePools(job, capacity));
         if (placement === undefined) {
@@ -150,7 +135,7 @@ class BatchFairshareSession implements PolicySession {
         continue;
       }
       const { job, placement } = chosen;
-      this.pendingIds.delete(job.id);
+      this.shares.get(share)!.remove(job.id);
       capacity.allocate(job.resources, placement);
       inUse += job.resources.cpus;
       held.set(share, (held.get(share) ?? 0) + job.resources.cpus);
@@ -168,21 +153,12 @@ class BatchFairshareSession implements PolicySession {
   }
 
   /** The share's first FRONT_OF_QUEUE pending jobs, in the order Batch considers them. */
-  private front(share: string): Job[] {
-    const front: Job[] = [];
-    for (const lane of this.shares.get(share) ?? []) {
-      while (lane.head < lane.jobs.length && !this.pendingIds.has(lane.jobs[lane.head]!.id)) lane.head++;
-      if (lane.head > 256 && lane.head * 2 > lane.jobs.length) {
-        lane.jobs.splice(0, lane.head);
-        lane.head = 0;
-      }
-      for (let i = lane.head; i < lane.jobs.length && front.length < FRONT_OF_QUEUE; i++) {
-        const job = lane.jobs[i]!;
-        if (this.pendingIds.has(job.id)) front.push(job);
-      }
-      if (front.length >= FRONT_OF_QUEUE) break;
+  private *front(share: string): IterableIterator<Job> {
+    let seen = 0;
+    for (const job of this.shares.get(share)?.inOrder() ?? []) {
+      if (seen++ >= FRONT_OF_QUEUE) return;
+      yield job;
     }
-    return front;
   }
 
   /** vCPUs active shares may hold: computeReservation keeps the rest for inactive shares. */
@@ -191,7 +167,7 @@ class BatchFairshareSession implements PolicySession {
     if (this.config.computeReservation === 0) return total;
     const active = new Set([
       ...held.keys(),
-      ...[...this.shares.keys()].filter((share) => this.front(share).length > 0),
+      ...[...this.shares].filter(([, queue]) => queue.size > 0).map(([share]) => share),
     ]);
     const anyInactive = this.book.teams.some((team) => !active.has(team.id));
     return anyInactive ? total * (1 - (this.config.computeReservation / 100) ** active.size) : total;
@@ -199,13 +175,13 @@ class BatchFairshareSession implements PolicySession {
 
   private explain(): WaitingJob[] {
     const waiting: WaitingJob[] = [];
-    for (const share of this.shares.keys()) {
-      const [head, ...rest] = this.front(share);
-      if (head !== undefined) waiting.push({ jobId: head.id, reason: HEAD_BLOCKED });
-      for (const job of rest) waiting.push({ jobId: job.id, reason: BEHIND_HEAD });
+    for (const queue of this.shares.values()) {
+      let first = true;
+      for (const job of queue.inOrder()) {
+        waiting.push({ jobId: job.id, reason: first ? HEAD_BLOCKED : BEHIND_HEAD });
+        first = false;
+      }
     }
-    const listed = new Set(waiting.map((w) => w.jobId));
-    for (const jobId of this.pendingIds) if (!listed.has(jobId)) waiting.push({ jobId, reason: BEHIND_HEAD });
     return waiting;
   }
 }

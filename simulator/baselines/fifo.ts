@@ -11,6 +11,10 @@ export class FifoPolicy implements SchedulingPolicy {
   }
 
   open(state: ClusterState): PolicySession {
-    return new QueueOrderSession(state, (job) => job.submitTime);
+    return new QueueOrderSession(
+      state,
+      () => 0,
+      (job) => job.submitTime,
+    );
   }
 }

@@ -18,7 +18,7 @@ import type {
   SchedulingPolicy,
   StartJob,
 } from '../../scheduler/policy';
-import { BEHIND_HEAD } from './queue-order';
+import { BEHIND_HEAD, shapeOf } from './queue-order';
 
 /**
  * Kueue as a team would configure it (https://kueue.sigs.k8s.io/docs/concepts/cluster_queue/,
@@ -79,6 +79,7 @@ class KueueSession implements PolicySession {
   private readonly book: ClusterBook;
   private readonly queues = new Map<string, ClusterQueue>();
   private readonly pendingIds = new Set<string>();
+  private now = 0;
 
   constructor(state: ClusterState) {
     this.book = new ClusterBook(state);
@@ -91,7 +92,7 @@ class KueueSession implements PolicySession {
   submit(job: Job): void {
     this.pendingIds.add(job.id);
     const queue = this.queueOf(job.team);
-    const key = `${classOf(job).value}|${job.preemptible}|${job.resources.gpuType}|${job.resources.gpus}|${job.resources.nodes}|${job.resources.cpus}|${job.resources.memoryMiB}`;
+    const key = shapeOf(job);
     let shape = queue.shapes.get(key);
     if (shape === undefined) {
       shape = { jobs: [], head: 0, priority: classOf(job).value };
@@ -111,6 +112,7 @@ class KueueSession implements PolicySession {
   checkpointed(): void {}
 
   decide(now: number, options: RoundOptions = {}): Decision {
+    this.now = now;
     const capacity = this.book.capacity();
     const running = this.book.running();
     for (const queue of this.queues.values()) queue.usage.clear();
@@ -255,7 +257,9 @@ class KueueSession implements PolicySession {
     const ownUsage = queue.usage.get(flavor) ?? 0;
     const nominal = queue.nominal.get(flavor) ?? 0;
     const reclaims = ownUsage + job.resources.gpus <= nominal;
+    // Workloads admitted in this same pass are not yet running: nothing to preempt there.
     const candidates = running
+      .filter((run) => run.startedAt < this.now)
       .filter((run) =>
         run.job.team === job.team
           ? classOf(run.job).value < priority
@@ -268,6 +272,8 @@ class KueueSession implements PolicySession {
           b.startedAt - a.startedAt,
       );
     if (candidates.length === 0) return undefined;
+    const freeable = candidates.reduce((sum, run) => sum + run.job.resources.gpus, pool.totalFreeGpus());
+    if (freeable < job.resources.gpus) return undefined;
     const trial = pool.clone();
     const freed = new Map<string, number>();
     const chosen: RunningJob[] = [];

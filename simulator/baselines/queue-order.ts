@@ -1,7 +1,6 @@
 import type { ClusterCapacity } from '../../scheduler/capacity';
 import { ClusterBook } from '../../scheduler/cluster-book';
 import { reserveEarliest, respectsReservation } from '../../scheduler/drivetrain/reservation';
-import { JobQueue } from '../../scheduler/job-queue';
 import type { ClusterState, Job, Placement, RunningJob } from '../../scheduler/model';
 import { eligiblePools, place } from '../../scheduler/placement';
 import type {
@@ -13,6 +12,7 @@ import type {
   StartJob,
   WaitingJob,
 } from '../../scheduler/policy';
+import { OrderedLanes } from './ordered-lanes';
 
 export const HEAD_BLOCKED: PendingReason = {
   code: 'capacity',
@@ -37,20 +37,24 @@ export const BACKFILL_DEPTH = 500;
  */
 export class QueueOrderSession implements PolicySession {
   private readonly book: ClusterBook;
-  private readonly queue: JobQueue;
+  private readonly queue = new OrderedLanes();
 
-  constructor(state: ClusterState, key: (job: Job) => number) {
+  /** Jobs go in `rank` order (highest first), then `key` order (lowest first). */
+  constructor(
+    state: ClusterState,
+    private readonly rank: (job: Job) => number,
+    private readonly key: (job: Job) => number,
+  ) {
     this.book = new ClusterBook(state);
-    this.queue = new JobQueue(key);
-    for (const job of state.pending) this.queue.add(job);
+    for (const job of state.pending) this.submit(job);
   }
 
   submit(job: Job): void {
-    this.queue.add(job);
+    this.queue.add(job, this.rank(job), this.key(job));
   }
 
   withdraw(jobId: string): void {
-    this.queue.withdraw(jobId);
+    this.queue.remove(jobId);
   }
 
   finish(jobId: string): void {
@@ -64,26 +68,21 @@ export class QueueOrderSession implements PolicySession {
     const started = new Map<string, Job>();
     const starts: StartJob[] = [];
     const backfill = new BackfillScan(capacity, this.book.running(), now);
-    const passed: Job[] = [];
-    for (let scanned = 0; scanned < BACKFILL_DEPTH && capacity.hasRoom(); scanned++) {
-      const job = this.queue.pop();
-      if (job === undefined) break;
+    let scanned = 0;
+    for (const job of this.queue.inOrder()) {
+      if (scanned++ >= BACKFILL_DEPTH || !capacity.hasRoom()) break;
       const placement = backfill.tryPlace(job);
-      if (placement === undefined) {
-        passed.push(job);
-        continue;
-      }
+      if (placement === undefined) continue;
+      this.queue.remove(job.id);
       starts.push({ jobId: job.id, placement });
       started.set(job.id, job);
     }
-    for (const job of passed) this.queue.add(job);
-    const head = this.queue.peek();
     const waiting: WaitingJob[] =
       options.explain === false
         ? []
-        : [...this.queue.all()].map((job) => ({
+        : [...this.queue.inOrder()].map((job, index) => ({
             jobId: job.id,
-            reason: job === head ? HEAD_BLOCKED : BEHIND_HEAD,
+            reason: index === 0 ? HEAD_BLOCKED : BEHIND_HEAD,
           }));
     const decision = {
       starts,
@@ -116,9 +115,8 @@ export class BackfillScan {
   }
 
   tryPlace(job: Job): Placement | undefined {
-    const { gpus, nodes, cpus, memoryMiB, gpuType } = job.resources;
-    const runtime = this.hold === undefined ? '' : job.maxRuntimeS;
-    const shape = `${job.priorityClass}|${job.preemptible}|${gpuType}|${gpus}|${nodes}|${cpus}|${memoryMiB}|${runtime}`;
+    // Whether a job fits around the hold depends on its runtime too.
+    const shape = this.hold === undefined ? shapeOf(job) : `${shapeOf(job)}|${job.maxRuntimeS}`;
     if (this.failed.has(shape)) return undefined;
     const pools = eligiblePools(job, this.capacity);
     const { hold, now } = this;
@@ -145,4 +143,21 @@ export class BackfillScan {
     }
     return running;
   }
+}
+
+const SHAPES = new WeakMap<Job, string>();
+
+/**
+ * What decides whether a job fits where: class (its pools), GPU type, size and gang. Jobs of
+ * one shape get one answer from one capacity, so a round tries each shape once. Cached per
+ * job object (jobs are immutable), so a round over a long queue builds no strings.
+ */
+export function shapeOf(job: Job): string {
+  let shape = SHAPES.get(job);
+  if (shape === undefined) {
+    const { gpus, nodes, cpus, memoryMiB, gpuType } = job.resources;
+    shape = `${job.priorityClass}|${job.preemptible}|${gpuType}|${gpus}|${nodes}|${cpus}|${memoryMiB}`;
+    SHAPES.set(job, shape);
+  }
+  return shape;
 }

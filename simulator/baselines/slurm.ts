@@ -1,6 +1,13 @@
+import type { ClusterCapacity } from '../../scheduler/capacity';
 import { ClusterBook } from '../../scheduler/cluster-book';
-import { KeyedHeap } from '../../scheduler/keyed-heap';
-import { type ClusterState, classOf, type Job, type Placement, type Team } from '../../scheduler/model';
+import {
+  type ClusterState,
+  classOf,
+  type Job,
+  type Placement,
+  type RunningJob,
+  type Team,
+} from '../../scheduler/model';
 import { eligiblePools, place } from '../../scheduler/placement';
 import type {
   Decision,
@@ -12,7 +19,7 @@ import type {
 import { PRIORITY_CLASSES } from '../../scheduler/priority-classes';
 import { DecayedUsage } from '../../scheduler/usage';
 import { GpuProfile } from './gpu-profile';
-import { BEHIND_HEAD } from './queue-order';
+import { BEHIND_HEAD, shapeOf } from './queue-order';
 
 const MINUTE = 60;
 const DAY = 86_400;
@@ -34,6 +41,8 @@ export interface SlurmConfig {
   readonly priorityMaxAgeS: number;
   /** PriorityDecayHalfLife of recorded usage. */
   readonly priorityDecayHalfLifeS: number;
+  /** PriorityCalcPeriod: how often priorities are recalculated (and the queue re-sorted). */
+  readonly priorityCalcPeriodS: number;
   /** default_queue_depth: jobs the main scheduler tries on each event. */
   readonly defaultQueueDepth: number;
   /** bf_interval, bf_window, bf_max_job_test, bf_resolution. */
@@ -47,7 +56,7 @@ export interface SlurmConfig {
 
 /**
  * slurm.conf defaults where Slurm has one: PriorityMaxAge=7-0, PriorityDecayHalfLife=7-0,
- * default_queue_depth=100, bf_interval=30, bf_window=1440 (minutes), bf_max_job_test=500,
+ * PriorityCalcPeriod=5 (minutes), default_queue_depth=100, bf_interval=30, bf_window=1440 (minutes), bf_max_job_test=500,
  * bf_resolution=60. Every PriorityWeight* defaults to 0, which is FIFO; the weights here are
  * those of the configuration example in the multifactor documentation (age 1000,
  * fair-share 10000, job size 1000), plus a QOS weight above them all so the priority classes
@@ -59,6 +68,7 @@ export const DEFAULT_SLURM_CONFIG: SlurmConfig = {
   weights: { age: 1000, fairshare: 10_000, jobSize: 1000, qos: 100_000 },
   priorityMaxAgeS: 7 * DAY,
   priorityDecayHalfLifeS: 7 * DAY,
+  priorityCalcPeriodS: 5 * MINUTE,
   defaultQueueDepth: 100,
   backfill: { intervalS: 30, windowS: 1440 * MINUTE, maxJobTest: 500, resolutionS: 60 },
 };
@@ -92,37 +102,22 @@ export class SlurmPolicy implements SchedulingPolicy {
   }
 }
 
-interface Entry {
-  readonly job: Job;
-  pending: boolean;
-  /** Pending longer than PriorityMaxAge: its age factor is 1 and it lives in `capped`. */
-  capped: boolean;
-}
-
-/** A team's jobs of one class: the same fair-share and QOS factors, so order is fixed by key. */
-class Group {
-  /** Keyed so that the lowest key is the highest age + size priority while the age grows. */
-  readonly young = KeyedHeap.empty<Entry>();
-  /** Age factor 1: ordered by size, then submit time. */
-  readonly capped = KeyedHeap.empty<Entry>();
-  readonly arrivals: Entry[] = [];
-  next = 0;
-
-  constructor(
-    readonly team: string,
-    readonly qosFactor: number,
-  ) {}
-}
-
 class SlurmSession implements PolicySession {
   private readonly book: ClusterBook;
   private readonly decay: DecayedUsage;
-  private readonly groups = new Map<string, Group>();
-  private readonly entries = new Map<string, Entry>();
+  private readonly pending = new Map<string, Job>();
   private readonly clusterGpus: number;
   private readonly teams: readonly Team[];
   private lastBackfill = Number.NEGATIVE_INFINITY;
+  private lastCalc = Number.NEGATIVE_INFINITY;
   private fairshare = new Map<string, number>();
+  /**
+   * The front of the queue as of the last priority calculation, highest first; jobs that
+   * started since are skipped. New jobs get their priority at submit and join it in place.
+   */
+  private front: { job: Job; priority: number }[] = [];
+  /** Priorities are as of this instant (PriorityCalcPeriod). */
+  private calcAt = 0;
 
   constructor(
     state: ClusterState,
@@ -132,22 +127,23 @@ class SlurmSession implements PolicySession {
     this.decay = new DecayedUsage(config.priorityDecayHalfLifeS);
     this.teams = state.teams;
     this.clusterGpus = state.pools.reduce((sum, pool) => sum + pool.node.gpus * pool.nodeCount, 0);
-    for (const job of [...state.pending].sort((a, b) => a.submitTime - b.submitTime)) this.submit(job);
+    for (const job of state.pending) this.pending.set(job.id, job);
   }
 
   submit(job: Job): void {
-    if (this.entries.has(job.id)) throw new Error(`job ${job.id} is already pending`);
-    const entry: Entry = { job, pending: true, capped: false };
-    this.entries.set(job.id, entry);
-    const group = this.groupOf(job);
-    group.arrivals.push(entry);
-    group.young.push(entry, this.youngKey(job));
+    if (this.pending.has(job.id)) throw new Error(`job ${job.id} is already pending`);
+    this.pending.set(job.id, job);
+    // Slurm sets a job's priority when it is submitted; it joins the sorted front if it ranks there.
+    const priority = this.priorityOf(job, this.calcAt);
+    const last = this.front[this.front.length - 1];
+    if (last !== undefined && priority <= last.priority && this.front.length >= this.frontSize()) return;
+    let at = this.front.length;
+    while (at > 0 && this.front[at - 1]!.priority < priority) at--;
+    this.front.splice(at, 0, { job, priority });
   }
 
   withdraw(jobId: string): void {
-    const entry = this.entries.get(jobId);
-    if (entry !== undefined) entry.pending = false;
-    this.entries.delete(jobId);
+    this.pending.delete(jobId);
   }
 
   finish(jobId: string): void {
@@ -159,8 +155,18 @@ class SlurmSession implements PolicySession {
   decide(now: number, options: RoundOptions = {}): Decision {
     const running = this.book.running();
     const usage = this.decay.advance(this.book.usage, running, now);
-    this.fairshare = fairTreeFactors(this.teams, usage.byTeam);
-    this.ageOut(now);
+    const live = () => this.front.filter((entry) => this.pending.has(entry.job.id));
+    this.front = live();
+    if (now - this.lastCalc >= this.config.priorityCalcPeriodS || this.front.length < this.frontSize() / 2) {
+      this.lastCalc = now;
+      this.calcAt = now;
+      this.fairshare = fairTreeFactors(this.teams, usage.byTeam);
+      this.front = topByPriority(
+        [...this.pending.values()],
+        (job) => this.priorityOf(job, now),
+        this.frontSize(),
+      );
+    }
     const capacity = this.book.capacity();
     const started = new Map<string, Job>();
     const starts: StartJob[] = [];
@@ -168,80 +174,28 @@ class SlurmSession implements PolicySession {
       capacity.allocate(job.resources, placement);
       starts.push({ jobId: job.id, placement });
       started.set(job.id, job);
-      this.take(job.id);
+      this.pending.delete(job.id);
     };
 
     // Main scheduler: strict priority order, stop at the first job that does not fit.
-    const tried: Entry[] = [];
-    for (let depth = 0; depth < this.config.defaultQueueDepth && capacity.hasRoom(); depth++) {
-      const entry = this.popHighest(now);
-      if (entry === undefined) break;
-      tried.push(entry);
-      const placement = place(entry.job, eligiblePools(entry.job, capacity));
+    for (const { job } of this.front.slice(0, this.config.defaultQueueDepth)) {
+      if (!capacity.hasRoom()) break;
+      const placement = place(job, eligiblePools(job, capacity));
       if (placement === undefined) break;
-      start(entry.job, placement);
+      start(job, placement);
     }
-    this.putBack(tried, now);
 
     const { backfill } = this.config;
     if (now - this.lastBackfill >= backfill.intervalS && capacity.hasRoom()) {
       this.lastBackfill = now;
-      const resolve = (t: number) => Math.ceil(t / backfill.resolutionS) * backfill.resolutionS;
-      const profiles = new Map(
-        capacity.pools.map((pool) => [
-          pool.pool.id,
-          new GpuProfile(
-            now,
-            pool.totalFreeGpus(),
-            [
-              ...running,
-              ...starts.map((s) => ({ job: started.get(s.jobId)!, placement: s.placement, startedAt: now })),
-            ]
-              .filter((run) => run.placement.poolId === pool.pool.id)
-              .map((run) => ({
-                at: resolve(run.startedAt + run.job.maxRuntimeS),
-                gpus: run.job.resources.gpus,
-              })),
-          ),
-        ]),
-      );
-      const hopeless = new Set<string>();
-      const tested: Entry[] = [];
-      for (let test = 0; test < backfill.maxJobTest; test++) {
-        const entry = this.popHighest(now);
-        if (entry === undefined) break;
-        tested.push(entry);
-        const { job } = entry;
-        const shape = `${job.priorityClass}|${job.preemptible}|${job.resources.gpuType}|${job.resources.gpus}|${job.resources.nodes}|${job.maxRuntimeS}`;
-        if (hopeless.has(shape)) continue;
-        const runS = resolve(job.maxRuntimeS);
-        const pools = eligiblePools(job, capacity);
-        let placed = false;
-        for (const pool of pools) {
-          const profile = profiles.get(pool.pool.id)!;
-          if (profile.minFree(now, now + runS) < job.resources.gpus) continue;
-          const placement = place(job, [pool]);
-          if (placement === undefined) continue;
-          start(job, placement);
-          profile.take(job.resources.gpus, now, now + runS);
-          placed = true;
-          break;
-        }
-        if (placed) continue;
-        // Plan the earliest start within bf_window, so nothing below delays it.
-        let best: { at: number; profile: GpuProfile } | undefined;
-        for (const pool of pools) {
-          if (!pool.couldEverHold(job.resources)) continue;
-          const profile = profiles.get(pool.pool.id)!;
-          const at = profile.earliest(job.resources.gpus, runS, now, now + backfill.windowS);
-          if (at !== undefined && (best === undefined || at < best.at)) best = { at, profile };
-        }
-        if (best === undefined) hopeless.add(shape);
-        else best.profile.take(job.resources.gpus, best.at, best.at + runS);
-      }
-      this.putBack(
-        tested.filter((entry) => entry.pending),
+      this.backfill(
         now,
+        capacity,
+        [
+          ...running,
+          ...starts.map((s) => ({ job: started.get(s.jobId)!, placement: s.placement, startedAt: now })),
+        ],
+        start,
       );
     }
 
@@ -251,111 +205,102 @@ class SlurmSession implements PolicySession {
       waiting:
         options.explain === false
           ? []
-          : [...this.entries.values()].map((entry) => ({ jobId: entry.job.id, reason: BEHIND_HEAD })),
+          : [...this.pending.keys()].map((jobId) => ({ jobId, reason: BEHIND_HEAD })),
       usage,
     };
     this.book.apply(decision, (jobId) => started.get(jobId)!, now);
     return decision;
   }
 
-  private groupOf(job: Job): Group {
-    const key = `${job.team}|${job.priorityClass}`;
-    let group = this.groups.get(key);
-    if (group === undefined) {
-      group = new Group(job.team, classOf(job).value / PRIORITY_CLASSES.critical.value);
-      this.groups.set(key, group);
+  /**
+   * One backfill pass over the top bf_max_job_test jobs: each starts now if it fits without
+   * delaying a planned start above it, else gets the earliest planned start within bf_window.
+   */
+  private backfill(
+    now: number,
+    capacity: ClusterCapacity,
+    running: readonly Pick<RunningJob, 'job' | 'placement' | 'startedAt'>[],
+    start: (job: Job, placement: Placement) => void,
+  ): void {
+    const { backfill } = this.config;
+    const resolve = (t: number) => Math.ceil(t / backfill.resolutionS) * backfill.resolutionS;
+    const profiles = new Map<string, GpuProfile>();
+    for (const pool of capacity.pools) {
+      const releases = running
+        .filter((run) => run.placement.poolId === pool.pool.id)
+        .map((run) => ({ at: resolve(run.startedAt + run.job.maxRuntimeS), gpus: run.job.resources.gpus }));
+      profiles.set(pool.pool.id, new GpuProfile(now, pool.totalFreeGpus(), releases));
     }
-    return group;
-  }
-
-  private sizeFactor(job: Job): number {
-    return this.clusterGpus > 0 ? Math.min(1, job.resources.gpus / this.clusterGpus) : 0;
-  }
-
-  /** Lower is better; the age term grows with `now` alike for every young job of a group. */
-  private youngKey(job: Job): number {
-    const { weights, priorityMaxAgeS } = this.config;
-    return -weights.jobSize * this.sizeFactor(job) + (weights.age * job.submitTime) / priorityMaxAgeS;
-  }
-
-  private cappedKey(job: Job): number {
-    return -this.config.weights.jobSize * this.sizeFactor(job) + job.submitTime * 1e-12;
-  }
-
-  /** Jobs pending past PriorityMaxAge stop gaining age priority. */
-  private ageOut(now: number): void {
-    const cutoff = now - this.config.priorityMaxAgeS;
-    for (const group of this.groups.values()) {
-      while (group.next < group.arrivals.length && group.arrivals[group.next]!.job.submitTime <= cutoff) {
-        const entry = group.arrivals[group.next++]!;
-        if (!entry.pending || entry.capped) continue;
-        entry.capped = true;
-        group.capped.push(entry, this.cappedKey(entry.job));
+    // A shape with no planned start in the window keeps none: plans only take room away.
+    const hopeless = new Set<string>();
+    for (const { job } of this.front.slice(0, backfill.maxJobTest)) {
+      if (!this.pending.has(job.id)) continue;
+      const shape = `${shapeOf(job)}|${job.maxRuntimeS}`;
+      if (hopeless.has(shape)) continue;
+      const runS = resolve(job.maxRuntimeS);
+      const pools = eligiblePools(job, capacity);
+      let placed = false;
+      for (const pool of pools) {
+        const profile = profiles.get(pool.pool.id)!;
+        if (profile.minFree(now, now + runS) < job.resources.gpus) continue;
+        const placement = place(job, [pool]);
+        if (placement === undefined) continue;
+        start(job, placement);
+        profile.take(job.resources.gpus, now, now + runS);
+        placed = true;
+        break;
       }
-      if (group.next > 1024 && group.next * 2 > group.arrivals.length) {
-        group.arrivals.splice(0, group.next);
-        group.next = 0;
+      if (placed) continue;
+      let best: { at: number; profile: GpuProfile } | undefined;
+      for (const pool of pools) {
+        if (!pool.couldEverHold(job.resources)) continue;
+        const profile = profiles.get(pool.pool.id)!;
+        const at = profile.earliest(job.resources.gpus, runS, now, now + backfill.windowS);
+        if (at !== undefined && (best === undefined || at < best.at)) best = { at, profile };
       }
+      if (best === undefined) hopeless.add(shape);
+      else best.profile.take(job.resources.gpus, best.at, best.at + runS);
     }
   }
 
-  private priorityOf(group: Group, entry: Entry, now: number): number {
+  private frontSize(): number {
+    return Math.max(this.config.backfill.maxJobTest, this.config.defaultQueueDepth);
+  }
+
+  private priorityOf(job: Job, now: number): number {
     const { weights, priorityMaxAgeS } = this.config;
-    const age = entry.capped ? 1 : Math.min(1, Math.max(0, now - entry.job.submitTime) / priorityMaxAgeS);
+    const age = Math.min(1, Math.max(0, now - job.submitTime) / priorityMaxAgeS);
+    const size = this.clusterGpus > 0 ? Math.min(1, job.resources.gpus / this.clusterGpus) : 0;
     return (
-      weights.qos * group.qosFactor +
-      weights.fairshare * (this.fairshare.get(group.team) ?? 0) +
-      weights.jobSize * this.sizeFactor(entry.job) +
+      weights.qos * (classOf(job).value / PRIORITY_CLASSES.critical.value) +
+      weights.fairshare * (this.fairshare.get(job.team) ?? 1) +
+      weights.jobSize * size +
       weights.age * age
     );
   }
-
-  /** Removes and returns the pending job of highest priority (ties: earlier submit). */
-  private popHighest(now: number): Entry | undefined {
-    let best: { heap: KeyedHeap<Entry>; entry: Entry; priority: number } | undefined;
-    for (const group of this.groups.values()) {
-      for (const heap of [group.young, group.capped]) {
-        const entry = liveHead(heap, heap === group.capped);
-        if (entry === undefined) continue;
-        const priority = this.priorityOf(group, entry, now);
-        if (
-          best === undefined ||
-          priority > best.priority ||
-          (priority === best.priority && entry.job.submitTime < best.entry.job.submitTime)
-        )
-          best = { heap, entry, priority };
-      }
-    }
-    best?.heap.pop();
-    return best?.entry;
-  }
-
-  private putBack(entries: readonly Entry[], now: number): void {
-    for (const entry of entries) {
-      if (!entry.pending) continue;
-      const group = this.groupOf(entry.job);
-      if (entry.capped) group.capped.push(entry, this.cappedKey(entry.job));
-      else if (now - entry.job.submitTime >= this.config.priorityMaxAgeS) {
-        entry.capped = true;
-        group.capped.push(entry, this.cappedKey(entry.job));
-      } else group.young.push(entry, this.youngKey(entry.job));
-    }
-  }
-
-  private take(jobId: string): void {
-    const entry = this.entries.get(jobId);
-    if (entry !== undefined) entry.pending = false;
-    this.entries.delete(jobId);
-  }
 }
 
-/** The heap's first live entry of the right kind; stale ones are dropped as they surface. */
-function liveHead(heap: KeyedHeap<Entry>, capped: boolean): Entry | undefined {
-  for (let top = heap.peek(); top !== undefined; top = heap.peek()) {
-    if (top.item.pending && top.item.capped === capped) return top.item;
-    heap.pop();
+/** The `count` jobs of highest priority, highest first (ties: earlier submit). */
+function topByPriority(
+  jobs: readonly Job[],
+  priorityOf: (job: Job) => number,
+  count: number,
+): { job: Job; priority: number }[] {
+  const scored = jobs.map((job) => ({ job, priority: priorityOf(job) }));
+  const order = (a: (typeof scored)[number], b: (typeof scored)[number]) =>
+    b.priority - a.priority || a.job.submitTime - b.job.submitTime;
+  if (scored.length <= count) return scored.sort(order);
+  // Keep a sorted front while one pass goes over the rest: cheap when count ≪ jobs.
+  const front = scored.slice(0, count).sort(order);
+  for (let i = count; i < scored.length; i++) {
+    const candidate = scored[i]!;
+    if (order(candidate, front[count - 1]!) >= 0) continue;
+    let at = count - 1;
+    while (at > 0 && order(candidate, front[at - 1]!) < 0) at--;
+    front.splice(at, 0, candidate);
+    front.pop();
   }
-  return undefined;
+  return front;
 }
 
 /**

@@ -2,9 +2,6 @@ import { type ClusterState, classOf } from '../../scheduler/model';
 import type { Decision, PolicySession, SchedulingPolicy } from '../../scheduler/policy';
 import { QueueOrderSession } from './queue-order';
 
-// Submit times are epoch seconds (< 1e10), so class and submit time pack into one key.
-const CLASS_STRIDE = 1e10;
-
 /** Highest class first, FIFO within a class, with EASY backfill; no preemption. */
 export class StrictPriorityPolicy implements SchedulingPolicy {
   readonly name = 'strict-priority';
@@ -14,6 +11,10 @@ export class StrictPriorityPolicy implements SchedulingPolicy {
   }
 
   open(state: ClusterState): PolicySession {
-    return new QueueOrderSession(state, (job) => -classOf(job).value * CLASS_STRIDE + job.submitTime);
+    return new QueueOrderSession(
+      state,
+      (job) => classOf(job).value,
+      (job) => job.submitTime,
+    );
   }
 }

@@ -215,7 +215,7 @@ describe('preemption', () => {
     expect(decision.preemptions).toEqual([]);
   });
 
-  test('GIVEN many waiting critical jobs WHEN victims abound THEN preemptions stop at the churn cap', () => {
+  test('GIVEN many impatient critical jobs WHEN victims abound THEN preemptions stop at the impatient cap', () => {
     const pools = [pool('od', 32)];
     const teams = [team('a', 256)];
     const victims = Array.from({ length: 32 }, (_, n) =>
@@ -225,7 +225,37 @@ describe('preemption', () => {
       job(`c${n}`, { priorityClass: 'critical', gpus: 8 }),
     );
     const decision = policy.decide(state({ pools, teams, running: victims, pending }), NOW);
+    expect(decision.preemptions).toHaveLength(DEFAULT_DRIVETRAIN_CONFIG.preemption.impatientVictims);
+  });
+
+  test('GIVEN many patient critical jobs WHEN victims abound THEN preemptions stop at the churn cap', () => {
+    const pools = [pool('od', 32)];
+    const teams = [team('a', 256)];
+    const victims = Array.from({ length: 32 }, (_, n) =>
+      running(job(`v${n}`, { priorityClass: 'preemptible', gpus: 8 }), 'od', [n]),
+    );
+    const waited = NOW - DEFAULT_DRIVETRAIN_CONFIG.preemption.patienceS;
+    const pending = Array.from({ length: 32 }, (_, n) =>
+      job(`c${n}`, { priorityClass: 'critical', gpus: 8, submitTime: waited }),
+    );
+    const decision = policy.decide(state({ pools, teams, running: victims, pending }), NOW);
     expect(decision.preemptions).toHaveLength(DEFAULT_DRIVETRAIN_CONFIG.maxPreemptionsPerRound);
+  });
+
+  test('GIVEN a job that needs eight victims WHEN it has just arrived THEN it waits, and once patient it stops them all at once', () => {
+    const pools = [pool('od', 1)];
+    const teams = [team('a', 8)];
+    const victims = Array.from({ length: 8 }, (_, n) =>
+      running(job(`v${n}`, { priorityClass: 'preemptible', team: 'b' }), 'od', [0]),
+    );
+    const fresh = job('crit', { priorityClass: 'critical', gpus: 8 });
+    expect(
+      policy.decide(state({ pools, teams, running: victims, pending: [fresh] }), NOW).preemptions,
+    ).toEqual([]);
+    const patient = { ...fresh, submitTime: NOW - DEFAULT_DRIVETRAIN_CONFIG.preemption.patienceS };
+    const decision = policy.decide(state({ pools, teams, running: victims, pending: [patient] }), NOW);
+    expect(decision.preemptions).toHaveLength(8);
+    expect(startedIds(decision)).toEqual(['crit']);
   });
 });
 

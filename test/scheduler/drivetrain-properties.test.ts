@@ -146,7 +146,7 @@ describe('drivetrain policy properties', () => {
     fc.assert(
       fc.property(clusterState, (state) => {
         const decision = policy.decide(state, NOW);
-        if (decision.preemptions.length >= DEFAULT_DRIVETRAIN_CONFIG.maxPreemptionsPerRound) return;
+        if (decision.preemptions.length >= DEFAULT_DRIVETRAIN_CONFIG.preemption.impatientVictims) return;
         const preempted = new Set(decision.preemptions.map((p) => p.jobId));
         const stillRunning = state.running.filter((r) => !preempted.has(r.job.id));
         const pending = pendingById(state);

@@ -83,10 +83,8 @@ describe('quota reclaim', () => {
     const borrowed = [0, 1].map((node) =>
       running(job(`b${node}`, { team: 'b', gpus: 8, priorityClass: 'critical' }), 'od', [node]),
     );
-    const decision = policy.decide(
-      state({ teams, running: borrowed, pending: [job('a1', { team: 'a', gpus: 8 })] }),
-      NOW,
-    );
+    const owner = job('a1', { team: 'a', gpus: 8 });
+    const decision = policy.decide(state({ teams, running: borrowed, pending: [owner] }), NOW);
     expect(decision.preemptions).toEqual([{ jobId: 'b0', forJobId: 'a1', reason: 'reclaim-quota' }]);
     expect(startedIds(decision)).toEqual(['a1']);
   });

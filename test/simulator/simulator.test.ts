@@ -1,14 +1,26 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { DrivetrainPolicy } from '../../scheduler/drivetrain/policy';
 import { BatchFairsharePolicy } from '../../simulator/baselines/batch-fairshare';
 import { FifoPolicy } from '../../simulator/baselines/fifo';
+import { KueuePolicy } from '../../simulator/baselines/kueue';
+import { SlurmPolicy } from '../../simulator/baselines/slurm';
 import { StrictPriorityPolicy } from '../../simulator/baselines/strict-priority';
 import { DEFAULT_SIZING, sizeCluster } from '../../simulator/cluster-sizing';
 import { simulate } from '../../simulator/engine';
 import { jainIndex, maxMinFairShares } from '../../simulator/fairness';
 import { metricsOf } from '../../simulator/metrics';
+import { syntheticTraceCsv } from '../../simulator/synthetic-trace';
 import { parseTrace, readTrace, summarizeTrace } from '../../simulator/trace';
-import { classFor, DEFAULT_WORKLOAD_RULE, toWorkload } from '../../simulator/workload';
+import {
+  classFor,
+  DEFAULT_WORKLOAD_RULE,
+  toWorkload,
+  USER_RUNTIME_LIMITS_S,
+  userEstimate,
+} from '../../simulator/workload';
 
 const PHILLY = new URL('../../../shared/data/traces/philly.csv', import.meta.url).pathname;
 const SLICE = 2000;
@@ -108,5 +120,67 @@ describe('replay of a slice of the Philly trace', () => {
     const first = metricsOf(simulate(setup.workload, new DrivetrainPolicy(), setup.config));
     const second = metricsOf(simulate(sliceSetup().workload, new DrivetrainPolicy(), setup.config));
     expect(second).toEqual(first);
+  });
+});
+
+describe('traces this repository does not hold', () => {
+  test.each([60, 3000])(
+    'GIVEN a synthetic CSV of %i jobs WHEN read, sized and replayed THEN load is in range and every policy completes it',
+    (jobs) => {
+      const dir = mkdtempSync(join(tmpdir(), 'trace-'));
+      const path = join(dir, 'synthetic.csv');
+      writeFileSync(path, syntheticTraceCsv({ jobs, seed: 7, teams: 12, meanInterarrivalS: 120 }));
+      const records = readTrace(path);
+      const trace = summarizeTrace(records);
+      const cluster = sizeCluster(trace, [...new Set(records.map((r) => r.cluster))], DEFAULT_WORKLOAD_RULE, {
+        ...DEFAULT_SIZING,
+        spotShare: 0.5,
+      });
+      expect(cluster.loadInRange).toBe(true);
+      expect(cluster.offeredLoad).toBeGreaterThanOrEqual(DEFAULT_SIZING.loadRange[0]);
+      expect(cluster.offeredLoad).toBeLessThanOrEqual(DEFAULT_SIZING.loadRange[1]);
+      const workload = toWorkload(records, { ...DEFAULT_WORKLOAD_RULE, node: cluster.node });
+      const config = {
+        pools: cluster.pools,
+        teams: cluster.teams,
+        checkpointIntervalS: 1800,
+        restartOverheadS: 120,
+      };
+      for (const policy of [
+        new FifoPolicy(),
+        new StrictPriorityPolicy(),
+        new SlurmPolicy(),
+        new KueuePolicy(),
+        new BatchFairsharePolicy({ shareDecaySeconds: 86_400, computeReservation: 0, weightFactors: {} }),
+        new DrivetrainPolicy(),
+      ]) {
+        const result = simulate(workload, policy, config);
+        expect(result.outcomes).toHaveLength(jobs);
+        expect(result.usefulGpuS).toBeCloseTo(trace.gpuTimeS, 0);
+      }
+    },
+  );
+});
+
+describe('user runtime estimates', () => {
+  test('GIVEN any duration and draw WHEN the user estimate is made THEN it is a coarse limit that covers the duration', () => {
+    for (const durationS of [1, 59, 3600, 3601, 20_000, 86_400, 6 * 86_400, 8 * 86_400]) {
+      for (const draw of [0, 0.3, 0.999]) {
+        const estimate = userEstimate(durationS, draw);
+        expect(estimate).toBeGreaterThanOrEqual(durationS);
+        if (durationS <= 7 * 86_400) expect(USER_RUNTIME_LIMITS_S).toContain(estimate);
+      }
+    }
+    // An accurate user asks for the next limit up; a 20-fold overestimate asks for much more.
+    expect(userEstimate(1800, 0.999)).toBe(3600);
+    expect(userEstimate(1800, 0)).toBe(86_400);
+  });
+
+  test('GIVEN the perfect-estimate rule WHEN jobs are built THEN each limit is its true duration', () => {
+    const records = parseTrace(
+      'timestamp,duration,num_gpus,gpu_time,cluster\n2017-10-09 07:01:55,66.5,1,66.5,a\n',
+    );
+    const [workload] = toWorkload(records, { ...DEFAULT_WORKLOAD_RULE, estimates: 'perfect' });
+    expect(workload?.job.maxRuntimeS).toBe(67);
   });
 });
