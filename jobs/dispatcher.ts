@@ -183,13 +183,17 @@ export class Dispatcher {
     await this.publish(decision, pending, confirmed);
 
     const byId = new Map([...pending, ...confirmed].map((j) => [j.id, j]));
+    // A victim that could not be stopped still holds its place: what was to start there waits.
+    const stillHeld = new Set<string>();
     for (const preemption of decision.preemptions) {
       const victim = byId.get(preemption.jobId);
       if (!victim) continue;
       const reason = `preempted for ${preemption.forJobId} (${preemption.reason})`;
       if (await this.stop(victim, reason, 'PREEMPTED')) summary.preempted.push(victim.id);
+      else if (victim.dispatch) stillHeld.add(victim.dispatch.pool);
     }
     for (const start of decision.starts) {
+      if (stillHeld.has(start.placement.poolId)) continue;
       const job = byId.get(start.jobId);
       if (job && (await this.start(job, start.placement.poolId, start.placement.nodes, summary)))
         summary.started.push(job.id);

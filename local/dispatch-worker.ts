@@ -5,6 +5,7 @@
  * EventBridge → SQS brings Batch and SageMaker state changes to the dispatcher Lambda.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { LocalProcessBackend, type ProcessGroupGuard } from '../backends/local-process';
@@ -17,7 +18,7 @@ import { DynamoDbJobStore } from '../jobs/store/dynamodb-job-store';
 import { DEFAULT_DRIVETRAIN_CONFIG, DrivetrainPolicy } from '../scheduler/drivetrain/policy';
 import { LocalCheckpointDirs } from './checkpoint-dirs';
 import { localDynamoDbClient } from './dynalite';
-import { type FaultPlan, faultyBackend, faultySend, reordered } from './faults';
+import { burstStatuses, FaultLog, type FaultPlan, faultyBackend, faultySend, reordered } from './faults';
 import { SerialLoop } from './serial-loop';
 import { LocalStatusQueue } from './status-queue';
 
@@ -134,7 +135,22 @@ port.on('message', async (message: ToDispatcher) => {
 const reaped = await processes.recover();
 if (reaped.length > 0) console.warn(`reaped ${reaped.length} attempts left running by an earlier run`);
 loop.start();
+if (faults?.burst) scheduleBurst(faults);
 port.postMessage({ type: 'ready' } satisfies FromDispatcher);
+
+/** Chaos testing: queues the plan's burst of reports once (a marker file keeps restarts from repeating it). */
+function scheduleBurst(plan: FaultPlan): void {
+  const marker = join(runDir, 'burst-done');
+  if (existsSync(marker)) return;
+  setTimeout(async () => {
+    writeFileSync(marker, '');
+    const live = [...(await store.listByState('RUNNING')), ...(await store.listByState('DISPATCHED'))];
+    const statuses = burstStatuses(live, plan.burst!.events);
+    new FaultLog(plan).record('event-burst', { events: statuses.length, live: live.length });
+    for (const status of statuses) queue.send(status);
+    loop.wake();
+  }, plan.burst!.afterMs).unref();
+}
 
 /**
  * local/process-reaper.mjs, told every attempt's process groups: it kills them when this
