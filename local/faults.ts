@@ -136,21 +136,30 @@ export function reordered(batch: QueuedStatus[], plan: FaultPlan, round: number)
     .map(({ message }) => message);
 }
 
+/** The backend job id of the burst's reports (`burst-<tag>-<n>`), so they are counted wherever they are applied. */
+export const BURST = 'burst-';
+
 /** The burst's reports: harmless by construction, so the jobs' outcomes must not move. */
 export function burstStatuses(
   live: readonly { id: string; attempt: number }[],
   events: number,
+  tag: string,
 ): BackendJobStatus[] {
   if (live.length === 0) return [];
   return Array.from({ length: events }, (_, i) => {
     const job = live[i % live.length]!;
     return i % 2 === 0
-      ? { name: `dt-${job.id}-${job.attempt}`, backendJobId: `dt-${job.id}-${job.attempt}`, state: 'RUNNING' }
+      ? { name: `dt-${job.id}-${job.attempt}`, backendJobId: `${BURST}${tag}-${i}`, state: 'RUNNING' }
       : {
           name: `dt-${job.id}-${Math.max(0, job.attempt - 1)}`,
-          backendJobId: 'earlier',
+          backendJobId: `${BURST}${tag}-${i}`,
           state: 'FAILED',
           exitCode: 1,
         };
   });
+}
+
+/** The tag of a burst report, or undefined for any other report. */
+export function burstTagOf(status: BackendJobStatus): string | undefined {
+  return status.backendJobId.startsWith(BURST) ? status.backendJobId.split('-')[1] : undefined;
 }

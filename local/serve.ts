@@ -24,8 +24,11 @@ const platform = await startLocalPlatform(
       ? (JSON.parse(process.env.DRIVETRAIN_FAULTS) as FaultPlan)
       : undefined,
     onRound: roundLog
-      ? ({ ms, statuses, queued }) =>
-          appendFileSync(roundLog, `${JSON.stringify({ at: Date.now(), ms, statuses, queued })}\n`)
+      ? ({ ms, statuses, queued, burstApplied }) =>
+          appendFileSync(
+            roundLog,
+            `${JSON.stringify({ at: Date.now(), ms, statuses, queued, burstApplied })}\n`,
+          )
       : undefined,
   },
 );
