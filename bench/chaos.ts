@@ -386,7 +386,14 @@ async function main() {
     const from = Date.parse(burst.at);
     const after = rounds.filter((r) => r.at >= from);
     let applied = 0;
-    const last = after.find((r) => (applied += r.burstApplied[burst.tag!] ?? 0) >= burst.events!);
+    let last: (typeof rounds)[number] | undefined;
+    for (const round of after) {
+      applied += round.burstApplied[burst.tag!] ?? 0;
+      if (applied >= burst.events!) {
+        last = round;
+        break;
+      }
+    }
     const until = last ? last.at + 10_000 : Number.POSITIVE_INFINITY;
     eventBurst = {
       events: burst.events!,

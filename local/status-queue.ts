@@ -47,7 +47,9 @@ export class LocalStatusQueue {
         statuses.map((status, i) => `${JSON.stringify({ id: first + i, status })}\n`).join(''),
       );
     }
-    statuses.forEach((status, i) => this.messages.set(first + i, { status, visibleAtMs: 0, receives: 0 }));
+    for (const [i, status] of statuses.entries()) {
+      this.messages.set(first + i, { status, visibleAtMs: 0, receives: 0 });
+    }
   }
 
   /** Up to `max` visible messages, oldest first, made invisible for the visibility timeout. */
