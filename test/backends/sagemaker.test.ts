@@ -22,8 +22,11 @@ const OPTIONS: SageMakerBackendOptions = {
 const serviceError = (name: string, message: string) =>
   new SageMakerServiceException({ name, message, $fault: 'client', $metadata: {} });
 
-function sagemaker(responders: ConstructorParameters<typeof RecordingClient>[0] = {}) {
-  const client = new RecordingClient({ CreateTrainingJob: () => ({ TrainingJobArn: ARN }), ...responders });
+function sagemaker(responders: ConstructorParameters<typeof RecordingClient>[1] = {}) {
+  const client = new RecordingClient('sagemaker', {
+    CreateTrainingJob: () => ({ TrainingJobArn: ARN }),
+    ...responders,
+  });
   return { client, backend: new SageMakerBackend(client.as<SageMakerClient>(), OPTIONS) };
 }
 
@@ -37,12 +40,8 @@ const BASE_REQUEST = {
   },
   RoleArn: OPTIONS.roleArn,
   OutputDataConfig: { S3OutputPath: OPTIONS.outputUri, KmsKeyId: OPTIONS.kmsKeyId },
-  ResourceConfig: {
-    InstanceType: 'ml.g5.12xlarge',
-    InstanceCount: 2,
-    VolumeSizeInGB: 200,
-    VolumeKmsKeyId: OPTIONS.kmsKeyId,
-  },
+  // g5 has local NVMe storage: no EBS volume, so no volume size and no volume key.
+  ResourceConfig: { InstanceType: 'ml.g5.12xlarge', InstanceCount: 2 },
   CheckpointConfig: {
     S3Uri: `s3://drivetrain-staging-artifacts/sagemaker/checkpoints/${JOB_ID}`,
     LocalPath: '/opt/ml/checkpoints',
@@ -142,6 +141,69 @@ describe('instance type', () => {
     expect(client.inputsOf('CreateTrainingJob')).toMatchObject([
       { ResourceConfig: { InstanceType: instanceType } },
     ]);
+  });
+
+  test('instances without local storage get an EBS volume encrypted with the key', async () => {
+    const { client, backend } = sagemaker();
+
+    await backend.submit(
+      submission({
+        spec: { resources: { gpus: 0, cpus: 4, memoryMiB: 8192 } },
+        dispatch: { pool: 'sagemaker-m5.xlarge-on-demand' },
+      }),
+    );
+
+    expect(client.inputsOf('CreateTrainingJob')).toMatchObject([
+      {
+        ResourceConfig: {
+          InstanceType: 'ml.m5.xlarge',
+          VolumeSizeInGB: 200,
+          VolumeKmsKeyId: OPTIONS.kmsKeyId,
+        },
+      },
+    ]);
+  });
+
+  test('a volume key on an instance type with local NVMe storage (p4d) is rejected, citing the rule', () => {
+    const client = new RecordingClient('sagemaker');
+    const request = {
+      ...BASE_REQUEST,
+      ResourceConfig: { InstanceType: 'ml.p4d.24xlarge', InstanceCount: 1, VolumeKmsKeyId: OPTIONS.kmsKeyId },
+      StoppingCondition: { MaxRuntimeInSeconds: 3600 },
+    };
+
+    expect(client.problemsOf('CreateTrainingJob', request)).toEqual([
+      expect.stringMatching(
+        /^sagemaker-no-volume-key-on-instance-storage: VolumeKmsKeyId on ml\.p4d\.24xlarge.*API_ResourceConfig/,
+      ),
+    ]);
+  });
+
+  test.each([
+    [
+      {
+        EnableManagedSpotTraining: true,
+        StoppingCondition: { MaxRuntimeInSeconds: 7200, MaxWaitTimeInSeconds: 3600 },
+      },
+      /sagemaker-spot-wait-time/,
+    ],
+    [{ StoppingCondition: { MaxRuntimeInSeconds: 29 * 86_400 } }, /sagemaker-max-runtime/],
+    [
+      { AlgorithmSpecification: { ...BASE_REQUEST.AlgorithmSpecification, TrainingImage: 'python 3' } },
+      /sagemaker-image-reference/,
+    ],
+    [
+      { Environment: Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`V${i}`, 'x'])) },
+      /Environment: 101 entries, at most 100/,
+    ],
+    [{ Environment: { LONG: 'x'.repeat(513) } }, /Environment\.LONG: 513 characters, at most 512/],
+    [{ Tags: [{ Key: 'project', Value: 'a|b' }] }, /does not match|sagemaker-tags/],
+    [{ TrainingJobName: `dt-${'x'.repeat(70)}` }, /TrainingJobName: 73 characters, at most 63/],
+  ])('breaking the model or a documented rule (%o) is rejected', (change, rule) => {
+    const client = new RecordingClient('sagemaker');
+    const request = { ...BASE_REQUEST, StoppingCondition: { MaxRuntimeInSeconds: 3600 }, ...change };
+
+    expect(client.problemsOf('CreateTrainingJob', request).join('\n')).toMatch(rule);
   });
 
   test('refuses a placement on a pool that is not SageMaker capacity', async () => {

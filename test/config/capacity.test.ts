@@ -62,13 +62,14 @@ describe('capacity model', () => {
       ['sagemaker-g5.xlarge-spot', 2, 1],
       ['sagemaker-g5.12xlarge-on-demand', 1, 4],
       ['sagemaker-g5.12xlarge-spot', 1, 4],
+      ['sagemaker-m5.xlarge-on-demand', 2, 0],
     ]);
   });
 
-  test('CPU-only work has pools of its own on Batch', () => {
+  test('CPU-only work has pools of its own', () => {
     const cpu = capacityPools(dev).filter((p) => p.gpuType === 'cpu');
 
-    expect(cpu.map((p) => p.id)).toEqual(['cpu-on-demand', 'cpu-spot']);
+    expect(cpu.map((p) => p.id)).toEqual(['cpu-on-demand', 'cpu-spot', 'sagemaker-m5.xlarge-on-demand']);
     expect(cpu.every((p) => p.node.gpus === 0 && p.node.cpus > 0 && p.node.memoryMiB > 0)).toBe(true);
   });
 
