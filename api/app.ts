@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { createMiddleware } from 'hono/factory';
+import { isTransientBackendError } from '../jobs/backend-errors';
 import { JobNotFound, type LogSource, TransitionConflict } from '../jobs/ports';
 import { type QueueReport, queueReportFor } from '../jobs/queues';
 import { IdempotencyConflict, type JobService, NotCancellable, ValidationFailed } from '../jobs/service';
@@ -184,6 +185,16 @@ export function createApi(options: ApiOptions) {
         errorBody('Conflict', error.message, [{ field: 'id', reason: `job is ${error.job.state}` }]),
         409,
       );
+    if (isTransientBackendError(error)) {
+      // The job store is briefly out of reach (throttled, restarting): nothing was decided, retry.
+      c.header('Retry-After', '1');
+      return c.json(
+        errorBody('ServiceUnavailable', 'the job store is briefly unavailable; try again', [
+          { field: '(service)', reason: 'job store unavailable' },
+        ]),
+        503,
+      );
+    }
     console.error(error);
     return c.json(errorBody('InternalError', 'the request could not be completed', []), 500);
   });

@@ -62,6 +62,12 @@ export function openApiDocument() {
       content: { 'application/json': { schema: gatewayMessage } },
     },
     431: { description: 'Request headers larger than the server accepts' },
+    503: {
+      description:
+        'The job store is briefly unavailable (throttled or restarting); retry after Retry-After seconds',
+      headers: z.object({ 'Retry-After': z.string().openapi({ description: 'Seconds to wait' }) }),
+      content: { 'application/json': { schema: error } },
+    },
   };
   const errorStatus = (description: string) => ({
     description,

@@ -248,8 +248,10 @@ export class LocalProcessBackend implements ComputeBackend {
     };
     const slots = this.reserveGpus(job, dispatch);
     if (typeof slots === 'string') {
-      report({ state: 'FAILED', reason: slots });
-      return;
+      // The dispatcher's books and this machine's disagree for a moment (a victim still
+      // stopping): an error that can pass, as a capacity error is on AWS, so it tries again.
+      this.attempts.delete(dispatch.name);
+      throw Object.assign(new Error(slots), { name: 'InsufficientCapacity', $retryable: {} });
     }
     try {
       const logPath = this.logPath(job.id, job.attempt);

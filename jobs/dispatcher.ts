@@ -183,13 +183,17 @@ export class Dispatcher {
     await this.publish(decision, pending, confirmed);
 
     const byId = new Map([...pending, ...confirmed].map((j) => [j.id, j]));
+    // A victim that could not be stopped still holds its place: what was to start there waits.
+    const stillHeld = new Set<string>();
     for (const preemption of decision.preemptions) {
       const victim = byId.get(preemption.jobId);
       if (!victim) continue;
       const reason = `preempted for ${preemption.forJobId} (${preemption.reason})`;
       if (await this.stop(victim, reason, 'PREEMPTED')) summary.preempted.push(victim.id);
+      else if (victim.dispatch) stillHeld.add(victim.dispatch.pool);
     }
     for (const start of decision.starts) {
+      if (stillHeld.has(start.placement.poolId)) continue;
       const job = byId.get(start.jobId);
       if (job && (await this.start(job, start.placement.poolId, start.placement.nodes, summary)))
         summary.started.push(job.id);
@@ -559,6 +563,12 @@ export class Dispatcher {
     if (dispatch) {
       const call = await this.callBackend(job, 'terminate', (backend) => backend.terminate(dispatch, reason));
       if (!call.ok) return false;
+      // It may have ended on its own before the stop, its report lost: then that is how it ended.
+      const ended = await this.endedOnItsOwn(dispatch, reason);
+      if (ended) {
+        await this.applyTo(job, ended);
+        return true;
+      }
     }
     const settled = await this.settle(job, (current) => {
       if (!ACTIVE_STATES.includes(current.state) || current.attempt !== job.attempt) return undefined;
@@ -575,6 +585,21 @@ export class Dispatcher {
     });
     if (settled.state === 'PREEMPTED') await this.requeue(settled);
     return true;
+  }
+
+  /** The backend's word that an attempt ended for a reason other than `stoppedFor`, if it says so. */
+  private async endedOnItsOwn(dispatch: Dispatch, stoppedFor: string): Promise<BackendJobStatus | undefined> {
+    const backend = this.options.backends[dispatch.backend];
+    if (!backend?.reconcile) return undefined;
+    try {
+      const status = (await backend.reconcile([dispatch])).get(dispatch.name);
+      const ended =
+        status &&
+        (status.state === 'SUCCEEDED' || status.state === 'FAILED' || status.state === 'INTERRUPTED');
+      return ended && status.reason !== stoppedFor ? status : undefined;
+    } catch {
+      return undefined; // the stop stands
+    }
   }
 
   private async requeue(job: JobRecord): Promise<JobRecord> {

@@ -5,6 +5,7 @@
  * EventBridge → SQS brings Batch and SageMaker state changes to the dispatcher Lambda.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { LocalProcessBackend, type ProcessGroupGuard } from '../backends/local-process';
@@ -17,7 +18,15 @@ import { DynamoDbJobStore } from '../jobs/store/dynamodb-job-store';
 import { DEFAULT_DRIVETRAIN_CONFIG, DrivetrainPolicy } from '../scheduler/drivetrain/policy';
 import { LocalCheckpointDirs } from './checkpoint-dirs';
 import { localDynamoDbClient } from './dynalite';
-import { type FaultPlan, faultyBackend, faultySend, reordered } from './faults';
+import {
+  burstStatuses,
+  burstTagOf,
+  FaultLog,
+  type FaultPlan,
+  faultyBackend,
+  faultySend,
+  reordered,
+} from './faults';
 import { SerialLoop } from './serial-loop';
 import { LocalStatusQueue } from './status-queue';
 
@@ -36,7 +45,15 @@ export type ToDispatcher = { type: 'wake' } | { type: 'stop' };
 export type FromDispatcher =
   | { type: 'ready' }
   | { type: 'stopped' }
-  | { type: 'round'; ms: number; statuses: number; queued: number; summary: RoundSummary };
+  | {
+      type: 'round';
+      ms: number;
+      statuses: number;
+      queued: number;
+      /** Chaos testing: how many of the statuses were of the fault plan's burst, by burst tag. */
+      burstApplied: Record<string, number>;
+      summary: RoundSummary;
+    };
 
 /** Reports one round takes off the queue at most (an SQS event source's batch, many times over). */
 const STATUSES_PER_ROUND = 10_000;
@@ -48,7 +65,9 @@ const store = new DynamoDbJobStore(client, tableName);
 const runDir = join(config.dataDir, 'run');
 const checkpoints = new LocalCheckpointDirs(join(config.dataDir, 'checkpoints'));
 
-const queue = new LocalStatusQueue();
+// Durable across restarts, as SQS is: a report sent before a crash is applied after it.
+mkdirSync(runDir, { recursive: true });
+const queue = new LocalStatusQueue(30_000, 10, join(runDir, 'status-queue.jsonl'));
 const send = faults
   ? faultySend(queue, faults)
   : (status: Parameters<LocalStatusQueue['send']>[0]) => queue.send(status);
@@ -101,11 +120,17 @@ const loop = new SerialLoop(
       throw error;
     }
     queue.acknowledge(batch);
+    const burstApplied: Record<string, number> = {};
+    for (const { status } of faults ? batch : []) {
+      const tag = burstTagOf(status);
+      if (tag) burstApplied[tag] = (burstApplied[tag] ?? 0) + 1;
+    }
     port.postMessage({
       type: 'round',
       ms: Date.now() - started,
       statuses: batch.length,
       queued: queue.depth,
+      burstApplied,
       summary,
     } satisfies FromDispatcher);
     // More reports than one round takes: go again at once.
@@ -134,7 +159,24 @@ port.on('message', async (message: ToDispatcher) => {
 const reaped = await processes.recover();
 if (reaped.length > 0) console.warn(`reaped ${reaped.length} attempts left running by an earlier run`);
 loop.start();
+if (faults?.burst) scheduleBurst(faults);
 port.postMessage({ type: 'ready' } satisfies FromDispatcher);
+
+/** Chaos testing: queues the plan's burst of reports once (a marker file keeps restarts from repeating it). */
+function scheduleBurst(plan: FaultPlan): void {
+  const marker = join(runDir, 'burst-done');
+  if (existsSync(marker)) return;
+  setTimeout(async () => {
+    const live = [...(await store.listByState('RUNNING')), ...(await store.listByState('DISPATCHED'))];
+    const tag = String(process.pid);
+    const statuses = burstStatuses(live, plan.burst!.events, tag);
+    queue.sendAll(statuses);
+    // Recorded once queued: a runtime killed before this line runs the burst again when it restarts.
+    new FaultLog(plan).record('event-burst', { events: statuses.length, live: live.length, tag });
+    writeFileSync(marker, '');
+    loop.wake();
+  }, plan.burst!.afterMs).unref();
+}
 
 /**
  * local/process-reaper.mjs, told every attempt's process groups: it kills them when this

@@ -26,6 +26,11 @@ export interface FaultPlan {
   readonly failTerminate: number;
   /** Chance, per job, that the backend refuses its every submit (a permanent error). */
   readonly refuseJob: number;
+  /**
+   * A burst of status reports queued at once, this long after the first start: repeats of
+   * live attempts' RUNNING and reports about their earlier attempts, which must change nothing.
+   */
+  readonly burst?: { readonly events: number; readonly afterMs: number };
 }
 
 export type FaultKind =
@@ -35,7 +40,8 @@ export type FaultKind =
   | 'submit-throttled'
   | 'submit-response-lost'
   | 'terminate-failed'
-  | 'submit-refused';
+  | 'submit-refused'
+  | 'event-burst';
 
 /** A number in [0, 1) fixed by the seed and the key. */
 export function chance(seed: number, key: string): number {
@@ -44,7 +50,7 @@ export function chance(seed: number, key: string): number {
 
 export const REFUSED_MESSAGE = 'injected: the backend refuses this job';
 
-class FaultLog {
+export class FaultLog {
   private readonly counts = new Map<string, number>();
 
   constructor(private readonly plan: FaultPlan) {}
@@ -128,4 +134,32 @@ export function reordered(batch: QueuedStatus[], plan: FaultPlan, round: number)
     .map((message, i) => ({ message, key: chance(plan.seed, `order:${round}:${i}`) }))
     .sort((a, b) => a.key - b.key)
     .map(({ message }) => message);
+}
+
+/** The backend job id of the burst's reports (`burst-<tag>-<n>`), so they are counted wherever they are applied. */
+export const BURST = 'burst-';
+
+/** The burst's reports: harmless by construction, so the jobs' outcomes must not move. */
+export function burstStatuses(
+  live: readonly { id: string; attempt: number }[],
+  events: number,
+  tag: string,
+): BackendJobStatus[] {
+  if (live.length === 0) return [];
+  return Array.from({ length: events }, (_, i) => {
+    const job = live[i % live.length]!;
+    return i % 2 === 0
+      ? { name: `dt-${job.id}-${job.attempt}`, backendJobId: `${BURST}${tag}-${i}`, state: 'RUNNING' }
+      : {
+          name: `dt-${job.id}-${Math.max(0, job.attempt - 1)}`,
+          backendJobId: `${BURST}${tag}-${i}`,
+          state: 'FAILED',
+          exitCode: 1,
+        };
+  });
+}
+
+/** The tag of a burst report, or undefined for any other report. */
+export function burstTagOf(status: BackendJobStatus): string | undefined {
+  return status.backendJobId.startsWith(BURST) ? status.backendJobId.split('-')[1] : undefined;
 }

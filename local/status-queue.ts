@@ -1,3 +1,4 @@
+import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { BackendJobStatus } from '../jobs/ports';
 
 export interface QueuedStatus {
@@ -11,6 +12,9 @@ export interface QueuedStatus {
  * invisible until it is acknowledged or its visibility timeout passes, when it is delivered
  * again; one delivered `maxReceives` times without an acknowledgement is dead-lettered.
  * The dispatcher applies reports idempotently, so a second delivery changes nothing.
+ * With a journal, the queue is durable as SQS is: a report sent before a crash of the
+ * runtime is delivered after its restart (sends and acknowledgements are appended to files,
+ * replayed and compacted at start).
  */
 export class LocalStatusQueue {
   private readonly messages = new Map<
@@ -24,10 +28,28 @@ export class LocalStatusQueue {
   constructor(
     private readonly visibilityTimeoutMs = 30_000,
     private readonly maxReceives = 10,
-  ) {}
+    private readonly journal?: string,
+  ) {
+    if (journal) this.replay(journal);
+  }
 
   send(status: BackendJobStatus): void {
-    this.messages.set(this.nextId++, { status, visibleAtMs: 0, receives: 0 });
+    this.sendAll([status]);
+  }
+
+  /** Many reports with one journal write. */
+  sendAll(statuses: readonly BackendJobStatus[]): void {
+    const first = this.nextId;
+    this.nextId += statuses.length;
+    if (this.journal) {
+      appendFileSync(
+        this.journal,
+        statuses.map((status, i) => `${JSON.stringify({ id: first + i, status })}\n`).join(''),
+      );
+    }
+    for (const [i, status] of statuses.entries()) {
+      this.messages.set(first + i, { status, visibleAtMs: 0, receives: 0 });
+    }
   }
 
   /** Up to `max` visible messages, oldest first, made invisible for the visibility timeout. */
@@ -49,7 +71,34 @@ export class LocalStatusQueue {
   }
 
   acknowledge(batch: readonly QueuedStatus[]): void {
+    if (batch.length === 0) return;
+    if (this.journal) appendFileSync(`${this.journal}.acks`, `${batch.map((m) => m.id).join('\n')}\n`);
     for (const { id } of batch) this.messages.delete(id);
+  }
+
+  /** Loads what an earlier lifetime sent and never acknowledged, and rewrites the journal to just that. */
+  private replay(journal: string): void {
+    const acked = new Set(
+      existsSync(`${journal}.acks`)
+        ? readFileSync(`${journal}.acks`, 'utf8').split('\n').filter(Boolean).map(Number)
+        : [],
+    );
+    const lines = existsSync(journal) ? readFileSync(journal, 'utf8').split('\n') : [];
+    for (const line of lines) {
+      let message: QueuedStatus;
+      try {
+        message = JSON.parse(line) as QueuedStatus;
+      } catch {
+        continue; // empty, or the last line a crash cut short: never acknowledged, never applied
+      }
+      this.nextId = Math.max(this.nextId, message.id + 1);
+      if (!acked.has(message.id))
+        this.messages.set(message.id, { status: message.status, visibleAtMs: 0, receives: 0 });
+    }
+    const kept = [...this.messages].map(([id, { status }]) => `${JSON.stringify({ id, status })}\n`).join('');
+    writeFileSync(`${journal}.tmp`, kept);
+    renameSync(`${journal}.tmp`, journal);
+    writeFileSync(`${journal}.acks`, '');
   }
 
   /** Makes unacknowledged messages visible again at once (the consumer failed). */

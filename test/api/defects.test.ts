@@ -141,9 +141,10 @@ describe('regressions of the hostile-input review', () => {
       '413',
       '429',
       '431',
+      '503',
     ]);
-    expect(statuses('/jobs', 'get')).toEqual(['200', '400', '401', '403', '429', '431']);
-    expect(statuses('/jobs/{id}', 'get')).toEqual(['200', '400', '401', '403', '404', '429', '431']);
+    expect(statuses('/jobs', 'get')).toEqual(['200', '400', '401', '403', '429', '431', '503']);
+    expect(statuses('/jobs/{id}', 'get')).toEqual(['200', '400', '401', '403', '404', '429', '431', '503']);
     expect(statuses('/jobs/{id}', 'delete')).toEqual([
       '202',
       '400',
@@ -153,8 +154,18 @@ describe('regressions of the hostile-input review', () => {
       '409',
       '429',
       '431',
+      '503',
     ]);
-    expect(statuses('/jobs/{id}/logs', 'get')).toEqual(['200', '400', '401', '403', '404', '429', '431']);
-    expect(statuses('/queues', 'get')).toEqual(['200', '401', '403', '429', '431']);
+    expect(statuses('/jobs/{id}/logs', 'get')).toEqual([
+      '200',
+      '400',
+      '401',
+      '403',
+      '404',
+      '429',
+      '431',
+      '503',
+    ]);
+    expect(statuses('/queues', 'get')).toEqual(['200', '401', '403', '429', '431', '503']);
   });
 });

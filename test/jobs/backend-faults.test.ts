@@ -192,3 +192,48 @@ describe('backends that are not configured here', () => {
     expect((await get(healthy)).state).toBe('DISPATCHED');
   });
 });
+
+describe('a preemption whose victim could not be stopped', () => {
+  test('leaves the preemptor pending in that pool until the victim is stopped', async () => {
+    // GIVEN preemptible work on both a10g pools, and a terminate that fails once
+    const d = localDispatcher(store, backend, { nodesPerPool: 1, clock: () => now, warn: () => undefined });
+    for (let i = 0; i < 2; i++)
+      await service.submit(
+        'mapping',
+        spec(`sweep-${i}`, {
+          priorityClass: 'preemptible',
+          resources: { gpus: 4, gpuType: 'a10g', cpus: 1, memoryMiB: 1024 },
+        }),
+      );
+    await d.round();
+    for (const job of await store.listByState('DISPATCHED'))
+      await d.round([{ name: job.dispatch!.name, backendJobId: 'x', state: 'RUNNING' }]);
+    const original = backend.terminate.bind(backend);
+    let failures = 1;
+    backend.terminate = async (dispatch, reason) => {
+      if (failures-- > 0)
+        throw Object.assign(new Error('Service Unavailable'), { $metadata: { httpStatusCode: 503 } });
+      return original(dispatch, reason);
+    };
+    now = new Date(now.getTime() + 3_600_000);
+    const { job: critical } = await service.submit(
+      'perception',
+      spec('release', {
+        priorityClass: 'critical',
+        resources: { gpus: 4, gpuType: 'a10g', cpus: 1, memoryMiB: 1024 },
+      }),
+    );
+
+    // WHEN
+    const first = await d.round();
+    const waiting = await get(critical);
+    now = new Date(now.getTime() + 6_000);
+    const second = await d.round();
+
+    // THEN
+    expect(first.preempted).toEqual([]);
+    expect(waiting.state).toBe('PENDING');
+    expect(second.preempted).toHaveLength(1);
+    expect((await get(critical)).state).toBe('DISPATCHED');
+  });
+});

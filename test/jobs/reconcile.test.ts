@@ -191,3 +191,51 @@ describe('checkpoint-aware preemption', () => {
     expect(younger).toBeDefined();
   });
 });
+
+describe('stopping an attempt that already ended', () => {
+  test('a preemption victim whose success report was lost ends SUCCEEDED, not requeued to run again', async () => {
+    // GIVEN two preemptible jobs holding both a10g pools, both finished, their reports lost
+    const d = localDispatcher(store, backend, {
+      clock: () => now,
+      warn: () => undefined,
+      reconcileEveryS: 86_400,
+    });
+    const sweeps = [];
+    for (let i = 0; i < 2; i++)
+      sweeps.push(
+        (
+          await service.submit(
+            'mapping',
+            spec({
+              name: `sweep-${i}`,
+              priorityClass: 'preemptible',
+              resources: { gpus: 4, gpuType: 'a10g', cpus: 1, memoryMiB: 1024 },
+            }),
+          )
+        ).job,
+      );
+    await d.round();
+    const names = sweeps.map((job) => `dt-${job.id}-1`);
+    await d.round(names.map((name) => ({ name, backendJobId: name, state: 'RUNNING' as const })));
+    for (const name of names)
+      backend.known.set(name, { name, backendJobId: name, state: 'SUCCEEDED', exitCode: 0 });
+
+    // WHEN critical work preempts one of them before any reconciliation
+    later(3600);
+    await service.submit(
+      'perception',
+      spec({
+        name: 'release',
+        priorityClass: 'critical',
+        resources: { gpus: 4, gpuType: 'a10g', cpus: 1, memoryMiB: 1024 },
+      }),
+    );
+    await d.round();
+
+    // THEN
+    const states = await Promise.all(sweeps.map(async (job) => (await get(job)).state));
+    expect(states).toContain('SUCCEEDED');
+    expect(states).not.toContain('PENDING');
+    expect((await Promise.all(sweeps.map(get))).every((job) => job.attempt === 1)).toBe(true);
+  });
+});
