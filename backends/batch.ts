@@ -87,10 +87,18 @@ export function batchQueue(env: string, dispatch: Dispatch): string {
   return queueName(env, dispatch.pool);
 }
 
-/** The job definition CDK deploys for this shape of job (see lib/compute/training-job-definitions). */
+/**
+ * The job definition CDK deploys for this team and shape of job (lib/compute/training-job-definitions:
+ * `drivetrain-<env>-<team>-<shape>`), which runs as the team's own job role.
+ */
 export function baseJobDefinition(env: string, job: JobRecord): string {
-  if (job.spec.resources.nodes > 1) return `drivetrain-${env}-${fleetOf(job.spec)}-multi-node`;
-  return job.spec.resources.gpus > 0 ? `drivetrain-${env}-gpu` : `drivetrain-${env}-cpu`;
+  const shape =
+    job.spec.resources.nodes > 1
+      ? `${fleetOf(job.spec)}-multi-node`
+      : job.spec.resources.gpus > 0
+        ? 'gpu'
+        : 'cpu';
+  return `drivetrain-${env}-${job.team}-${shape}`;
 }
 
 /** The exact SubmitJob request of one attempt. */

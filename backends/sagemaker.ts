@@ -13,8 +13,12 @@ import type { Dispatch, JobRecord } from '../jobs/job';
 import type { BackendJobStatus, BackendSubmission, ComputeBackend } from '../jobs/ports';
 import { attemptEnvironment, attemptTags } from './attempt';
 
+/**
+ * `roleArn`, `outputUri` and `checkpointUri` may hold `{team}`, replaced by the job's team:
+ * each team's jobs run as its own execution role and write under its own prefix.
+ */
 export interface SageMakerBackendOptions {
-  /** Execution role the training jobs run as (SageMakerTraining.executionRole). */
+  /** Execution role the training jobs run as (lib/compute/team-roles: one per team). */
   readonly roleArn: string;
   /** S3 prefix for model artifacts; SageMaker adds `<training job name>/output/`. */
   readonly outputUri: string;
@@ -37,6 +41,9 @@ export interface SageMakerBackendOptions {
    */
   readonly spotWaitS?: number;
 }
+
+/** Replaced by the job's team in the role ARN and S3 locations. */
+export const TEAM = '{team}';
 
 /** Where SageMaker syncs `CheckpointConfig.S3Uri` to and from inside the container. */
 export const CHECKPOINT_PATH = '/opt/ml/checkpoints';
@@ -102,6 +109,7 @@ export function createTrainingJobRequest(
 ): CreateTrainingJobRequest {
   const { spec } = job;
   const spot = dispatch.capacityType === 'spot';
+  const ofTeam = (template: string) => template.replaceAll(TEAM, job.team);
   return {
     TrainingJobName: dispatch.name,
     AlgorithmSpecification: {
@@ -111,8 +119,8 @@ export function createTrainingJobRequest(
       // SageMaker rejects an empty argument list.
       ...(spec.args.length > 0 ? { ContainerArguments: spec.args } : {}),
     },
-    RoleArn: options.roleArn,
-    OutputDataConfig: { S3OutputPath: options.outputUri, KmsKeyId: options.kmsKeyId },
+    RoleArn: ofTeam(options.roleArn),
+    OutputDataConfig: { S3OutputPath: ofTeam(options.outputUri), KmsKeyId: options.kmsKeyId },
     ResourceConfig: resourceConfig(instanceTypeOf(dispatch), spec.resources.nodes, options),
     StoppingCondition: {
       MaxRuntimeInSeconds: spec.maxRuntimeS,
@@ -120,7 +128,7 @@ export function createTrainingJobRequest(
     },
     EnableManagedSpotTraining: spot,
     // Per job, not per attempt: a requeued attempt resumes from the last checkpoint.
-    CheckpointConfig: { S3Uri: `${options.checkpointUri}/${job.id}`, LocalPath: CHECKPOINT_PATH },
+    CheckpointConfig: { S3Uri: `${ofTeam(options.checkpointUri)}/${job.id}`, LocalPath: CHECKPOINT_PATH },
     VpcConfig: { Subnets: [...options.subnets], SecurityGroupIds: [...options.securityGroupIds] },
     Environment: attemptEnvironment(job),
     Tags: Object.entries(attemptTags(job)).map(([Key, Value]) => ({ Key, Value })),

@@ -67,7 +67,7 @@ describe('BatchBackend.submit', () => {
       {
         jobName: NAME,
         jobQueue: 'drivetrain-dev-a10g-on-demand',
-        jobDefinition: derivedName('drivetrain-dev-gpu', IMAGE),
+        jobDefinition: derivedName('drivetrain-dev-perception-gpu', IMAGE),
         shareIdentifier: 'perception',
         schedulingPriorityOverride: 500,
         containerOverrides: {
@@ -106,7 +106,7 @@ describe('BatchBackend.submit', () => {
       {
         jobName: NAME,
         jobQueue: 'drivetrain-dev-a100-multi-node',
-        jobDefinition: derivedName('drivetrain-dev-a100-multi-node', IMAGE),
+        jobDefinition: derivedName('drivetrain-dev-perception-a100-multi-node', IMAGE),
         shareIdentifier: 'perception',
         schedulingPriorityOverride: 1000,
         nodeOverrides: {
@@ -149,7 +149,7 @@ describe('BatchBackend.submit', () => {
     expect(client.inputsOf('SubmitJob')).toMatchObject([
       {
         jobQueue: 'drivetrain-dev-cpu-spot',
-        jobDefinition: derivedName('drivetrain-dev-cpu', IMAGE),
+        jobDefinition: derivedName('drivetrain-dev-perception-cpu', IMAGE),
         schedulingPriorityOverride: 100,
         containerOverrides: {
           resourceRequirements: [
@@ -188,14 +188,14 @@ describe('BatchBackend.submit', () => {
     // GIVEN
     const { client, backend } = batch();
     const image = 'public.ecr.aws/drivetrain/planning:2.0';
-    const derived = derivedName('drivetrain-dev-gpu', image);
+    const derived = derivedName('drivetrain-dev-perception-gpu', image);
 
     // WHEN
     await backend.submit(submission({ spec: { image } }));
     await backend.submit(submission({ spec: { image }, attempt: 2 }));
 
     // THEN
-    const base = DEPLOYED.find((d) => d.jobDefinitionName === 'drivetrain-dev-gpu')!;
+    const base = DEPLOYED.find((d) => d.jobDefinitionName === 'drivetrain-dev-perception-gpu')!;
     expect(client.inputsOf('RegisterJobDefinition')).toEqual([
       {
         jobDefinitionName: derived,
@@ -208,7 +208,7 @@ describe('BatchBackend.submit', () => {
         platformCapabilities: base.platformCapabilities,
         containerProperties: { ...base.containerProperties, image },
         nodeProperties: undefined,
-        tags: { ...base.tags, 'drivetrain:base-definition': 'drivetrain-dev-gpu' },
+        tags: { ...base.tags, 'drivetrain:base-definition': 'drivetrain-dev-perception-gpu' },
       },
     ]);
     expect(client.inputsOf('SubmitJob')).toMatchObject([
@@ -225,7 +225,7 @@ describe('requests AWS accepts', () => {
     await backend.submit(submission({ spec: { image: IMAGE_OF_BASE } }));
 
     expect(client.inputsOf('RegisterJobDefinition')).toEqual([]);
-    expect(client.inputsOf('SubmitJob')).toMatchObject([{ jobDefinition: 'drivetrain-dev-gpu' }]);
+    expect(client.inputsOf('SubmitJob')).toMatchObject([{ jobDefinition: 'drivetrain-dev-perception-gpu' }]);
   });
 
   test('the synthesized multi-node definitions take numNodes overrides (open node range)', () => {
@@ -276,7 +276,12 @@ describe('requests AWS accepts', () => {
     [{ tags: { 'aws:owner': 'me' } }, /batch-tags/],
   ])('breaking a documented SubmitJob rule (%o) is rejected', (change, rule) => {
     const client = new RecordingClient('batch');
-    const request = { jobName: NAME, jobQueue: 'q', jobDefinition: 'drivetrain-dev-cpu', ...change };
+    const request = {
+      jobName: NAME,
+      jobQueue: 'q',
+      jobDefinition: 'drivetrain-dev-perception-cpu',
+      ...change,
+    };
 
     expect(client.problemsOf('SubmitJob', request).join('\n')).toMatch(rule);
   });
