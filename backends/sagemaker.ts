@@ -42,6 +42,9 @@ export interface SageMakerBackendOptions {
   readonly spotWaitS?: number;
 }
 
+/** DescribeTrainingJob calls of one reconciliation in flight at once, well inside SageMaker's rate. */
+const DESCRIBES_IN_FLIGHT = 8;
+
 /** Replaced by the job's team in the role ARN and S3 locations. */
 export const TEAM = '{team}';
 
@@ -89,6 +92,35 @@ export class SageMakerBackend implements ComputeBackend {
       if ((await this.describe(dispatch.name))?.TrainingJobStatus !== 'InProgress') return;
       throw error;
     }
+  }
+
+  /**
+   * SageMaker's own view of attempts: DescribeTrainingJob per attempt name (there is no batch
+   * describe), a few at a time. A training job SageMaker does not know is missing from the result.
+   */
+  async reconcile(dispatches: readonly Dispatch[]): Promise<Map<string, BackendJobStatus>> {
+    const statuses = new Map<string, BackendJobStatus>();
+    for (let from = 0; from < dispatches.length; from += DESCRIBES_IN_FLIGHT) {
+      const described = await Promise.all(
+        dispatches.slice(from, from + DESCRIBES_IN_FLIGHT).map((d) => this.describe(d.name)),
+      );
+      for (const job of described) {
+        if (!job?.TrainingJobName || !job.TrainingJobArn || !job.TrainingJobStatus) continue;
+        statuses.set(
+          job.TrainingJobName,
+          sagemakerEventToStatus({
+            detail: {
+              TrainingJobName: job.TrainingJobName,
+              TrainingJobArn: job.TrainingJobArn,
+              TrainingJobStatus: job.TrainingJobStatus,
+              SecondaryStatus: job.SecondaryStatus,
+              FailureReason: job.FailureReason,
+            },
+          }),
+        );
+      }
+    }
+    return statuses;
   }
 
   private async describe(name: string) {
@@ -204,6 +236,8 @@ export function sagemakerEventToStatus(event: SageMakerTrainingJobStateChange): 
       return { ...base, state: 'SUCCEEDED', exitCode: 0 };
     case 'Stopped':
       if (secondary === 'MaxWaitTimeExceeded') return { ...base, state: 'INTERRUPTED', reason: secondary };
+      // StoppingCondition.MaxRuntimeInSeconds (the spec's maxRuntimeS) was reached.
+      if (secondary === 'MaxRuntimeExceeded') return { ...base, state: 'FAILED', reason: 'timed out' };
       return { ...base, state: 'FAILED', reason: reason ?? (secondary || 'Stopped') };
     default:
       if (secondary === 'Interrupted' || reason?.startsWith('CapacityError')) {

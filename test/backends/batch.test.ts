@@ -461,3 +461,53 @@ describe('batchEventToStatus', () => {
     });
   });
 });
+
+describe('BatchBackend.reconcile', () => {
+  const dispatchOf = (id: string, backendJobId: string) =>
+    submission({ id, dispatch: { backendJobId } }).dispatch;
+
+  test('describes recorded job ids 100 per call and maps each to its status', async () => {
+    // GIVEN 150 live attempts, of which Batch still knows all but one
+    const dispatches = Array.from({ length: 150 }, (_, i) => dispatchOf(`job${i}`, `batch-${i}`));
+    const client = new RecordingClient('batch', {
+      DescribeJobs: ({ jobs }: { jobs: string[] }) => ({
+        jobs: jobs
+          .filter((id) => id !== 'batch-7')
+          .map((id) => ({
+            jobId: id,
+            jobName: `dt-job${id.slice(6)}-1`,
+            jobQueue: 'q',
+            jobDefinition: 'd',
+            startedAt: 1,
+            status: id === 'batch-3' ? 'SUCCEEDED' : 'RUNNING',
+          })),
+      }),
+    });
+    const backend = new BatchBackend(client.as<BatchClient>(), { env: 'dev' });
+
+    // WHEN
+    const known = await backend.reconcile(dispatches);
+
+    // THEN
+    expect(client.inputsOf('DescribeJobs').map((i) => (i as { jobs: string[] }).jobs.length)).toEqual([
+      100, 50,
+    ]);
+    expect(known.size).toBe(149);
+    expect(known.has('dt-job7-1')).toBe(false);
+    expect(known.get('dt-job3-1')).toMatchObject({ state: 'SUCCEEDED', backendJobId: 'batch-3' });
+    expect(known.get('dt-job4-1')?.state).toBe('RUNNING');
+  });
+
+  test('an attempt stopped at its timeout ends FAILED "timed out"', () => {
+    const status = batchEventToStatus({
+      detail: {
+        jobName: NAME,
+        jobId: 'batch-job-1',
+        status: 'FAILED',
+        statusReason: 'Job attempt duration exceeded timeout',
+      },
+    });
+
+    expect(status).toMatchObject({ state: 'FAILED', reason: 'timed out' });
+  });
+});

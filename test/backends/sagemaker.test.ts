@@ -355,3 +355,32 @@ describe('sagemakerEventToStatus', () => {
     expect(mapped).toMatchObject({ state: 'INTERRUPTED' });
   });
 });
+
+describe('SageMakerBackend.reconcile', () => {
+  test('describes each attempt by name; a job SageMaker does not know is missing', async () => {
+    // GIVEN one job stopped at MaxRuntimeInSeconds and one SageMaker never saw
+    const known = submission({ dispatch: { backendJobId: ARN } }).dispatch;
+    const lost = submission({ id: 'lostjob' }).dispatch;
+    const { client, backend } = sagemaker({
+      DescribeTrainingJob: ({ TrainingJobName }: { TrainingJobName: string }) => {
+        if (TrainingJobName !== NAME)
+          throw serviceError('ValidationException', 'Requested resource not found');
+        return {
+          TrainingJobName,
+          TrainingJobArn: ARN,
+          TrainingJobStatus: 'Stopped',
+          SecondaryStatus: 'MaxRuntimeExceeded',
+        };
+      },
+    });
+
+    // WHEN
+    const statuses = await backend.reconcile([known, lost]);
+
+    // THEN
+    expect([...statuses.entries()]).toEqual([
+      [NAME, { name: NAME, backendJobId: ARN, state: 'FAILED', reason: 'timed out' }],
+    ]);
+    expect(client.inputsOf('DescribeTrainingJob')).toHaveLength(2);
+  });
+});
