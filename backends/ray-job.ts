@@ -8,8 +8,8 @@ import { argv, attemptEnvironment, fleetOf } from './attempt';
  */
 
 /**
- * Node labels and taint of the EKS GPU node groups. They mirror GPU_TYPE_LABEL,
- * CAPACITY_TYPE_LABEL and GPU_TAINT of lib/kubernetes/gpu-nodegroups (a test keeps them
+ * Node labels and taint of the EKS GPU NodePools. They mirror GPU_TYPE_LABEL,
+ * CAPACITY_TYPE_LABEL and GPU_TAINT of lib/kubernetes/gpu-node-pools (a test keeps them
  * equal); importing them would pull aws-cdk-lib into the dispatcher's Lambda bundle.
  */
 export const GPU_TYPE_LABEL = 'drivetrain/gpu-type';

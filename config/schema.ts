@@ -142,6 +142,8 @@ export const environmentSchema = z
        */
       podsReadyTimeoutS: z.number().int().min(60).max(86_400).default(600),
       kuberayVersion: z.string(),
+      /** Chart (and CRD) version of Karpenter, which provisions the GPU nodes. */
+      karpenterVersion: z.string(),
       nvidiaDevicePluginVersion: z.string(),
       /** IAM role ARNs granted cluster-admin through an EKS access entry. */
       adminRoleArns: z.array(z.string()).default([]),

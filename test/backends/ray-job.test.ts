@@ -9,7 +9,7 @@ import {
   rayJobToStatus,
   shellQuote,
 } from '../../backends/ray-job';
-import * as nodegroups from '../../lib/kubernetes/gpu-nodegroups';
+import * as nodegroups from '../../lib/kubernetes/gpu-node-pools';
 import { JOB_ID, submission } from './fixtures';
 
 const NAME = `dt-${JOB_ID}-1`;
