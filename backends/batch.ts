@@ -1,6 +1,7 @@
 import {
   type BatchClient,
   type ContainerOverrides,
+  DescribeJobsCommand,
   type JobSummary,
   ListJobsCommand,
   SubmitJobCommand,
@@ -26,6 +27,10 @@ export interface BatchBackendOptions {
 
 /** How Batch begins the status reason of an attempt whose instance went away (spot reclaim, host failure). */
 const HOST_FAILURE = 'Host EC2';
+/** How Batch words an attempt it stopped at `timeout.attemptDurationSeconds`. */
+const TIMED_OUT = /attempt duration exceeded timeout/i;
+/** DescribeJobs takes at most 100 job ids per call. */
+const DESCRIBE_JOBS_MAX = 100;
 /** Batch accepts 1 to 10 attempts per job. */
 const MAX_BATCH_ATTEMPTS = 10;
 
@@ -70,6 +75,33 @@ export class BatchBackend implements ComputeBackend {
     if (jobId !== undefined) await this.client.send(new TerminateJobCommand({ jobId, reason }));
   }
 
+  /**
+   * Batch's own view of attempts: DescribeJobs by recorded job id, up to the 100 ids a call
+   * takes (https://docs.aws.amazon.com/batch/latest/APIReference/API_DescribeJobs.html). A
+   * job Batch no longer knows (never submitted, or purged) is missing from the result.
+   */
+  async reconcile(dispatches: readonly Dispatch[]): Promise<Map<string, BackendJobStatus>> {
+    const byId = new Map(dispatches.flatMap((d) => (d.backendJobId ? [[d.backendJobId, d] as const] : [])));
+    const ids = [...byId.keys()];
+    const statuses = new Map<string, BackendJobStatus>();
+    for (let from = 0; from < ids.length; from += DESCRIBE_JOBS_MAX) {
+      const { jobs = [] } = await this.client.send(
+        new DescribeJobsCommand({ jobs: ids.slice(from, from + DESCRIBE_JOBS_MAX) }),
+      );
+      for (const job of jobs) {
+        const dispatch = job.jobId === undefined ? undefined : byId.get(job.jobId);
+        if (dispatch === undefined || job.jobName !== dispatch.name || job.status === undefined) continue;
+        statuses.set(
+          dispatch.name,
+          batchEventToStatus({
+            detail: { ...job, jobName: job.jobName, jobId: job.jobId!, status: job.status },
+          }),
+        );
+      }
+    }
+    return statuses;
+  }
+
   /** Every status: with a name filter, ListJobs ignores `jobStatus` and returns them all. */
   private async findOn(jobQueue: string, name: string): Promise<{ backendJobId: string } | undefined> {
     const { jobSummaryList = [] } = await this.client.send(
@@ -87,10 +119,18 @@ export function batchQueue(env: string, dispatch: Dispatch): string {
   return queueName(env, dispatch.pool);
 }
 
-/** The job definition CDK deploys for this shape of job (see lib/compute/training-job-definitions). */
+/**
+ * The job definition CDK deploys for this team and shape of job (lib/compute/training-job-definitions:
+ * `drivetrain-<env>-<team>-<shape>`), which runs as the team's own job role.
+ */
 export function baseJobDefinition(env: string, job: JobRecord): string {
-  if (job.spec.resources.nodes > 1) return `drivetrain-${env}-${fleetOf(job.spec)}-multi-node`;
-  return job.spec.resources.gpus > 0 ? `drivetrain-${env}-gpu` : `drivetrain-${env}-cpu`;
+  const shape =
+    job.spec.resources.nodes > 1
+      ? `${fleetOf(job.spec)}-multi-node`
+      : job.spec.resources.gpus > 0
+        ? 'gpu'
+        : 'cpu';
+  return `drivetrain-${env}-${job.team}-${shape}`;
 }
 
 /** The exact SubmitJob request of one attempt. */
@@ -178,9 +218,12 @@ export function batchEventToStatus(event: BatchJobStateChange): BackendJobStatus
       return { ...base, state: 'SUCCEEDED', exitCode: exitCodeOf(detail) ?? 0 };
     case 'FAILED': {
       const lostHost = hostFailureOf(detail);
-      return lostHost
-        ? { ...base, state: 'INTERRUPTED', reason: lostHost }
-        : { ...base, state: 'FAILED', reason, exitCode: exitCodeOf(detail) };
+      if (lostHost) return { ...base, state: 'INTERRUPTED', reason: lostHost };
+      const reasons = [reason, detail.attempts?.at(-1)?.statusReason];
+      if (reasons.some((r) => r !== undefined && TIMED_OUT.test(r))) {
+        return { ...base, state: 'FAILED', reason: 'timed out', exitCode: exitCodeOf(detail) };
+      }
+      return { ...base, state: 'FAILED', reason, exitCode: exitCodeOf(detail) };
     }
     default:
       // SUBMITTED, PENDING, RUNNABLE, STARTING: accepted, not yet running.

@@ -1,9 +1,26 @@
 import type { Dispatch } from '../jobs/job';
 import type { BackendJobStatus, BackendSubmission, ComputeBackend } from '../jobs/ports';
 import { type KubernetesApi, KubernetesApiError } from './kubernetes-api';
-import { type RayJob, type RayJobOptions, rayJobManifest, rayJobToStatus, teamNamespace } from './ray-job';
+import {
+  JOB_ID_LABEL,
+  type RayJob,
+  type RayJobOptions,
+  rayJobManifest,
+  rayJobToStatus,
+  teamNamespace,
+} from './ray-job';
 
-export type RayEksBackendOptions = RayJobOptions;
+export interface RayEksBackendOptions extends RayJobOptions {
+  /**
+   * All or nothing, as Kueue's waitForPodsReady: a RayJob whose pods are not all running this
+   * long after creation is deleted and reported INTERRUPTED, so the dispatcher requeues the
+   * job instead of letting a partly placed gang hold GPUs. From config `eks.podsReadyTimeoutS`.
+   * @default 600
+   */
+  readonly podsReadyTimeoutS?: number;
+  /** Clock, for tests. */
+  readonly now?: () => Date;
+}
 
 /** The RayJobs of a namespace, one of them with `name`, or (no namespace) of the whole cluster. */
 export function rayJobPath(namespace?: string, name?: string): string {
@@ -62,12 +79,50 @@ export class RayEksBackend implements ComputeBackend {
   /** RayJobs publish no EventBridge events: the dispatcher polls them once per round. */
   async poll(dispatch: Dispatch): Promise<BackendJobStatus | undefined> {
     const rayJob = await this.find(dispatch);
-    return rayJob && rayJobToStatus(rayJob);
+    return rayJob && this.statusOf(rayJob);
+  }
+
+  /** Every Drivetrain RayJob of the cluster in one list call, matched to the attempts by name. */
+  async reconcile(dispatches: readonly Dispatch[]): Promise<Map<string, BackendJobStatus>> {
+    const wanted = new Set(dispatches.map((d) => d.name));
+    const selector = encodeURIComponent(JOB_ID_LABEL);
+    const list = await this.api.get<{ items: RayJob[] }>(`${rayJobPath()}?labelSelector=${selector}`);
+    const statuses = new Map<string, BackendJobStatus>();
+    for (const rayJob of list.items) {
+      if (wanted.has(rayJob.metadata.name)) statuses.set(rayJob.metadata.name, await this.statusOf(rayJob));
+    }
+    return statuses;
+  }
+
+  /**
+   * KubeRay's status, except that a gang not fully running within podsReadyTimeoutS of its
+   * creation is torn down and reported INTERRUPTED with the reason, to be requeued.
+   */
+  private async statusOf(rayJob: RayJob): Promise<BackendJobStatus> {
+    const status = rayJobToStatus(rayJob);
+    const created = Date.parse(rayJob.metadata.creationTimestamp ?? '');
+    const timeoutS = this.options.podsReadyTimeoutS ?? 600;
+    const ageS = ((this.options.now?.() ?? new Date()).getTime() - created) / 1000;
+    if (status.state !== 'STARTING' || !Number.isFinite(created) || ageS < timeoutS) return status;
+    await this.remove(rayJob);
+    const cluster = rayJob.status?.rayClusterStatus;
+    const pods =
+      cluster?.desiredWorkerReplicas === undefined
+        ? ''
+        : ` (${cluster.readyWorkerReplicas ?? 0} of ${cluster.desiredWorkerReplicas} workers ready)`;
+    return {
+      ...status,
+      state: 'INTERRUPTED',
+      reason: `gang not running within ${timeoutS}s of creation${pods}: RayJob deleted, job requeued`,
+    };
   }
 
   async terminate(dispatch: Dispatch, _reason: string): Promise<void> {
     const rayJob = await this.find(dispatch);
-    if (rayJob === undefined) return;
+    if (rayJob !== undefined) await this.remove(rayJob);
+  }
+
+  private async remove(rayJob: RayJob): Promise<void> {
     try {
       await this.api.delete(rayJobPath(rayJob.metadata.namespace, rayJob.metadata.name));
     } catch (error) {

@@ -8,8 +8,8 @@ import { argv, attemptEnvironment, fleetOf } from './attempt';
  */
 
 /**
- * Node labels and taint of the EKS GPU node groups. They mirror GPU_TYPE_LABEL,
- * CAPACITY_TYPE_LABEL and GPU_TAINT of lib/kubernetes/gpu-nodegroups (a test keeps them
+ * Node labels and taint of the EKS GPU NodePools. They mirror GPU_TYPE_LABEL,
+ * CAPACITY_TYPE_LABEL and GPU_TAINT of lib/kubernetes/gpu-node-pools (a test keeps them
  * equal); importing them would pull aws-cdk-lib into the dispatcher's Lambda bundle.
  */
 export const GPU_TYPE_LABEL = 'drivetrain/gpu-type';
@@ -17,6 +17,8 @@ export const CAPACITY_TYPE_LABEL = 'drivetrain/capacity-type';
 export const GPU_TAINT = { key: 'nvidia.com/gpu', value: 'present' } as const;
 
 export const JOB_ID_LABEL = 'drivetrain/job-id';
+/** Karpenter's pod annotation that blocks voluntary disruption of its node. */
+export const DO_NOT_DISRUPT = 'karpenter.sh/do-not-disrupt';
 export const TEAM_LABEL = 'drivetrain/team';
 export const ATTEMPT_LABEL = 'drivetrain/attempt';
 
@@ -25,6 +27,9 @@ export interface ObjectMeta {
   readonly namespace?: string;
   readonly uid?: string;
   readonly labels?: Readonly<Record<string, string>>;
+  readonly annotations?: Readonly<Record<string, string>>;
+  /** Set by the API server (RFC 3339). */
+  readonly creationTimestamp?: string;
 }
 
 export interface KubernetesObject {
@@ -45,7 +50,10 @@ export interface Container {
 }
 
 export interface PodTemplate {
-  readonly metadata?: { readonly labels?: Readonly<Record<string, string>> };
+  readonly metadata?: {
+    readonly labels?: Readonly<Record<string, string>>;
+    readonly annotations?: Readonly<Record<string, string>>;
+  };
   readonly spec: {
     readonly containers: readonly Container[];
     readonly restartPolicy?: 'Never';
@@ -93,6 +101,12 @@ export interface RayJob extends KubernetesObject {
     readonly jobStatus?: string;
     readonly reason?: string;
     readonly message?: string;
+    /** The RayCluster's view of its pods (KubeRay RayClusterStatus). */
+    readonly rayClusterStatus?: {
+      readonly state?: string;
+      readonly readyWorkerReplicas?: number;
+      readonly desiredWorkerReplicas?: number;
+    };
   };
 }
 
@@ -188,7 +202,8 @@ function gangPodTemplate(
     ...(gpu ? { 'nvidia.com/gpu': String(resources.gpus) } : {}),
   };
   return {
-    metadata: { labels },
+    // Karpenter never voluntarily disrupts (consolidates, drifts) a node running a gang member.
+    metadata: { labels, annotations: { [DO_NOT_DISRUPT]: 'true' } },
     spec: {
       containers: [
         {
@@ -239,6 +254,8 @@ export function rayJobToStatus(rayJob: RayJob): BackendJobStatus {
       if (jobStatus === 'SUCCEEDED') return { ...base, state: 'SUCCEEDED', exitCode: 0 };
       return { ...base, state: failureState(message), reason: why ?? `Ray job ${jobStatus ?? 'ended'}` };
     case 'Failed':
+      // activeDeadlineSeconds (the spec's maxRuntimeS) passed: KubeRay fails the RayJob with DeadlineExceeded.
+      if (reason === 'DeadlineExceeded') return { ...base, state: 'FAILED', reason: 'timed out' };
       return { ...base, state: failureState(message), reason: why ?? 'RayJob failed' };
     default:
       // '', New, Initializing, Waiting, Suspended: the Ray cluster is not up yet.

@@ -13,8 +13,12 @@ import type { Dispatch, JobRecord } from '../jobs/job';
 import type { BackendJobStatus, BackendSubmission, ComputeBackend } from '../jobs/ports';
 import { attemptEnvironment, attemptTags } from './attempt';
 
+/**
+ * `roleArn`, `outputUri` and `checkpointUri` may hold `{team}`, replaced by the job's team:
+ * each team's jobs run as its own execution role and write under its own prefix.
+ */
 export interface SageMakerBackendOptions {
-  /** Execution role the training jobs run as (SageMakerTraining.executionRole). */
+  /** Execution role the training jobs run as (lib/compute/team-roles: one per team). */
   readonly roleArn: string;
   /** S3 prefix for model artifacts; SageMaker adds `<training job name>/output/`. */
   readonly outputUri: string;
@@ -37,6 +41,12 @@ export interface SageMakerBackendOptions {
    */
   readonly spotWaitS?: number;
 }
+
+/** DescribeTrainingJob calls of one reconciliation in flight at once, well inside SageMaker's rate. */
+const DESCRIBES_IN_FLIGHT = 8;
+
+/** Replaced by the job's team in the role ARN and S3 locations. */
+export const TEAM = '{team}';
 
 /** Where SageMaker syncs `CheckpointConfig.S3Uri` to and from inside the container. */
 export const CHECKPOINT_PATH = '/opt/ml/checkpoints';
@@ -84,6 +94,35 @@ export class SageMakerBackend implements ComputeBackend {
     }
   }
 
+  /**
+   * SageMaker's own view of attempts: DescribeTrainingJob per attempt name (there is no batch
+   * describe), a few at a time. A training job SageMaker does not know is missing from the result.
+   */
+  async reconcile(dispatches: readonly Dispatch[]): Promise<Map<string, BackendJobStatus>> {
+    const statuses = new Map<string, BackendJobStatus>();
+    for (let from = 0; from < dispatches.length; from += DESCRIBES_IN_FLIGHT) {
+      const described = await Promise.all(
+        dispatches.slice(from, from + DESCRIBES_IN_FLIGHT).map((d) => this.describe(d.name)),
+      );
+      for (const job of described) {
+        if (!job?.TrainingJobName || !job.TrainingJobArn || !job.TrainingJobStatus) continue;
+        statuses.set(
+          job.TrainingJobName,
+          sagemakerEventToStatus({
+            detail: {
+              TrainingJobName: job.TrainingJobName,
+              TrainingJobArn: job.TrainingJobArn,
+              TrainingJobStatus: job.TrainingJobStatus,
+              SecondaryStatus: job.SecondaryStatus,
+              FailureReason: job.FailureReason,
+            },
+          }),
+        );
+      }
+    }
+    return statuses;
+  }
+
   private async describe(name: string) {
     try {
       return await this.client.send(new DescribeTrainingJobCommand({ TrainingJobName: name }));
@@ -102,6 +141,7 @@ export function createTrainingJobRequest(
 ): CreateTrainingJobRequest {
   const { spec } = job;
   const spot = dispatch.capacityType === 'spot';
+  const ofTeam = (template: string) => template.replaceAll(TEAM, job.team);
   return {
     TrainingJobName: dispatch.name,
     AlgorithmSpecification: {
@@ -111,8 +151,8 @@ export function createTrainingJobRequest(
       // SageMaker rejects an empty argument list.
       ...(spec.args.length > 0 ? { ContainerArguments: spec.args } : {}),
     },
-    RoleArn: options.roleArn,
-    OutputDataConfig: { S3OutputPath: options.outputUri, KmsKeyId: options.kmsKeyId },
+    RoleArn: ofTeam(options.roleArn),
+    OutputDataConfig: { S3OutputPath: ofTeam(options.outputUri), KmsKeyId: options.kmsKeyId },
     ResourceConfig: resourceConfig(instanceTypeOf(dispatch), spec.resources.nodes, options),
     StoppingCondition: {
       MaxRuntimeInSeconds: spec.maxRuntimeS,
@@ -120,7 +160,7 @@ export function createTrainingJobRequest(
     },
     EnableManagedSpotTraining: spot,
     // Per job, not per attempt: a requeued attempt resumes from the last checkpoint.
-    CheckpointConfig: { S3Uri: `${options.checkpointUri}/${job.id}`, LocalPath: CHECKPOINT_PATH },
+    CheckpointConfig: { S3Uri: `${ofTeam(options.checkpointUri)}/${job.id}`, LocalPath: CHECKPOINT_PATH },
     VpcConfig: { Subnets: [...options.subnets], SecurityGroupIds: [...options.securityGroupIds] },
     Environment: attemptEnvironment(job),
     Tags: Object.entries(attemptTags(job)).map(([Key, Value]) => ({ Key, Value })),
@@ -196,6 +236,8 @@ export function sagemakerEventToStatus(event: SageMakerTrainingJobStateChange): 
       return { ...base, state: 'SUCCEEDED', exitCode: 0 };
     case 'Stopped':
       if (secondary === 'MaxWaitTimeExceeded') return { ...base, state: 'INTERRUPTED', reason: secondary };
+      // StoppingCondition.MaxRuntimeInSeconds (the spec's maxRuntimeS) was reached.
+      if (secondary === 'MaxRuntimeExceeded') return { ...base, state: 'FAILED', reason: 'timed out' };
       return { ...base, state: 'FAILED', reason: reason ?? (secondary || 'Stopped') };
     default:
       if (secondary === 'Interrupted' || reason?.startsWith('CapacityError')) {

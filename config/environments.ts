@@ -53,6 +53,7 @@ const common = {
   eks: {
     kubernetesVersion: '1.34' as const,
     kuberayVersion: '1.4.2',
+    karpenterVersion: '1.14.1',
     nvidiaDevicePluginVersion: '0.17.4',
     systemNodes: { instanceType: 'm7i.xlarge', min: 2, max: 6 },
   },

@@ -137,7 +137,14 @@ export const environmentSchema = z
         min: z.number().int().min(1),
         max: z.number().int().min(1),
       }),
+      /**
+       * All-or-nothing gangs (Kueue's waitForPodsReady): a RayJob whose pods are not all
+       * running this long after creation is deleted and the job requeued.
+       */
+      podsReadyTimeoutS: z.number().int().min(60).max(86_400).default(600),
       kuberayVersion: z.string(),
+      /** Chart (and CRD) version of Karpenter, which provisions the GPU nodes. */
+      karpenterVersion: z.string(),
       nvidiaDevicePluginVersion: z.string(),
       /** IAM role ARNs granted cluster-admin through an EKS access entry. */
       adminRoleArns: z.array(z.string()).default([]),

@@ -10,6 +10,7 @@ import type { EnvironmentConfig } from '../config/schema';
 import { ArtifactStore } from './compute/artifact-store';
 import { FleetComputeEnvironments } from './compute/fleet-compute-environments';
 import { SageMakerTraining } from './compute/sagemaker-training';
+import { TeamRoles } from './compute/team-roles';
 import { TrainingJobDefinitions } from './compute/training-job-definitions';
 import { acknowledge, acknowledgeWildcards, SELF_REFERENCING_ALL_TRAFFIC } from './nag';
 
@@ -28,7 +29,10 @@ export class ComputeStack extends Stack {
   public readonly artifacts: ArtifactStore;
   public readonly queues = new Map<string, batch.JobQueue>();
   public readonly queuePlans: QueuePlan[];
-  public readonly jobDefinitions: TrainingJobDefinitions;
+  /** Base job definitions per team, each running as that team's job role. */
+  public readonly jobDefinitions = new Map<string, TrainingJobDefinitions>();
+  /** Per-team job credentials (Batch job role, SageMaker execution role). */
+  public readonly teamRoles = new Map<string, TeamRoles>();
   public readonly fairshare: batch.FairshareSchedulingPolicy;
   public readonly sagemaker: SageMakerTraining;
   /** Where Batch jobs' container output goes; the job API reads it for `drivetrain logs`. */
@@ -70,7 +74,7 @@ export class ComputeStack extends Stack {
     });
     acknowledge(instanceRole, {
       'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role]':
-        'The ECS agent on Batch nodes needs this AWS-maintained policy; AWS updates it as the agent changes. Jobs never use this role (they get the job role).',
+        "The ECS agent on Batch nodes needs this AWS-maintained policy; AWS updates it as the agent changes. Containers get their team's job role from the ECS agent; the metadata hop limit of 1 keeps bridge-networked containers from the instance's credentials.",
     });
 
     const environments = new Map<string, Map<QueueCapacity, batch.IManagedComputeEnvironment>>();
@@ -175,32 +179,32 @@ export class ComputeStack extends Stack {
         "Holds only the log-write grant CDK's container definition adds for the job log group; everything else is in JobExecutionPolicy.",
     });
 
-    const jobRole = new iam.Role(this, 'JobRole', {
-      assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
-      description: 'Training containers: read and write checkpoints and artifacts under jobs/',
-    });
-    const jobPolicy = new iam.ManagedPolicy(this, 'JobPolicy', {
-      roles: [jobRole],
-      statements: this.artifacts.readWriteStatements('jobs/', this.key),
-    });
-    acknowledgeWildcards(this, jobPolicy, {
-      [this.artifacts.objectsArn('jobs/*')]:
-        'Each job writes its own checkpoints and artifacts under jobs/<job-id>/.',
-    });
-
-    this.jobDefinitions = new TrainingJobDefinitions(this, 'JobDefinitions', {
-      config,
-      jobRole,
-      executionRole,
-      logGroup: jobLogs,
-    });
+    for (const team of config.teams) {
+      const roles = new TeamRoles(this, `Team-${team.name}`, {
+        env: config.name,
+        team: team.name,
+        artifacts: this.artifacts,
+        key: this.key,
+        ecrRepositories,
+        vpc,
+      });
+      this.teamRoles.set(team.name, roles);
+      this.jobDefinitions.set(
+        team.name,
+        new TrainingJobDefinitions(this, `JobDefinitions-${team.name}`, {
+          config,
+          team: team.name,
+          jobRole: roles.batchJobRole,
+          executionRole,
+          logGroup: jobLogs,
+        }),
+      );
+    }
 
     this.sagemaker = new SageMakerTraining(this, 'SageMaker', {
       env: config.name,
       vpc,
-      key: this.key,
       artifacts: this.artifacts,
-      ecrRepositories,
     });
   }
 }

@@ -7,7 +7,8 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import type { EnvironmentConfig } from '../config/schema';
 import { ClusterAddOns } from './kubernetes/cluster-add-ons';
-import { GpuNodegroups } from './kubernetes/gpu-nodegroups';
+import { GpuNodePools } from './kubernetes/gpu-node-pools';
+import { Karpenter } from './kubernetes/karpenter';
 import { NodeLaunchTemplate } from './kubernetes/node-launch-template';
 import { NodeRole } from './kubernetes/node-role';
 import { PrivateCluster } from './kubernetes/private-cluster';
@@ -19,20 +20,26 @@ export interface KubernetesStackProps extends StackProps {
   readonly vpc: ec2.IVpc;
 }
 
+/** Label of the system nodes, where Karpenter, CoreDNS and the operators run. */
+const NODE_ROLE_LABEL = 'drivetrain/node-role';
+
 /** System pods (CoreDNS, KubeRay operator) need no room for large images. */
 const SYSTEM_ROOT_VOLUME_GIB = 100;
 
 /**
  * GPU compute on EKS: a private cluster with audited control-plane logs and KMS-encrypted
- * secrets, a system node group, on-demand and spot GPU node groups per configured fleet,
+ * secrets, a system node group running Karpenter, Karpenter NodePools (on-demand and spot
+ * per configured fleet, limits from the capacity model) that launch GPU nodes on demand,
  * the NVIDIA device plugin and KubeRay operator, and one quota-bound namespace per team.
  */
 export class KubernetesStack extends Stack {
   /** Encrypts Kubernetes secrets and the cluster's log groups. */
   public readonly key: kms.Key;
   public readonly cluster: eks.Cluster;
-  /** GPU node groups by fleet name. */
-  public readonly gpuNodegroups = new Map<string, GpuNodegroups>();
+  /** Karpenter, which launches the GPU nodes. */
+  public readonly karpenter: Karpenter;
+  /** EC2NodeClasses and NodePools: the EKS pools of the capacity model. */
+  public readonly gpuNodePools: GpuNodePools;
   public readonly addOns: ClusterAddOns;
   /** Team namespaces by team name. */
   public readonly teamNamespaces = new Map<string, TeamNamespace>();
@@ -73,22 +80,26 @@ export class KubernetesStack extends Stack {
       minSize: systemNodes.min,
       desiredSize: systemNodes.min,
       maxSize: systemNodes.max,
-      labels: { 'drivetrain/node-role': 'system' },
+      labels: { [NODE_ROLE_LABEL]: 'system' },
     });
 
-    for (const entry of eksConfig.gpuFleets) {
-      // The schema guarantees every listed fleet exists.
-      const fleet = config.gpuFleets.find((f) => f.name === entry.fleet)!;
-      this.gpuNodegroups.set(
-        entry.fleet,
-        new GpuNodegroups(this, `Gpu-${entry.fleet}`, {
-          cluster: this.cluster,
-          fleet,
-          maxNodes: { 'on-demand': entry.onDemandNodes, spot: entry.spotNodes },
-          nodeRole,
-        }),
-      );
-    }
+    const systemNodeSelector = { [NODE_ROLE_LABEL]: 'system' };
+    this.karpenter = new Karpenter(this, 'Karpenter', {
+      cluster: this.cluster,
+      clusterName: `drivetrain-${config.name}`,
+      version: eksConfig.karpenterVersion,
+      nodeRole,
+      systemNodeSelector,
+    });
+    this.gpuNodePools = new GpuNodePools(this, 'GpuNodePools', {
+      cluster: this.cluster,
+      config,
+      nodeRoleName: nodeRole.roleName,
+      subnetIds: vpc.privateSubnets.map((subnet) => subnet.subnetId),
+      securityGroupIds: [this.cluster.clusterSecurityGroupId],
+    });
+    // The NodePool and EC2NodeClass kinds come with the chart's CRDs.
+    this.gpuNodePools.manifest.node.addDependency(this.karpenter.chart);
 
     this.addOns = new ClusterAddOns(this, 'AddOns', {
       cluster: this.cluster,

@@ -181,7 +181,7 @@ export class SchedulingStack extends Stack {
       env,
       queueNames: compute.queuePlans.map((plan) => plan.name),
       batchRoleArns: batchJobRoles(compute).map((role) => role.roleArn),
-      sageMakerRoleArn: sagemaker.executionRole.roleArn,
+      sageMakerRoleArns: [...compute.teamRoles.values()].map((roles) => roles.sageMakerRole.roleArn),
       sageMakerSubnetIds: privateSubnetIds,
       sageMakerSecurityGroupIds: [sagemaker.securityGroup.securityGroupId],
       sageMakerKeyArn: compute.key.keyArn,
@@ -201,7 +201,8 @@ export class SchedulingStack extends Stack {
       deadLetterQueue: this.dispatcherDeadLetters,
       environment: {
         ...platformEnvironment,
-        SAGEMAKER_ROLE_ARN: sagemaker.executionRole.roleArn,
+        // Per-team roles and prefixes: the backend puts the job's team in place of {team}.
+        SAGEMAKER_ROLE_ARN: sagemaker.roleArnTemplate,
         SAGEMAKER_OUTPUT_URI: sagemaker.outputUri,
         SAGEMAKER_CHECKPOINT_URI: sagemaker.checkpointUri,
         SAGEMAKER_KMS_KEY_ID: compute.key.keyArn,
@@ -305,14 +306,13 @@ function sageMakerInstanceTypes(config: EnvironmentConfig) {
 
 /** Job and execution roles of every base job definition: the only roles Batch jobs get. */
 function batchJobRoles(compute: ComputeStack): iam.IRole[] {
-  const { jobDefinitions } = compute;
-  const containers = [
-    jobDefinitions.singleNodeGpu.container,
-    jobDefinitions.cpu.container,
-    ...[...jobDefinitions.multiNode.values()].flatMap((definition) =>
+  const containers = [...compute.jobDefinitions.values()].flatMap((definitions) => [
+    definitions.singleNodeGpu.container,
+    definitions.cpu.container,
+    ...[...definitions.multiNode.values()].flatMap((definition) =>
       definition.containers.map((range) => range.container),
     ),
-  ];
+  ]);
   const roles = new Map<string, iam.IRole>();
   for (const container of containers) {
     for (const role of [container.jobRole, container.executionRole]) {

@@ -64,6 +64,11 @@ export class ArtifactStore extends Construct {
     acknowledge(this.bucket, { 'NIST.800.53.R5-S3BucketReplicationEnabled': SINGLE_REGION });
   }
 
+  /** A team's own prefix: `teams/<team>/` with `checkpoints/`, `outputs/` and `logs/` below it. */
+  public teamPrefix(team: string): string {
+    return `teams/${team}/`;
+  }
+
   /** Least-privilege object access under one prefix, for a customer-managed policy. */
   public readStatements(prefix: string, key: kms.IKey): iam.PolicyStatement[] {
     return [
@@ -80,7 +85,11 @@ export class ArtifactStore extends Construct {
         resources: [this.objectsArn(`${prefix}*`)],
       }),
       this.listStatement(prefix),
-      new iam.PolicyStatement({ actions: ['kms:Decrypt', 'kms:GenerateDataKey'], resources: [key.keyArn] }),
+      new iam.PolicyStatement({
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        resources: [key.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `s3.${Stack.of(this).region}.amazonaws.com` } },
+      }),
     ];
   }
 

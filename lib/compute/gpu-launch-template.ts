@@ -13,8 +13,9 @@ export interface GpuLaunchTemplateProps {
 }
 
 /**
- * Launch template for Batch GPU nodes: IMDSv2 only (hop limit 2 so containers can still
- * reach the instance role), encrypted gp3 root volume, and optional EFA interfaces.
+ * Launch template for Batch GPU nodes: IMDSv2 only with a hop limit of 1, so containers (one
+ * hop past the host in bridge networking) cannot reach the instance role and get only their
+ * team's job role from the ECS agent; encrypted gp3 root volume; optional EFA interfaces.
  */
 export class GpuLaunchTemplate extends Construct {
   public readonly launchTemplate: ec2.LaunchTemplate;
@@ -23,7 +24,7 @@ export class GpuLaunchTemplate extends Construct {
     super(scope, id);
     this.launchTemplate = new ec2.LaunchTemplate(this, 'Resource', {
       requireImdsv2: true,
-      httpPutResponseHopLimit: 2,
+      httpPutResponseHopLimit: 1,
       httpTokens: ec2.LaunchTemplateHttpTokens.REQUIRED,
       instanceMetadataTags: true,
       blockDevices: [

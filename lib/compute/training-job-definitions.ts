@@ -10,6 +10,8 @@ import { vcpusPerGpuOf } from '../../config/schema';
 
 export interface TrainingJobDefinitionsProps {
   readonly config: EnvironmentConfig;
+  /** The team whose jobs run on these definitions, as its job role. */
+  readonly team: string;
   readonly jobRole: iam.IRole;
   readonly executionRole: iam.IRole;
   readonly logGroup: logs.ILogGroup;
@@ -37,10 +39,15 @@ const TRAINING_ULIMITS: batch.Ulimit[] = [
   { name: batch.UlimitName.STACK, softLimit: 67_108_864, hardLimit: 67_108_864 },
 ];
 
+/** `drivetrain-<env>-<team>-<shape>`: the base definition backends/batch.ts submits against. */
+export function baseJobDefinitionName(env: string, team: string, shape: string): string {
+  return `drivetrain-${env}-${team}-${shape}`;
+}
+
 /**
- * Base job definitions the dispatcher submits against, overriding image, command and
- * resources per job: one single-node GPU, one CPU, and one multi-node parallel definition
- * per EFA fleet.
+ * One team's base job definitions, which the dispatcher submits against, overriding image,
+ * command and resources per job: one single-node GPU, one CPU, and one multi-node parallel
+ * definition per EFA fleet, all running as the team's job role.
  */
 export class TrainingJobDefinitions extends Construct {
   public readonly singleNodeGpu: batch.EcsJobDefinition;
@@ -98,12 +105,12 @@ export class TrainingJobDefinitions extends Construct {
 
     this.singleNodeGpu = new batch.EcsJobDefinition(this, 'SingleNodeGpu', {
       ...common,
-      jobDefinitionName: `drivetrain-${config.name}-gpu`,
+      jobDefinitionName: baseJobDefinitionName(config.name, props.team, 'gpu'),
       container: container('SingleNodeGpu', { gpu: 1, cpu: 8, memoryGiB: 60 }),
     });
     this.cpu = new batch.EcsJobDefinition(this, 'Cpu', {
       ...common,
-      jobDefinitionName: `drivetrain-${config.name}-cpu`,
+      jobDefinitionName: baseJobDefinitionName(config.name, props.team, 'cpu'),
       container: container('Cpu', { cpu: 4, memoryGiB: 16 }),
     });
     for (const fleet of config.gpuFleets) {
@@ -114,7 +121,7 @@ export class TrainingJobDefinitions extends Construct {
       const cpu = Math.floor(gpus * vcpusPerGpuOf(fleet) * 0.9);
       const definition = new batch.MultiNodeJobDefinition(this, name, {
         ...common,
-        jobDefinitionName: `drivetrain-${config.name}-${fleet.name}-multi-node`,
+        jobDefinitionName: baseJobDefinitionName(config.name, props.team, `${fleet.name}-multi-node`),
         instanceType: new ec2.InstanceType(fleet.multiNode.instanceType),
         mainNode: 0,
         containers: [

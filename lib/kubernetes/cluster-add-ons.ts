@@ -1,6 +1,6 @@
 import * as eks from 'aws-cdk-lib/aws-eks-v2';
 import { Construct } from 'constructs';
-import { GPU_TAINT } from './gpu-nodegroups';
+import { GPU_TAINT } from './gpu-node-pools';
 
 export interface ClusterAddOnsProps {
   readonly cluster: eks.ICluster;

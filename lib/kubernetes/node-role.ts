@@ -10,9 +10,9 @@ const NODE_POLICIES = [
 ];
 
 /**
- * Instance role shared by every managed node group of one cluster. EKS creates the node
- * access entry for it; workloads never use it (IMDS is out of their reach, see
- * NodeLaunchTemplate).
+ * Instance role shared by every node of one cluster. EKS creates the node access entry for
+ * it. Team pods cannot reach it: the metadata hop limit is 1 (NodeLaunchTemplate) and team
+ * namespaces enforce the baseline Pod Security level, which forbids host networking.
  */
 export class NodeRole extends Construct {
   public readonly role: iam.Role;

@@ -8,8 +8,8 @@ export interface DispatcherPermissionsProps {
   readonly queueNames: readonly string[];
   /** Job and execution roles of the base job definitions, which per-image copies reuse. */
   readonly batchRoleArns: readonly string[];
-  /** The role SageMaker training jobs run as. */
-  readonly sageMakerRoleArn: string;
+  /** The roles SageMaker training jobs run as, one per team. */
+  readonly sageMakerRoleArns: readonly string[];
   /** Subnets and security groups every training job must use. */
   readonly sageMakerSubnetIds: readonly string[];
   readonly sageMakerSecurityGroupIds: readonly string[];
@@ -87,7 +87,7 @@ export function dispatcherPermissions(
     new iam.PolicyStatement({
       sid: 'PassSageMakerRole',
       actions: ['iam:PassRole'],
-      resources: [props.sageMakerRoleArn],
+      resources: [...props.sageMakerRoleArns],
       conditions: { StringEquals: { 'iam:PassedToService': 'sagemaker.amazonaws.com' } },
     }),
     new iam.PolicyStatement({

@@ -67,7 +67,7 @@ describe('BatchBackend.submit', () => {
       {
         jobName: NAME,
         jobQueue: 'drivetrain-dev-a10g-on-demand',
-        jobDefinition: derivedName('drivetrain-dev-gpu', IMAGE),
+        jobDefinition: derivedName('drivetrain-dev-perception-gpu', IMAGE),
         shareIdentifier: 'perception',
         schedulingPriorityOverride: 500,
         containerOverrides: {
@@ -106,7 +106,7 @@ describe('BatchBackend.submit', () => {
       {
         jobName: NAME,
         jobQueue: 'drivetrain-dev-a100-multi-node',
-        jobDefinition: derivedName('drivetrain-dev-a100-multi-node', IMAGE),
+        jobDefinition: derivedName('drivetrain-dev-perception-a100-multi-node', IMAGE),
         shareIdentifier: 'perception',
         schedulingPriorityOverride: 1000,
         nodeOverrides: {
@@ -149,7 +149,7 @@ describe('BatchBackend.submit', () => {
     expect(client.inputsOf('SubmitJob')).toMatchObject([
       {
         jobQueue: 'drivetrain-dev-cpu-spot',
-        jobDefinition: derivedName('drivetrain-dev-cpu', IMAGE),
+        jobDefinition: derivedName('drivetrain-dev-perception-cpu', IMAGE),
         schedulingPriorityOverride: 100,
         containerOverrides: {
           resourceRequirements: [
@@ -188,14 +188,14 @@ describe('BatchBackend.submit', () => {
     // GIVEN
     const { client, backend } = batch();
     const image = 'public.ecr.aws/drivetrain/planning:2.0';
-    const derived = derivedName('drivetrain-dev-gpu', image);
+    const derived = derivedName('drivetrain-dev-perception-gpu', image);
 
     // WHEN
     await backend.submit(submission({ spec: { image } }));
     await backend.submit(submission({ spec: { image }, attempt: 2 }));
 
     // THEN
-    const base = DEPLOYED.find((d) => d.jobDefinitionName === 'drivetrain-dev-gpu')!;
+    const base = DEPLOYED.find((d) => d.jobDefinitionName === 'drivetrain-dev-perception-gpu')!;
     expect(client.inputsOf('RegisterJobDefinition')).toEqual([
       {
         jobDefinitionName: derived,
@@ -208,7 +208,7 @@ describe('BatchBackend.submit', () => {
         platformCapabilities: base.platformCapabilities,
         containerProperties: { ...base.containerProperties, image },
         nodeProperties: undefined,
-        tags: { ...base.tags, 'drivetrain:base-definition': 'drivetrain-dev-gpu' },
+        tags: { ...base.tags, 'drivetrain:base-definition': 'drivetrain-dev-perception-gpu' },
       },
     ]);
     expect(client.inputsOf('SubmitJob')).toMatchObject([
@@ -225,7 +225,7 @@ describe('requests AWS accepts', () => {
     await backend.submit(submission({ spec: { image: IMAGE_OF_BASE } }));
 
     expect(client.inputsOf('RegisterJobDefinition')).toEqual([]);
-    expect(client.inputsOf('SubmitJob')).toMatchObject([{ jobDefinition: 'drivetrain-dev-gpu' }]);
+    expect(client.inputsOf('SubmitJob')).toMatchObject([{ jobDefinition: 'drivetrain-dev-perception-gpu' }]);
   });
 
   test('the synthesized multi-node definitions take numNodes overrides (open node range)', () => {
@@ -276,7 +276,12 @@ describe('requests AWS accepts', () => {
     [{ tags: { 'aws:owner': 'me' } }, /batch-tags/],
   ])('breaking a documented SubmitJob rule (%o) is rejected', (change, rule) => {
     const client = new RecordingClient('batch');
-    const request = { jobName: NAME, jobQueue: 'q', jobDefinition: 'drivetrain-dev-cpu', ...change };
+    const request = {
+      jobName: NAME,
+      jobQueue: 'q',
+      jobDefinition: 'drivetrain-dev-perception-cpu',
+      ...change,
+    };
 
     expect(client.problemsOf('SubmitJob', request).join('\n')).toMatch(rule);
   });
@@ -454,5 +459,55 @@ describe('batchEventToStatus', () => {
       state: 'INTERRUPTED',
       reason: 'Host EC2 (instance i-0123456789abcdef0) terminated.',
     });
+  });
+});
+
+describe('BatchBackend.reconcile', () => {
+  const dispatchOf = (id: string, backendJobId: string) =>
+    submission({ id, dispatch: { backendJobId } }).dispatch;
+
+  test('describes recorded job ids 100 per call and maps each to its status', async () => {
+    // GIVEN 150 live attempts, of which Batch still knows all but one
+    const dispatches = Array.from({ length: 150 }, (_, i) => dispatchOf(`job${i}`, `batch-${i}`));
+    const client = new RecordingClient('batch', {
+      DescribeJobs: ({ jobs }: { jobs: string[] }) => ({
+        jobs: jobs
+          .filter((id) => id !== 'batch-7')
+          .map((id) => ({
+            jobId: id,
+            jobName: `dt-job${id.slice(6)}-1`,
+            jobQueue: 'q',
+            jobDefinition: 'd',
+            startedAt: 1,
+            status: id === 'batch-3' ? 'SUCCEEDED' : 'RUNNING',
+          })),
+      }),
+    });
+    const backend = new BatchBackend(client.as<BatchClient>(), { env: 'dev' });
+
+    // WHEN
+    const known = await backend.reconcile(dispatches);
+
+    // THEN
+    expect(client.inputsOf('DescribeJobs').map((i) => (i as { jobs: string[] }).jobs.length)).toEqual([
+      100, 50,
+    ]);
+    expect(known.size).toBe(149);
+    expect(known.has('dt-job7-1')).toBe(false);
+    expect(known.get('dt-job3-1')).toMatchObject({ state: 'SUCCEEDED', backendJobId: 'batch-3' });
+    expect(known.get('dt-job4-1')?.state).toBe('RUNNING');
+  });
+
+  test('an attempt stopped at its timeout ends FAILED "timed out"', () => {
+    const status = batchEventToStatus({
+      detail: {
+        jobName: NAME,
+        jobId: 'batch-job-1',
+        status: 'FAILED',
+        statusReason: 'Job attempt duration exceeded timeout',
+      },
+    });
+
+    expect(status).toMatchObject({ state: 'FAILED', reason: 'timed out' });
   });
 });

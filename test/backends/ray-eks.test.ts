@@ -31,9 +31,16 @@ class FakeKubernetes implements KubernetesApi {
     this.calls.push({ method: 'GET', path });
     const [collection, query] = path.split('?');
     if (query !== undefined) {
-      const name = decodeURIComponent(query).replace('fieldSelector=metadata.name=', '');
-      const items = [...this.objects.values()].filter((o) => o.metadata.name === name);
       expect(collection).toBe('/apis/ray.io/v1/rayjobs');
+      const selector = decodeURIComponent(query);
+      if (selector.startsWith('labelSelector=')) {
+        const label = selector.slice('labelSelector='.length);
+        return {
+          items: [...this.objects.values()].filter((o) => o.metadata.labels?.[label] !== undefined),
+        } as T;
+      }
+      const name = selector.replace('fieldSelector=metadata.name=', '');
+      const items = [...this.objects.values()].filter((o) => o.metadata.name === name);
       return { items } as T;
     }
     const object = this.objects.get(path);
@@ -257,5 +264,122 @@ describe('HttpKubernetesApi', () => {
 
     // WHEN / THEN
     await expect(api.get(`${COLLECTION}/x`)).rejects.toThrow(/self.signed|certificate/i);
+  });
+});
+
+describe('RayEksBackend: all-or-nothing gangs and reconciliation', () => {
+  const gang = () =>
+    submission({
+      spec: { resources: { gpus: 8, gpuType: 'a10g', cpus: 8, memoryMiB: 65_536, nodes: 3 } },
+      dispatch: { backend: 'eks', pool: 'eks-a10g-on-demand', queue: 'team-perception' },
+    });
+  /** The API server's side: KubeRay has written a status and the object has its creation time. */
+  const setStatus = (api: FakeKubernetes, status: RayJob['status'], created: string) => {
+    const path = `${COLLECTION}/${NAME}`;
+    const stored = api.objects.get(path) as RayJob;
+    const updated: RayJob = {
+      ...stored,
+      metadata: { ...stored.metadata, creationTimestamp: created },
+      status,
+    };
+    api.objects.set(path, updated);
+  };
+  const waiting = {
+    jobDeploymentStatus: 'Initializing',
+    rayClusterStatus: { state: '', readyWorkerReplicas: 1, desiredWorkerReplicas: 2 },
+  };
+
+  test('a gang still waiting for pods inside the timeout is STARTING and left alone', async () => {
+    // GIVEN a 3-node gang created 5 minutes ago, one worker still pending
+    const api = new FakeKubernetes();
+    const backend = new RayEksBackend(api, {
+      podsReadyTimeoutS: 600,
+      now: () => new Date('2026-11-25T10:05:00Z'),
+    });
+    await backend.submit(gang());
+    setStatus(api, waiting, '2026-11-25T10:00:00Z');
+
+    // WHEN
+    const status = await backend.poll(gang().dispatch);
+
+    // THEN
+    expect(status?.state).toBe('STARTING');
+    expect(api.objects.size).toBe(1);
+  });
+
+  test('a gang not all running within the timeout is deleted and reported INTERRUPTED with why', async () => {
+    // GIVEN the same gang 11 minutes after creation
+    const api = new FakeKubernetes();
+    const backend = new RayEksBackend(api, {
+      podsReadyTimeoutS: 600,
+      now: () => new Date('2026-11-25T10:11:00Z'),
+    });
+    await backend.submit(gang());
+    setStatus(api, waiting, '2026-11-25T10:00:00Z');
+
+    // WHEN
+    const status = await backend.poll(gang().dispatch);
+
+    // THEN the RayJob (and with it the pods holding GPUs) is gone, and the job is requeued
+    expect(status).toMatchObject({
+      state: 'INTERRUPTED',
+      reason: 'gang not running within 600s of creation (1 of 2 workers ready): RayJob deleted, job requeued',
+    });
+    expect(api.objects.size).toBe(0);
+    expect(api.calls.at(-1)).toEqual({ method: 'DELETE', path: `${COLLECTION}/${NAME}` });
+  });
+
+  test('a running gang is never torn down, however old', async () => {
+    const api = new FakeKubernetes();
+    const backend = new RayEksBackend(api, {
+      podsReadyTimeoutS: 600,
+      now: () => new Date('2026-11-26T10:00:00Z'),
+    });
+    await backend.submit(gang());
+    setStatus(api, { jobDeploymentStatus: 'Running', jobStatus: 'RUNNING' }, '2026-11-25T10:00:00Z');
+
+    expect((await backend.poll(gang().dispatch))?.state).toBe('RUNNING');
+    expect(api.objects.size).toBe(1);
+  });
+
+  test('a RayJob past activeDeadlineSeconds ends FAILED "timed out"', async () => {
+    const api = new FakeKubernetes();
+    const backend = new RayEksBackend(api);
+    await backend.submit(gang());
+    setStatus(api, { jobDeploymentStatus: 'Failed', reason: 'DeadlineExceeded' }, '2026-11-25T10:00:00Z');
+
+    expect(await backend.poll(gang().dispatch)).toMatchObject({ state: 'FAILED', reason: 'timed out' });
+  });
+
+  test('reconcile lists the cluster once and reports the attempts it knows; unknown ones are missing', async () => {
+    // GIVEN one live RayJob and a dispatch the cluster never saw
+    const api = new FakeKubernetes();
+    const backend = new RayEksBackend(api, { now: () => new Date('2026-11-25T10:01:00Z') });
+    await backend.submit(gang());
+    setStatus(api, { jobDeploymentStatus: 'Running', jobStatus: 'RUNNING' }, '2026-11-25T10:00:00Z');
+    const lost = submission({ id: 'lostjob', dispatch: { backend: 'eks' } }).dispatch;
+
+    // WHEN
+    api.calls.length = 0;
+    const known = await backend.reconcile([gang().dispatch, lost]);
+
+    // THEN
+    expect([...known.keys()]).toEqual([NAME]);
+    expect(known.get(NAME)?.state).toBe('RUNNING');
+    expect(api.calls).toEqual([
+      { method: 'GET', path: '/apis/ray.io/v1/rayjobs?labelSelector=drivetrain%2Fjob-id' },
+    ]);
+  });
+
+  test('every gang pod asks Karpenter not to disrupt its node', () => {
+    const manifest = rayJobManifest(gang());
+    const templates = [
+      manifest.spec.rayClusterSpec.headGroupSpec.template,
+      ...(manifest.spec.rayClusterSpec.workerGroupSpecs ?? []).map((g) => g.template),
+    ];
+
+    for (const template of templates) {
+      expect(template.metadata?.annotations).toEqual({ 'karpenter.sh/do-not-disrupt': 'true' });
+    }
   });
 });

@@ -9,7 +9,7 @@ import {
   rayJobToStatus,
   shellQuote,
 } from '../../backends/ray-job';
-import * as nodegroups from '../../lib/kubernetes/gpu-nodegroups';
+import * as nodegroups from '../../lib/kubernetes/gpu-node-pools';
 import { JOB_ID, submission } from './fixtures';
 
 const NAME = `dt-${JOB_ID}-1`;
@@ -20,11 +20,11 @@ const LABELS = { 'drivetrain/job-id': JOB_ID, 'drivetrain/team': 'perception', '
 const gang = () =>
   submission({
     spec: { resources: { gpus: 4, gpuType: 'a10g', cpus: 44, memoryMiB: 170_000, nodes: 4 } },
-    dispatch: { backend: 'eks', pool: 'a10g-spot', capacityType: 'spot' },
+    dispatch: { backend: 'eks', pool: 'eks-a10g-spot', capacityType: 'spot' },
   });
 
 const gpuPod = (containerName: string) => ({
-  metadata: { labels: LABELS },
+  metadata: { labels: LABELS, annotations: { 'karpenter.sh/do-not-disrupt': 'true' } },
   spec: {
     containers: [
       {

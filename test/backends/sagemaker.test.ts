@@ -11,9 +11,9 @@ import { RecordingClient } from './recording-client';
 const NAME = `dt-${JOB_ID}-1`;
 const ARN = `arn:aws:sagemaker:us-west-2:222222222222:training-job/${NAME}`;
 const OPTIONS: SageMakerBackendOptions = {
-  roleArn: 'arn:aws:iam::222222222222:role/drivetrain-staging-sagemaker',
-  outputUri: 's3://drivetrain-staging-artifacts/sagemaker/output',
-  checkpointUri: 's3://drivetrain-staging-artifacts/sagemaker/checkpoints',
+  roleArn: 'arn:aws:iam::222222222222:role/drivetrain-staging-sagemaker-{team}',
+  outputUri: 's3://drivetrain-staging-artifacts/teams/{team}/outputs/sagemaker',
+  checkpointUri: 's3://drivetrain-staging-artifacts/teams/{team}/checkpoints',
   kmsKeyId: 'arn:aws:kms:us-west-2:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab',
   subnets: ['subnet-0a', 'subnet-0b'],
   securityGroupIds: ['sg-0training'],
@@ -38,12 +38,16 @@ const BASE_REQUEST = {
     ContainerEntrypoint: ['python', 'train.py'],
     ContainerArguments: ['--epochs', '10'],
   },
-  RoleArn: OPTIONS.roleArn,
-  OutputDataConfig: { S3OutputPath: OPTIONS.outputUri, KmsKeyId: OPTIONS.kmsKeyId },
+  // The job's team (perception) in place of {team}: its own role and prefix.
+  RoleArn: 'arn:aws:iam::222222222222:role/drivetrain-staging-sagemaker-perception',
+  OutputDataConfig: {
+    S3OutputPath: 's3://drivetrain-staging-artifacts/teams/perception/outputs/sagemaker',
+    KmsKeyId: OPTIONS.kmsKeyId,
+  },
   // g5 has local NVMe storage: no EBS volume, so no volume size and no volume key.
   ResourceConfig: { InstanceType: 'ml.g5.12xlarge', InstanceCount: 2 },
   CheckpointConfig: {
-    S3Uri: `s3://drivetrain-staging-artifacts/sagemaker/checkpoints/${JOB_ID}`,
+    S3Uri: `s3://drivetrain-staging-artifacts/teams/perception/checkpoints/${JOB_ID}`,
     LocalPath: '/opt/ml/checkpoints',
   },
   VpcConfig: { Subnets: ['subnet-0a', 'subnet-0b'], SecurityGroupIds: ['sg-0training'] },
@@ -349,5 +353,34 @@ describe('sagemakerEventToStatus', () => {
 
     // THEN
     expect(mapped).toMatchObject({ state: 'INTERRUPTED' });
+  });
+});
+
+describe('SageMakerBackend.reconcile', () => {
+  test('describes each attempt by name; a job SageMaker does not know is missing', async () => {
+    // GIVEN one job stopped at MaxRuntimeInSeconds and one SageMaker never saw
+    const known = submission({ dispatch: { backendJobId: ARN } }).dispatch;
+    const lost = submission({ id: 'lostjob' }).dispatch;
+    const { client, backend } = sagemaker({
+      DescribeTrainingJob: ({ TrainingJobName }: { TrainingJobName: string }) => {
+        if (TrainingJobName !== NAME)
+          throw serviceError('ValidationException', 'Requested resource not found');
+        return {
+          TrainingJobName,
+          TrainingJobArn: ARN,
+          TrainingJobStatus: 'Stopped',
+          SecondaryStatus: 'MaxRuntimeExceeded',
+        };
+      },
+    });
+
+    // WHEN
+    const statuses = await backend.reconcile([known, lost]);
+
+    // THEN
+    expect([...statuses.entries()]).toEqual([
+      [NAME, { name: NAME, backendJobId: ARN, state: 'FAILED', reason: 'timed out' }],
+    ]);
+    expect(client.inputsOf('DescribeTrainingJob')).toHaveLength(2);
   });
 });

@@ -180,7 +180,7 @@ describe('fair-share policy', () => {
 describe('job definitions', () => {
   test('single-node GPU definition requests a GPU, shared memory, ulimits and a timeout', () => {
     computeTemplate('dev').hasResourceProperties('AWS::Batch::JobDefinition', {
-      JobDefinitionName: 'drivetrain-dev-gpu',
+      JobDefinitionName: 'drivetrain-dev-perception-gpu',
       Type: 'container',
       Timeout: { AttemptDurationSeconds: 72 * 3600 },
       ContainerProperties: Match.objectLike({
@@ -193,7 +193,7 @@ describe('job definitions', () => {
 
   test('retries host and spot reclaims but exits on application errors', () => {
     computeTemplate('dev').hasResourceProperties('AWS::Batch::JobDefinition', {
-      JobDefinitionName: 'drivetrain-dev-gpu',
+      JobDefinitionName: 'drivetrain-dev-perception-gpu',
       RetryStrategy: {
         Attempts: 3,
         EvaluateOnExit: [
@@ -204,15 +204,39 @@ describe('job definitions', () => {
     });
   });
 
+  test('each team has its own definitions, running as its own job role', () => {
+    const definitions = propertiesOf(computeTemplate('dev'), 'AWS::Batch::JobDefinition') as {
+      JobDefinitionName: string;
+      ContainerProperties?: { JobRoleArn: unknown };
+      NodeProperties?: { NodeRangeProperties: { Container: { JobRoleArn: unknown } }[] };
+    }[];
+    const roleOf = (d: (typeof definitions)[number]) =>
+      JSON.stringify(
+        d.ContainerProperties?.JobRoleArn ?? d.NodeProperties?.NodeRangeProperties[0]?.Container.JobRoleArn,
+      );
+
+    for (const team of environmentConfig('dev').teams.map((t) => t.name)) {
+      const own = definitions.filter((d) => d.JobDefinitionName.startsWith(`drivetrain-dev-${team}-`));
+      expect(own.map((d) => d.JobDefinitionName).sort()).toEqual([
+        `drivetrain-dev-${team}-a100-multi-node`,
+        `drivetrain-dev-${team}-cpu`,
+        `drivetrain-dev-${team}-gpu`,
+      ]);
+      expect(new Set(own.map(roleOf)).size).toBe(1);
+      expect(roleOf(own[0]!)).toMatch(new RegExp(`Team${team}BatchJobRole`));
+    }
+  });
+
   test('multi-node parallel definition passes the EFA devices through', () => {
     computeTemplate('dev').hasResourceProperties('AWS::Batch::JobDefinition', {
-      JobDefinitionName: 'drivetrain-dev-a100-multi-node',
+      JobDefinitionName: 'drivetrain-dev-perception-a100-multi-node',
       Type: 'multinode',
       NodeProperties: Match.objectLike({
         MainNode: 0,
         NumNodes: 2,
         NodeRangeProperties: [
           Match.objectLike({
+            TargetNodes: '0:',
             Container: Match.objectLike({
               InstanceType: 'p4d.24xlarge',
               LinuxParameters: Match.objectLike({
@@ -227,24 +251,22 @@ describe('job definitions', () => {
 });
 
 describe('SageMaker training', () => {
-  test('execution role is assumable by SageMaker only and limited to the sagemaker/ prefix', () => {
-    const template = computeTemplate('dev');
-    template.hasResourceProperties('AWS::IAM::Role', {
-      AssumeRolePolicyDocument: Match.objectLike({
-        Statement: [Match.objectLike({ Principal: { Service: 'sagemaker.amazonaws.com' } })],
-      }),
-    });
-    const policies = template.findResources('AWS::IAM::ManagedPolicy');
-    const sagemakerPolicy = Object.entries(policies).find(([id]) =>
-      id.startsWith('SageMakerExecutionPolicy'),
-    )![1];
-    const objectStatements = (
-      sagemakerPolicy.Properties.PolicyDocument.Statement as { Action: unknown; Resource: unknown }[]
-    )
-      .filter((statement) => JSON.stringify(statement.Action).includes('s3:PutObject'))
-      .map((statement) => JSON.stringify(statement.Resource));
+  test('each team has an execution role of its own, assumable by SageMaker only', () => {
+    const roles = propertiesOf(computeTemplate('dev'), 'AWS::IAM::Role') as {
+      RoleName?: string;
+      AssumeRolePolicyDocument: { Statement: { Principal: { Service: string } }[] };
+    }[];
+    const sagemaker = roles.filter((r) => r.RoleName?.startsWith('drivetrain-dev-sagemaker-'));
 
-    expect(objectStatements).toHaveLength(1);
-    expect(objectStatements[0]).toMatch(/drivetrain-dev-artifacts-111111111111-us-east-1\/sagemaker\/\*/);
+    expect(sagemaker.map((r) => r.RoleName).sort()).toEqual(
+      environmentConfig('dev')
+        .teams.map((t) => `drivetrain-dev-sagemaker-${t.name}`)
+        .sort(),
+    );
+    for (const role of sagemaker) {
+      expect(role.AssumeRolePolicyDocument.Statement.map((s) => s.Principal.Service)).toEqual([
+        'sagemaker.amazonaws.com',
+      ]);
+    }
   });
 });

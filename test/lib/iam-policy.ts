@@ -94,6 +94,8 @@ function comparator(name: string): (expected: string, actual: string) => boolean
 export interface Resolution {
   readonly account: string;
   readonly region: string;
+  /** The template's resources, to resolve the ARNs of named buckets. */
+  readonly resources?: Readonly<Record<string, { Type: string; Properties?: Record<string, unknown> }>>;
 }
 
 export function resolve(value: unknown, at: Resolution): unknown {
@@ -115,7 +117,12 @@ export function resolve(value: unknown, at: Resolution): unknown {
       const [separator, parts] = args as [string, unknown[]];
       return parts.map((p) => String(resolve(p, at))).join(separator);
     }
-    if (fn === 'Fn::GetAtt') return `getatt:${(args as string[]).join('.')}`;
+    if (fn === 'Fn::GetAtt') {
+      const [id, attribute] = args as [string, string];
+      const bucketName = at.resources?.[id]?.Properties?.BucketName;
+      if (attribute === 'Arn' && typeof bucketName === 'string') return `arn:aws:s3:::${bucketName}`;
+      return `getatt:${id}.${attribute}`;
+    }
     if (fn === 'Fn::ImportValue') return `import:${String(resolve(args, at))}`;
     if (fn.startsWith('Fn::')) return `${fn}:${JSON.stringify(args)}`;
   }
@@ -143,5 +150,5 @@ export function statementsOfRole(template: Template, roleLogicalId: string, at: 
   for (const inline of (role?.Properties.Policies as { PolicyDocument: unknown }[] | undefined) ?? []) {
     documents.push(inline.PolicyDocument);
   }
-  return documents.flatMap((d) => (resolve(d, at) as { Statement: Statement[] }).Statement);
+  return documents.flatMap((d) => (resolve(d, { ...at, resources }) as { Statement: Statement[] }).Statement);
 }

@@ -1,12 +1,15 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, test } from 'vitest';
+import { CAPACITY_TYPE_LABEL, GPU_TAINT, GPU_TYPE_LABEL } from '../../backends/ray-job';
 import { environmentConfig } from '../../config/environments';
 import type { EnvironmentConfig } from '../../config/schema';
 import { createDrivetrainApp } from '../../lib/drivetrain-app';
+import * as nodePools from '../../lib/kubernetes/gpu-node-pools';
+import { ec2NodeClass, eksGpuPools, nodePool } from '../../lib/kubernetes/gpu-node-pools';
 import { securityRulePacks } from '../../lib/nag';
+import { crdViolations, EC2_NODE_CLASS, NODE_POOL } from './karpenter-crds';
 
 const ADMIN_ROLE_ARN = 'arn:aws:iam::111111111111:role/platform-admin';
-const NVIDIA_AMI = 'AL2023_x86_64_NVIDIA';
 
 interface Nodegroup {
   AmiType: string;
@@ -26,7 +29,19 @@ function nodegroups(template: Template): Nodegroup[] {
   return Object.values(template.findResources('AWS::EKS::Nodegroup')).map((r) => r.Properties as Nodegroup);
 }
 
-const gpuNodegroups = (template: Template) => nodegroups(template).filter((ng) => ng.AmiType === NVIDIA_AMI);
+interface NodePoolManifest {
+  spec: {
+    template: {
+      metadata: { labels: Record<string, string> };
+      spec: { taints: unknown; requirements: unknown[]; expireAfter: string; expireAfer?: string };
+    };
+    disruption: { consolidationPolicy: string };
+  };
+}
+
+function propertiesOfType(template: Template, type: string): unknown[] {
+  return Object.values(template.findResources(type)).map((r) => r.Properties);
+}
 
 /** A KubernetesManifest's objects, parsed from the custom resource. */
 function manifestObjects(template: Template): {
@@ -34,9 +49,10 @@ function manifestObjects(template: Template): {
   metadata: { name: string; namespace?: string };
   spec?: { hard: Record<string, string> };
 }[] {
-  return Object.values(template.findResources('Custom::AWSCDK-EKS-KubernetesResource')).flatMap((r) =>
-    JSON.parse(r.Properties.Manifest as string),
-  );
+  // Manifests with deploy-time values (subnet ids) are Fn::Join; the team objects are plain JSON.
+  return Object.values(template.findResources('Custom::AWSCDK-EKS-KubernetesResource'))
+    .filter((r) => typeof r.Properties.Manifest === 'string')
+    .flatMap((r) => JSON.parse(r.Properties.Manifest as string));
 }
 
 describe('KubernetesStack', () => {
@@ -132,34 +148,9 @@ describe('KubernetesStack', () => {
   });
 
   describe('node groups', () => {
-    test('each EKS GPU fleet has an on-demand and a spot group on the NVIDIA AMI', () => {
-      const capacities = gpuNodegroups(dev.template).map(
-        (ng) => `${ng.Labels['drivetrain/gpu-type']}/${ng.CapacityType}`,
-      );
-
-      expect(capacities.sort()).toEqual(['a10g/ON_DEMAND', 'a10g/SPOT']);
-    });
-
-    test("GPU groups use the fleet's instance types and scale from zero to the configured maximum", () => {
-      for (const ng of gpuNodegroups(dev.template)) {
-        expect(ng.InstanceTypes).toEqual(['g5.12xlarge', 'g5.48xlarge']);
-        const entry = devConfig.eks.gpuFleets.find((f) => f.fleet === 'a10g')!;
-        expect(ng.ScalingConfig).toEqual({
-          MinSize: 0,
-          DesiredSize: 0,
-          MaxSize: ng.CapacityType === 'SPOT' ? entry.spotNodes : entry.onDemandNodes,
-        });
-      }
-    });
-
-    test('GPU groups are tainted for GPU work and labelled with GPU and capacity type', () => {
-      for (const ng of gpuNodegroups(dev.template)) {
-        expect(ng.Taints).toEqual([{ Key: 'nvidia.com/gpu', Value: 'present', Effect: 'NO_SCHEDULE' }]);
-        expect(ng.Labels).toMatchObject({
-          'drivetrain/gpu-type': 'a10g',
-          'drivetrain/capacity-type': ng.CapacityType === 'SPOT' ? 'spot' : 'on-demand',
-        });
-      }
+    test('the only managed node group is the system group: GPU capacity comes from Karpenter', () => {
+      expect(nodegroups(dev.template).map((ng) => ng.AmiType)).toEqual(['AL2023_x86_64_STANDARD']);
+      expect(nodegroups(prod.template).map((ng) => ng.AmiType)).toEqual(['AL2023_x86_64_STANDARD']);
     });
 
     test('a system group runs the configured instance type and size, untainted', () => {
@@ -200,29 +191,181 @@ describe('KubernetesStack', () => {
         })),
       });
     });
+  });
 
-    test('prod has more and larger GPU node groups than dev, as configured', () => {
-      const devGpu = gpuNodegroups(dev.template);
-      const prodGpu = gpuNodegroups(prod.template);
+  describe('Karpenter', () => {
+    const sample = {
+      nodeRoleName: 'node-role',
+      subnetIds: ['subnet-0a1', 'subnet-0b2'],
+      securityGroupIds: ['sg-0c3'],
+      clusterName: 'drivetrain-dev',
+    };
 
-      // A group per fleet and capacity type with nodes in config.
-      const expectedGroups = (config: typeof devConfig) =>
-        config.eks.gpuFleets.reduce(
-          (n, entry) => n + (entry.onDemandNodes > 0 ? 1 : 0) + (entry.spotNodes > 0 ? 1 : 0),
-          0,
-        );
-      expect(devGpu).toHaveLength(expectedGroups(devConfig));
-      expect(prodGpu).toHaveLength(expectedGroups(prodConfig));
+    test('is installed from its OCI chart at the configured version on the system nodes', () => {
+      const chart = Object.values(dev.template.findResources('Custom::AWSCDK-EKS-HelmChart'))
+        .map((r) => r.Properties)
+        .find((p) => p.Chart === 'karpenter')!;
+
+      expect(chart).toMatchObject({
+        Repository: 'oci://public.ecr.aws/karpenter/karpenter',
+        Version: devConfig.eks.karpenterVersion,
+        Namespace: 'kube-system',
+      });
+      expect(JSON.stringify(chart.Values)).toContain('drivetrain/node-role');
+      expect(JSON.stringify(chart.Values)).toContain('interruptionQueue');
+    });
+
+    test('its controller role is bound to its service account through EKS Pod Identity', () => {
+      dev.template.hasResourceProperties('AWS::EKS::PodIdentityAssociation', {
+        Namespace: 'kube-system',
+        ServiceAccount: 'karpenter',
+      });
+      dev.template.hasResourceProperties('AWS::EKS::Addon', { AddonName: 'eks-pod-identity-agent' });
+      const trusts = (
+        propertiesOfType(dev.template, 'AWS::IAM::Role') as { AssumeRolePolicyDocument: unknown }[]
+      )
+        .map((r) => JSON.stringify(r.AssumeRolePolicyDocument))
+        .filter((t) => t.includes('pods.eks.amazonaws.com'));
+      expect(trusts).toHaveLength(1);
+      expect(trusts[0]).toContain('sts:AssumeRole');
+      expect(trusts[0]).toContain('sts:TagSession');
+    });
+
+    test('an interruption queue gets spot interruption, rebalance, state-change and scheduled-change events', () => {
+      const queues = Object.keys(dev.template.findResources('AWS::SQS::Queue'));
+      const rules = propertiesOfType(dev.template, 'AWS::Events::Rule') as {
+        EventPattern: { source: string[]; 'detail-type': string[] };
+        Targets: { Arn: { 'Fn::GetAtt': string[] } }[];
+      }[];
+
+      expect(rules.map((r) => r.EventPattern['detail-type'][0]).sort()).toEqual([
+        'AWS Health Event',
+        'EC2 Instance Rebalance Recommendation',
+        'EC2 Instance State-change Notification',
+        'EC2 Spot Instance Interruption Warning',
+      ]);
+      for (const rule of rules) expect(queues).toContain(rule.Targets[0]!.Arn['Fn::GetAtt'][0]);
+    });
+
+    test('terminates and tags only instances tagged for this cluster and a NodePool', () => {
+      const policies = propertiesOfType(dev.template, 'AWS::IAM::ManagedPolicy') as {
+        PolicyDocument: {
+          Statement: { Action: string | string[]; Condition?: Record<string, Record<string, unknown>> }[];
+        };
+      }[];
+      const terminate = policies
+        .flatMap((p) => p.PolicyDocument.Statement)
+        .filter((st) => [st.Action].flat().includes('ec2:TerminateInstances'));
+
+      expect(terminate).toHaveLength(1);
+      expect(terminate[0]!.Condition).toMatchObject({
+        StringEquals: { 'aws:ResourceTag/kubernetes.io/cluster/drivetrain-dev': 'owned' },
+        StringLike: { 'aws:ResourceTag/karpenter.sh/nodepool': '*' },
+      });
+    });
+
+    test("one NodePool per EKS pool of the capacity model, limited to the pool's GPUs, CPUs and memory", () => {
+      const pools = eksGpuPools(prodConfig);
+      const nodePools = prod.stage.kubernetes.gpuNodePools.nodePools as {
+        metadata: { name: string };
+        spec: { limits: Record<string, string> };
+      }[];
+
+      expect(nodePools.map((p) => p.metadata.name)).toEqual(pools.map(({ pool }) => pool.id));
+      for (const { pool } of pools) {
+        const limits = nodePools.find((p) => p.metadata.name === pool.id)!.spec.limits;
+        expect(limits).toEqual({
+          'nvidia.com/gpu': String(pool.nodeCount * pool.node.gpus),
+          cpu: String(pool.nodeCount * pool.node.cpus),
+          memory: `${(pool.nodeCount * pool.node.memoryMiB) / 1024}Gi`,
+        });
+      }
+      expect(nodePools.map((p) => p.metadata.name)).toContain('eks-h100-on-demand');
+      expect(nodePools.map((p) => p.metadata.name)).not.toContain('eks-h100-spot');
+    });
+
+    test("NodePools carry the scheduler pool's labels and the GPU taint, and never disrupt running training", () => {
+      const { pool, fleet } = eksGpuPools(devConfig)[0]!;
+      const manifest = nodePool(pool, fleet) as unknown as NodePoolManifest;
+
+      expect(manifest.spec.template.metadata.labels).toEqual({
+        'drivetrain/gpu-type': 'a10g',
+        'drivetrain/capacity-type': 'on-demand',
+        'drivetrain/pool': 'eks-a10g-on-demand',
+        'nvidia.com/gpu.present': 'true',
+      });
+      expect(manifest.spec.template.spec.taints).toEqual([
+        { key: 'nvidia.com/gpu', value: 'present', effect: 'NoSchedule' },
+      ]);
+      expect(manifest.spec.template.spec.requirements).toContainEqual({
+        key: 'karpenter.sh/capacity-type',
+        operator: 'In',
+        values: ['on-demand'],
+      });
+      expect(manifest.spec.template.spec.expireAfter).toBe('Never');
+      expect(manifest.spec.disruption).toEqual({
+        consolidationPolicy: 'WhenEmpty',
+        consolidateAfter: '10m',
+        budgets: [{ nodes: '10%' }],
+      });
+    });
+
+    test('EC2NodeClasses use the AL2023 (NVIDIA) AMI, IMDSv2 with hop limit 1, encrypted volumes and RAID0 instance stores', () => {
+      const fleet = devConfig.gpuFleets.find((f) => f.name === 'a10g')!;
+      const nodeClass = ec2NodeClass({ fleet, ...sample }) as { spec: Record<string, unknown> };
+
+      expect(nodeClass.spec).toMatchObject({
+        amiSelectorTerms: [{ alias: 'al2023@latest' }],
+        metadataOptions: { httpTokens: 'required', httpPutResponseHopLimit: 1 },
+        blockDeviceMappings: [
+          { rootVolume: true, ebs: { encrypted: true, volumeType: 'gp3', volumeSize: '500Gi' } },
+        ],
+        instanceStorePolicy: 'RAID0',
+      });
       expect(
-        prodGpu.filter((ng) => ng.Labels['drivetrain/gpu-type'] === 'h100').map((ng) => ng.CapacityType),
-      ).toEqual(['ON_DEMAND']);
-      expect(prodGpu.length).toBeGreaterThan(devGpu.length);
-      expect(new Set(prodGpu.map((ng) => ng.Labels['drivetrain/gpu-type']))).toEqual(
-        new Set(prodConfig.eks.gpuFleets.map((f) => f.fleet)),
-      );
-      expect(Math.min(...prodGpu.map((ng) => ng.ScalingConfig.MaxSize))).toBeGreaterThan(
-        Math.max(...devGpu.map((ng) => ng.ScalingConfig.MaxSize)),
-      );
+        dev.stage.kubernetes.gpuNodePools.nodeClasses.map(
+          (c) => (c as { metadata: { name: string } }).metadata.name,
+        ),
+      ).toEqual(['gpu-a10g']);
+    });
+
+    test('every NodePool and EC2NodeClass of every environment follows the Karpenter v1 CRD schemas', () => {
+      for (const config of [devConfig, environmentConfig('staging'), prodConfig]) {
+        const pools = eksGpuPools(config);
+        for (const { pool, fleet } of pools) {
+          expect(crdViolations(NODE_POOL, nodePool(pool, fleet))).toEqual([]);
+          expect(crdViolations(EC2_NODE_CLASS, ec2NodeClass({ fleet, ...sample }))).toEqual([]);
+        }
+      }
+    });
+
+    test('the schema check refuses what Karpenter would (a typo, a bad enum, hop limit 0, a restricted label)', () => {
+      const { pool, fleet } = eksGpuPools(devConfig)[0]!;
+      const broken = structuredClone(nodePool(pool, fleet)) as unknown as NodePoolManifest;
+      broken.spec.disruption.consolidationPolicy = 'WhenIdle';
+      broken.spec.template.metadata.labels['karpenter.sh/nodepool'] = 'x';
+      broken.spec.template.spec.expireAfer = 'Never';
+      const badClass = structuredClone(ec2NodeClass({ fleet, ...sample })) as unknown as {
+        spec: { metadataOptions: { httpPutResponseHopLimit: number } };
+      };
+      badClass.spec.metadataOptions.httpPutResponseHopLimit = 0;
+
+      expect(crdViolations(NODE_POOL, broken)).toEqual([
+        '.spec.template.metadata.labels: label domain karpenter.sh is restricted (except capacity-type), as are karpenter.sh/nodepool and kubernetes.io/hostname',
+        '.spec.template.spec.expireAfer: field not declared in schema',
+        '.spec.disruption.consolidationPolicy: Unsupported value: "WhenIdle"',
+      ]);
+      expect(crdViolations(EC2_NODE_CLASS, badClass)).toEqual([
+        '.spec.metadataOptions.httpPutResponseHopLimit: should be >= 1',
+      ]);
+    });
+
+    test('the RayJob pod labels and taint are the ones the NodePools carry', () => {
+      expect([GPU_TYPE_LABEL, CAPACITY_TYPE_LABEL, GPU_TAINT]).toEqual([
+        nodePools.GPU_TYPE_LABEL,
+        nodePools.CAPACITY_TYPE_LABEL,
+        nodePools.GPU_TAINT,
+      ]);
     });
   });
 

@@ -141,14 +141,16 @@ describe('SchedulingStack', () => {
       );
     });
 
-    test('may pass only the Batch job roles and the SageMaker role, each to its service', () => {
+    test("may pass only the teams' Batch job roles, the execution role and the teams' SageMaker roles, each to its service", () => {
       // GIVEN the roles the Compute stack gives Batch jobs and SageMaker training jobs
       const { compute } = stage;
-      const container = compute.jobDefinitions.singleNodeGpu.container;
+      const executionRole = compute.jobDefinitions.get('perception')!.singleNodeGpu.container.executionRole;
       const expected = new Map([
-        [logicalId(compute, container.jobRole!), 'batch.amazonaws.com'],
-        [logicalId(compute, container.executionRole), 'batch.amazonaws.com'],
-        [logicalId(compute, compute.sagemaker.executionRole), 'sagemaker.amazonaws.com'],
+        [logicalId(compute, executionRole), 'batch.amazonaws.com'],
+        ...[...compute.teamRoles.values()].flatMap((roles) => [
+          [logicalId(compute, roles.batchJobRole), 'batch.amazonaws.com'] as const,
+          [logicalId(compute, roles.sageMakerRole), 'sagemaker.amazonaws.com'] as const,
+        ]),
       ]);
       const outputs = computeTemplate('dev').toJSON().Outputs as Record<string, { Value: unknown }>;
       const roleOf = (resource: unknown) => {
