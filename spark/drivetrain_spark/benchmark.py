@@ -1,0 +1,266 @@
+"""Sensor ETL benchmark (``npm run bench:etl``): the ingest job on large inputs built from real
+messages, against the strongest cheap baseline a user has, measured in the same run.
+
+- MCAP: the Ouster log's 273 real messages (point clouds, images, IMU, packets), repeated with
+  shifted times into a zstd MCAP of ``--gb`` GB, converted by the ingest job (``local[2]``, a
+  fresh process as the workflow runs it) into Iceberg. Baseline: the same file read by the
+  ``mcap`` reader alone (``iter_messages``: decompress and frame every message), in this
+  process. The job's rate is over its whole run (plan, decode, stage, commit), from the run
+  manifest's ``startedAt``/``finishedAt`` (Spark startup excluded).
+- CAN: comma2k19's 135,468 real frames repeated with shifted times into ``--can-frames`` frames
+  (1M-frame row groups), decoded with the Toyota DBC through the same job into ``can_signals``.
+- Scale: the MCAP job at each of ``--scale`` sizes; peak RSS is the whole process tree's
+  (driver JVM with its local executors, Python workers), sampled every 100 ms.
+
+Generated inputs live in a temporary directory and are deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pyarrow as pa
+
+REPO = Path(__file__).resolve().parents[2]
+SENSOR = REPO.parent / "shared" / "data" / "sensor"
+OUSTER = SENSOR / "lidar" / "pointcloudset-ouster" / "ouster-os1-64.mcap"
+COMMA = SENSOR / "comma2k19" / "b0c9d2329ad1606b_2018-08-02--08-34-47_40"
+DBC = SENSOR / "dbc" / "toyota_new_mc_pt.dbc"
+
+
+def build_mcap(target: Path, size_bytes: int) -> int:
+    """Repeats the Ouster log's messages, times shifted by whole log durations, until the file
+    reaches size_bytes. Returns the message count."""
+    from mcap.reader import make_reader
+    from mcap.writer import CompressionType, Writer
+
+    with open(OUSTER, "rb") as f:
+        reader = make_reader(f)
+        summary = reader.get_summary()
+        messages = [(c.id, m.log_time, m.publish_time, m.data) for _, c, m in reader.iter_messages()]
+    span = summary.statistics.message_end_time - summary.statistics.message_start_time + 1_000_000
+    count = 0
+    with open(target, "wb") as out:
+        writer = Writer(out, compression=CompressionType.ZSTD, chunk_size=4 << 20)
+        writer.start("ros1", "drivetrain-bench")
+        schema_ids = {
+            sid: writer.register_schema(s.name, s.encoding, s.data) for sid, s in summary.schemas.items()
+        }
+        channel_ids = {
+            cid: writer.register_channel(c.topic, c.message_encoding, schema_ids[c.schema_id])
+            for cid, c in summary.channels.items()
+        }
+        copy = 0
+        while out.tell() < size_bytes:
+            shift = copy * span
+            for cid, log_time, publish_time, data in messages:
+                writer.add_message(channel_ids[cid], log_time + shift, data, publish_time + shift)
+            count += len(messages)
+            copy += 1
+        writer.finish()
+    return count
+
+
+def build_can(target: Path, frames: int) -> int:
+    from drivetrain_spark import can
+
+    table, _ = can.comma2k19_frames(str(COMMA))
+    t = table.column("t").cast(pa.int64()).to_numpy()
+    span = int(t.max() - t.min()) + 10_000_000
+    import pyarrow.parquet as pq
+
+    copies = -(-frames // table.num_rows)
+    schema = table.schema
+    with pq.ParquetWriter(str(target), schema, compression="zstd") as writer:
+        for i in range(copies):
+            shifted = table.set_column(0, "t", pa.array(t + i * span).cast(schema.field("t").type))
+            writer.write_table(shifted, row_group_size=1 << 20)
+    return copies * table.num_rows
+
+
+def raw_read(path: Path) -> tuple[float, int]:
+    """Seconds for the mcap reader alone to read every message of the file."""
+    from mcap.reader import make_reader
+
+    start = time.monotonic()
+    count = 0
+    with open(path, "rb") as f:
+        for _ in make_reader(f).iter_messages():
+            count += 1
+    return time.monotonic() - start, count
+
+
+class PeakRss:
+    """Peak resident memory of a process and its descendants."""
+
+    def __init__(self, pid: int) -> None:
+        import psutil
+
+        self.process = psutil.Process(pid)
+        self.peak = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        import psutil
+
+        while not self.stop.is_set():
+            try:
+                procs = [self.process, *self.process.children(recursive=True)]
+                total = 0
+                for p in procs:
+                    with contextlib.suppress(psutil.NoSuchProcess):
+                        total += p.memory_info().rss
+                self.peak = max(self.peak, total)
+            except psutil.NoSuchProcess:
+                return
+            time.sleep(0.1)
+
+    def result_mb(self) -> float:
+        self.stop.set()
+        self.thread.join()
+        return self.peak / 2**20
+
+
+def run_job(work: Path, name: str, inputs: list[Path], config: dict | None = None) -> dict:
+    """The ingest job in its own process, as the local workflow runs it."""
+    run = work / name
+    run.mkdir()
+    listing = run / "inputs.json"
+    listing.write_text(json.dumps([{"uri": p.as_uri(), "bytes": p.stat().st_size} for p in inputs]))
+    manifest = run / "manifest.json"
+    argv = [
+        sys.executable, "-m", "drivetrain_spark.jobs.ingest",
+        "--run-id", name, "--inputs", str(listing),
+        "--warehouse", (run / "warehouse").as_uri(), "--catalog-type", "hadoop",
+        "--catalog-name", "bench", "--database", "sensor",
+        "--quarantine", (run / "quarantine").as_uri(), "--manifest", manifest.as_uri(),
+        "--master", "local[2]",
+    ]  # fmt: skip
+    if config:
+        argv += ["--config", json.dumps(config)]
+    env = {**os.environ, "PYSPARK_PYTHON": sys.executable}
+    with open(run / "job.log", "w") as log:
+        child = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
+        rss = PeakRss(child.pid)
+        code = child.wait()
+    peak = rss.result_mb()
+    if code != 0:
+        raise RuntimeError(f"ingest {name} failed ({code}); see {run / 'job.log'}")
+    result = json.loads(manifest.read_text())
+    seconds = (_parse(result["finishedAt"]) - _parse(result["startedAt"])).total_seconds()
+    failed = [i for i in result["inputs"] if i["status"] != "ok"]
+    if failed:
+        raise RuntimeError(f"ingest {name} quarantined inputs: {failed}")
+    shutil.rmtree(run / "warehouse", ignore_errors=True)
+    return {"seconds": seconds, "peakRssMb": round(peak, 1), "manifest": result, "log": str(run / "job.log")}
+
+
+def _parse(stamp: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(prog="drivetrain_spark.benchmark", description=__doc__.split("\n")[0])
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--gb", type=float, default=1.0, help="MCAP size for the conversion figure")
+    parser.add_argument("--scale", default="0.25,0.5,1", help="MCAP sizes (GB) for the scale runs")
+    parser.add_argument("--can-frames", type=int, default=50_000_000)
+    parser.add_argument("--work", default=None, help="directory for generated inputs (default: a temp dir)")
+    args = parser.parse_args(argv)
+    work = Path(args.work or tempfile.mkdtemp(prefix="drivetrain-bench-etl-"))
+    work.mkdir(parents=True, exist_ok=True)
+    sizes = sorted({float(x) for x in args.scale.split(",")} | {args.gb})
+    try:
+        files: dict[float, tuple[Path, int]] = {}
+        for gb in sizes:
+            path = work / f"raw-{gb:g}gb.mcap"
+            count = build_mcap(path, int(gb * 1e9))
+            files[gb] = (path, count)
+            print(
+                f"[bench] built {path.name}: {path.stat().st_size / 1e6:.0f} MB, {count} messages", flush=True
+            )
+        scale = []
+        for gb in sizes:
+            path, count = files[gb]
+            job = run_job(work, f"mcap-{gb:g}gb", [path])
+            mb = path.stat().st_size / 1e6
+            scale.append(
+                {
+                    "gb": round(path.stat().st_size / 1e9, 3),
+                    "mbPerS": round(mb / job["seconds"], 2),
+                    "seconds": round(job["seconds"], 1),
+                    "peakRssMb": job["peakRssMb"],
+                    "messages": count,
+                }
+            )
+            print(f"[bench] mcap {gb:g} GB: {scale[-1]}", flush=True)
+        main_path, main_count = files[args.gb]
+        main_run = next(s for s in scale if s["messages"] == main_count)
+        raw_seconds, raw_count = raw_read(main_path)
+        assert raw_count == main_count
+        mb = main_path.stat().st_size / 1e6
+        mcap = {
+            "file": {"mb": round(mb, 1), "messages": main_count, "source": str(OUSTER.relative_to(SENSOR))},
+            "mbPerS": main_run["mbPerS"],
+            "msgsPerS": round(main_count / main_run["seconds"], 1),
+            "rawReadMbPerS": round(mb / raw_seconds, 2),
+            "ratioToRawRead": round(main_run["mbPerS"] / (mb / raw_seconds), 3),
+            "goalRatio": 0.5,
+            "peakRssMb": main_run["peakRssMb"],
+            "seconds": main_run["seconds"],
+            "rawReadSeconds": round(raw_seconds, 2),
+        }
+        print(f"[bench] mcap: {mcap}", flush=True)
+        for path, _ in files.values():
+            path.unlink()
+
+        can_path = work / "frames.can.parquet"
+        frames = build_can(can_path, args.can_frames)
+        print(f"[bench] built {can_path.name}: {frames} frames", flush=True)
+        job = run_job(work, "can", [can_path], {"dbc": str(DBC)})
+        can_result = {
+            "frames": frames,
+            "framesPerS": round(frames / job["seconds"]),
+            "goalFramesPerS": 1_000_000,
+            "signalRows": job["manifest"]["tables"]["can_signals"]["rows"],
+            "seconds": round(job["seconds"], 1),
+            "peakRssMb": job["peakRssMb"],
+        }
+        print(f"[bench] can: {can_result}", flush=True)
+        seconds_per_gb = [s["seconds"] / s["gb"] for s in scale]
+        result = {
+            "mcap": mcap,
+            "can": can_result,
+            "scale": scale,
+            "linearity": {
+                "secondsPerGb": [round(x, 1) for x in seconds_per_gb],
+                "maxOverMinSecondsPerGb": round(max(seconds_per_gb) / min(seconds_per_gb), 3),
+                "maxOverMinPeakRss": round(
+                    max(s["peakRssMb"] for s in scale) / min(s["peakRssMb"] for s in scale), 3
+                ),
+            },
+            "machine": {"cores": os.cpu_count(), "sparkMaster": "local[2]"},
+        }
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+        return result
+    finally:
+        if not args.work:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
