@@ -1,5 +1,11 @@
-import type { EnvironmentConfig, EnvironmentInput, EnvironmentName, TeamConfig } from './schema';
-import { parseEnvironment } from './schema';
+import { capacityPools, gpusByType } from './capacity';
+import {
+  type EnvironmentConfig,
+  type EnvironmentInput,
+  type EnvironmentName,
+  environmentSchema,
+  type TeamConfig,
+} from './schema';
 
 /**
  * dev, staging and prod. Accounts are placeholders: set them (or override with
@@ -145,7 +151,14 @@ const inputs: Record<EnvironmentName, EnvironmentInput> = {
     ],
     cpuFleet: { instanceClasses: ['c7i', 'm7i'], onDemandMaxVcpus: 256, spotMaxVcpus: 1_024 },
     batch: common.batch,
-    eks: { ...common.eks, gpuFleets: ['a10g'], maxGpuNodesPerGroup: 4 },
+    eks: { ...common.eks, gpuFleets: [{ fleet: 'a10g', onDemandNodes: 2, spotNodes: 2 }] },
+    sagemaker: {
+      instances: [
+        { instanceType: 'ml.g5.xlarge', onDemandQuota: 2, spotQuota: 2 },
+        { instanceType: 'ml.g5.12xlarge', onDemandQuota: 1, spotQuota: 1 },
+        { instanceType: 'ml.m5.xlarge', onDemandQuota: 2, spotQuota: 0 },
+      ],
+    },
     teams: teams(1, ['a10g', 'l4', 'a100']),
     data,
     removalPolicy: 'destroy',
@@ -173,7 +186,20 @@ const inputs: Record<EnvironmentName, EnvironmentInput> = {
     ],
     cpuFleet: { instanceClasses: ['c7i', 'm7i', 'r7i'], onDemandMaxVcpus: 4_096, spotMaxVcpus: 16_384 },
     batch: common.batch,
-    eks: { ...common.eks, gpuFleets: ['a10g', 'l4'], maxGpuNodesPerGroup: 32 },
+    eks: {
+      ...common.eks,
+      gpuFleets: [
+        { fleet: 'a10g', onDemandNodes: 32, spotNodes: 32 },
+        { fleet: 'l4', onDemandNodes: 16, spotNodes: 32 },
+      ],
+    },
+    sagemaker: {
+      instances: [
+        { instanceType: 'ml.g5.12xlarge', onDemandQuota: 4, spotQuota: 4 },
+        { instanceType: 'ml.g5.48xlarge', onDemandQuota: 2, spotQuota: 2 },
+        { instanceType: 'ml.p4d.24xlarge', onDemandQuota: 2, spotQuota: 0 },
+      ],
+    },
     teams: teams(4, ['a10g', 'l4', 'a100']),
     data: {
       ...data,
@@ -213,7 +239,21 @@ const inputs: Record<EnvironmentName, EnvironmentInput> = {
     ],
     cpuFleet: { instanceClasses: ['c7i', 'm7i', 'r7i'], onDemandMaxVcpus: 65_536, spotMaxVcpus: 262_144 },
     batch: { ...common.batch, shareDecaySeconds: 14_400 },
-    eks: { ...common.eks, gpuFleets: ['a10g', 'l4', 'h100'], maxGpuNodesPerGroup: 450 },
+    eks: {
+      ...common.eks,
+      gpuFleets: [
+        { fleet: 'a10g', onDemandNodes: 128, spotNodes: 128 },
+        { fleet: 'l4', onDemandNodes: 64, spotNodes: 64 },
+        { fleet: 'h100', onDemandNodes: 64, spotNodes: 0 },
+      ],
+    },
+    sagemaker: {
+      instances: [
+        { instanceType: 'ml.g5.48xlarge', onDemandQuota: 16, spotQuota: 16 },
+        { instanceType: 'ml.p4d.24xlarge', onDemandQuota: 16, spotQuota: 8 },
+        { instanceType: 'ml.p5.48xlarge', onDemandQuota: 16, spotQuota: 0 },
+      ],
+    },
     teams: teams(16, ['a10g', 'l4', 'a100', 'h100']),
     // Petabyte backfills: see README, Sensor ETL at scale.
     data: {
@@ -232,6 +272,32 @@ const inputs: Record<EnvironmentName, EnvironmentInput> = {
     removalPolicy: 'retain',
   },
 };
+
+/**
+ * Parses and validates one environment; errors name the field path. Past the schema, team
+ * quotas must fit the GPUs the capacity model has of each type, over every backend.
+ */
+export function parseEnvironment(input: EnvironmentInput): EnvironmentConfig {
+  const result = environmentSchema.safeParse(input);
+  const problems = result.success
+    ? quotaProblems(result.data)
+    : result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+  if (problems.length > 0 || !result.success) {
+    throw new Error(`invalid environment config ${String(input.name)}:\n  ${problems.join('\n  ')}`);
+  }
+  return result.data;
+}
+
+function quotaProblems(env: EnvironmentConfig): string[] {
+  const capacity = gpusByType(capacityPools(env));
+  return env.gpuFleets.flatMap((fleet) => {
+    const quota = env.teams.reduce((sum, team) => sum + (team.gpuQuota[fleet.name] ?? 0), 0);
+    const gpus = capacity.get(fleet.gpuType) ?? 0;
+    return quota > gpus
+      ? [`teams: team quotas on ${fleet.name} add up to ${quota} GPUs, more than the ${gpus} its pools hold`]
+      : [];
+  });
+}
 
 export const ENVIRONMENT_NAMES = Object.keys(inputs) as EnvironmentName[];
 

@@ -58,7 +58,7 @@ export async function startLocalDynamoDb(options: { path?: string } = {}): Promi
   };
 }
 
-function unusedPort(): Promise<number> {
+export function unusedPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = createServer();
     probe.once('error', reject);

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { serve } from '@hono/node-server';
-import { createApi } from '../api/app';
+import { createApi, LOCAL_HOSTS } from '../api/app';
 import { localHeaderTeam } from '../api/identity';
 import type { LocalRuntimeConfig } from '../config/local';
 import { localPools, teamsOf } from '../jobs/cluster';
@@ -45,7 +45,13 @@ export async function startLocalPlatform(config: LocalRuntimeConfig): Promise<Lo
     tableName: JOB_TABLE,
   });
   const wake = () => dispatcher.postMessage({ type: 'wake' } satisfies ToDispatcher);
-  const service = new JobService({ store, environment, onSubmitted: wake, onCancelRequested: wake });
+  const service = new JobService({
+    store,
+    environment,
+    backends: ['local'],
+    onSubmitted: wake,
+    onCancelRequested: wake,
+  });
   const pools = localPools(environment, config.pools);
   const teams = teamsOf(environment);
   const app = createApi({
@@ -53,6 +59,7 @@ export async function startLocalPlatform(config: LocalRuntimeConfig): Promise<Lo
     resolveTeam: localHeaderTeam(environment),
     queues: () => latestQueueReport(dispatcherState, store, pools, teams),
     logs: localLogFiles(logDir, store),
+    allowedHosts: LOCAL_HOSTS,
   });
 
   const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port });

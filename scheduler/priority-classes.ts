@@ -12,7 +12,11 @@ export interface PriorityClass {
 }
 
 export const PRIORITY_CLASSES = {
-  /** Release-blocking runs, safety evaluation: never preempted, on-demand capacity first. */
+  /**
+   * Release-blocking runs, safety evaluation: on-demand only, never preempted for another
+   * class. Critical work beyond its team's nominal quota runs on borrowed capacity, which
+   * the lending team reclaims when it needs it, as from any other class.
+   */
   critical: { value: 1000, preemptible: false, mayPreempt: true },
   /** Normal training runs. */
   standard: { value: 500, preemptible: false, mayPreempt: true },

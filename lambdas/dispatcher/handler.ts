@@ -27,6 +27,7 @@ const dispatcher = new Dispatcher({
   teams: teamsOf(environment),
   defaultBackend: 'batch',
   stateStore: new DynamoDbDispatcherState(dynamodb, requiredEnv('JOB_TABLE_NAME')),
+  warn: (message, detail) => logger.warn(message, detail),
   backends: {
     batch: new BatchBackend(tracer.captureAWSv3Client(new BatchClient({})), { env: environment.name }),
     sagemaker: new SageMakerBackend(tracer.captureAWSv3Client(new SageMakerClient({})), {

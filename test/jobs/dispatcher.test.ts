@@ -327,7 +327,7 @@ describe('crash between the backend submit and the state write', () => {
     });
   });
 
-  test('a crash before the backend saw the submit is healed by submitting under the same name', async () => {
+  test('a submit lost in transit is retried after its backoff under the same name', async () => {
     const { job } = await service.submit('perception', spec());
     let first = true;
     const flaky = new RecordingBackend();
@@ -335,15 +335,18 @@ describe('crash between the backend submit and the state write', () => {
     flaky.submit = async (submission) => {
       if (first) {
         first = false;
-        throw new Error('killed before the request left');
+        throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
       }
       return original(submission);
     };
-    await expect(dispatcher({ backends: { local: flaky } }).round()).rejects.toThrow();
+    await dispatcher({ backends: { local: flaky } }).round();
+    expect(await get(job)).toMatchObject({ state: 'DISPATCHED', backendRetry: { op: 'submit', count: 1 } });
 
+    now = new Date(now.getTime() + 60_000);
     await dispatcher({ backends: { local: flaky } }).round();
 
     expect(flaky.created).toBe(1);
     expect((await get(job)).dispatch?.backendJobId).toBe('backend-1');
+    expect((await get(job)).backendRetry).toBeUndefined();
   });
 });
