@@ -14,21 +14,13 @@ import { etlPaths, LOCAL_NAMES, type LocalEtlSettings } from '../../local/etl/in
 import { objectCreated } from '../../local/etl/raw-watcher';
 import { type LocalEtl, startLocalEtl } from '../../local/etl/runtime';
 import { localEtlSettings } from '../../local/etl/settings';
+import { type SunkEvent, type SunkNotification, sinkRecords } from './etl-fixtures';
 
 /**
  * The ingest workflow's own paths on the local stand-ins (dynalite, bucket folders, the
  * event and notification sinks): validation, quarantine, the ledger, sweeps and the failure
  * path. Runs that reach Spark are in etl-e2e.test.ts.
  */
-
-const readLines = (file: string) =>
-  existsSync(file)
-    ? readFileSync(file, 'utf8')
-        .trim()
-        .split('\n')
-        .filter(Boolean)
-        .map((line) => JSON.parse(line))
-    : [];
 
 function filesUnder(folder: string): string[] {
   return existsSync(folder) ? readdirSync(folder, { recursive: true, encoding: 'utf8' }).sort() : [];
@@ -163,7 +155,7 @@ describe('local ingest workflow', () => {
     // GIVEN a well-formed log and a job that cannot run
     upload('raw/car-d/drive-4/log.mcap', Buffer.from('\x89MCAP0\r\n'));
     const notifications = etlPaths(dataDir).notifications;
-    const before = readLines(notifications).length;
+    const before = sinkRecords<SunkNotification>(notifications).length;
 
     // WHEN it is ingested
     const { outcome, record } = await run({ keys: ['raw/car-d/drive-4/log.mcap'] });
@@ -180,15 +172,17 @@ describe('local ingest workflow', () => {
       JobRunState: 'FAILED',
       JobName: LOCAL_NAMES.glueJob,
     });
-    const sent = readLines(notifications).slice(before);
+    const sent = sinkRecords<SunkNotification>(notifications).slice(before);
     expect(sent).toHaveLength(1);
     expect(sent[0]).toMatchObject({
       Subject: 'Drivetrain ingest run failed',
       MessageAttributes: { runId: { DataType: 'String', StringValue: outcome.name } },
     });
-    expect(JSON.parse(sent[0].Message)).toMatchObject({ runId: outcome.name, error: 'States.TaskFailed' });
+    expect(JSON.parse(sent[0]!.Message)).toMatchObject({ runId: outcome.name, error: 'States.TaskFailed' });
     // No completion event, and no ledger entry: the next event or sweep tries it again.
-    expect(readLines(etlPaths(dataDir).events).filter((e) => e.detail.runId === outcome.name)).toEqual([]);
+    expect(
+      sinkRecords<SunkEvent>(etlPaths(dataDir).events).filter((e) => e.detail.runId === outcome.name),
+    ).toEqual([]);
     await expect(etl.runs.object('raw/car-d/drive-4/log.mcap')).resolves.toBeUndefined();
   });
 });
