@@ -1,6 +1,7 @@
 import { GLOBAL_HELP } from './args';
 import type { Command } from './command';
 import { cancelCommand } from './commands/cancel';
+import { dataCommand } from './commands/data';
 import { listCommand } from './commands/list';
 import { logsCommand } from './commands/logs';
 import { queuesCommand } from './commands/queues';
@@ -17,6 +18,7 @@ const COMMANDS: readonly Command[] = [
   logsCommand,
   cancelCommand,
   queuesCommand,
+  dataCommand,
 ];
 
 export function usage(): string {

@@ -2,6 +2,7 @@ import { Stage, type StageProps, Tags } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { EnvironmentConfig } from '../config/schema';
 import { ComputeStack } from './compute-stack';
+import { DataStack } from './data-stack';
 import { KubernetesStack } from './kubernetes-stack';
 import { NetworkStack } from './network-stack';
 import { SchedulingStack } from './scheduling-stack';
@@ -16,6 +17,7 @@ export class DrivetrainStage extends Stage {
   public readonly compute: ComputeStack;
   public readonly kubernetes: KubernetesStack;
   public readonly scheduling: SchedulingStack;
+  public readonly data: DataStack;
 
   constructor(scope: Construct, id: string, props: DrivetrainStageProps) {
     const { config } = props;
@@ -40,6 +42,7 @@ export class DrivetrainStage extends Stage {
       compute: this.compute,
       kubernetes: this.kubernetes,
     });
+    this.data = new DataStack(this, 'Data', { stackName: stackName('Data'), config, vpc: this.network.vpc });
 
     Tags.of(this).add('drivetrain:environment', config.name);
     Tags.of(this).add('drivetrain:managed-by', 'cdk');

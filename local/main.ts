@@ -1,12 +1,15 @@
 /**
- * `npm start`: brings Drivetrain up on this machine and runs its main job, a sample training
- * job submitted through the CLI exactly as a user would, then keeps serving until Ctrl-C
- * (or exits, with --exit).
+ * `npm start`: brings Drivetrain up on this machine and runs its main jobs through the CLI
+ * exactly as a user would: a sample training job, then the sample drive through the sensor
+ * ETL. Then keeps serving until Ctrl-C (or exits, with --exit).
  */
 
 import { processIo } from '../cli/io';
 import { main as cli } from '../cli/main';
 import { localRuntimeConfig } from '../config/local';
+import { startLocalEtl } from './etl/runtime';
+import { SAMPLE_DRIVE_JOB_CONFIG, sampleDriveFiles } from './etl/sample-drive';
+import { localEtlSettings } from './etl/settings';
 import { startLocalPlatform } from './platform';
 
 const exitAfterDemo = process.argv.includes('--exit');
@@ -31,15 +34,31 @@ const [last] = ((await latest.json()) as { jobs: { id: string }[] }).jobs;
 if (last) await run('logs', last.id);
 await run('queues');
 
-if (exitAfterDemo || submitted !== 0) {
+// Sensor ETL: the raw-folder watcher starts runs as S3 events do; the sample drive goes through it.
+const etlSettings = localEtlSettings(process.env, {
+  jobConfig: process.env.DRIVETRAIN_ETL_JOB_CONFIG ? {} : SAMPLE_DRIVE_JOB_CONFIG,
+});
+const etl = await startLocalEtl({ settings: etlSettings, watch: true });
+console.log(`\nSensor ETL: watching ${etlSettings.dataDir}/buckets/raw/raw/ for new logs`);
+const sampleDrive = ['--vehicle', 'sample', '--drive', 'shared-data', ...sampleDriveFiles(etlSettings)];
+const ingested = await run('data', 'ingest', ...sampleDrive);
+await run('data', 'tables');
+const demo = submitted || ingested;
+
+if (exitAfterDemo || demo !== 0) {
+  await etl.close();
   await platform.close();
-  process.exit(submitted);
+  process.exit(demo);
 }
 console.log(
   `\nTry: npm run drivetrain -- --api ${platform.url} --team planning submit examples/jobs/sample-training.yaml --wait`,
 );
-console.log('Ctrl-C stops the platform; jobs and their logs persist in .drivetrain/.');
+console.log(
+  'Try: npm run drivetrain -- data runs, or data show <table> --limit 5; drop logs into the raw folder to start a run',
+);
+console.log('Ctrl-C stops the platform; jobs, logs, runs and tables persist in .drivetrain/.');
 const stop = async () => {
+  await etl.close();
   await platform.close();
   process.exit(0);
 };

@@ -49,6 +49,10 @@ export interface IngestSubstitutions {
   readonly RawBucket: string;
   readonly CuratedBucket: string;
   readonly QuarantineBucket: string;
+  /** How the job addresses each bucket: `s3://<bucket>` on AWS, `file:///<folder>` locally. */
+  readonly RawBucketUri: string;
+  readonly CuratedBucketUri: string;
+  readonly QuarantineBucketUri: string;
   readonly RunTable: string;
   readonly EventBusName: string;
   readonly FailureTopicArn: string;
@@ -61,6 +65,8 @@ export interface IngestSubstitutions {
   readonly EmrLogGroup: string;
   /** Where the Iceberg tables live and the catalog that names them (as the Glue job's defaults). */
   readonly WarehouseUri: string;
+  /** `glue` on AWS (the Glue Data Catalog), `hadoop` locally (a file-system catalog). */
+  readonly CatalogType: 'glue' | 'hadoop';
   readonly CatalogName: string;
   readonly GlueDatabase: string;
   /** The job's `--config` JSON. */
@@ -70,6 +76,12 @@ export interface IngestSubstitutions {
   readonly EmrThresholdBytes: number;
   readonly EmrTimeoutMinutes: number;
 }
+
+/**
+ * The job Tasks' TimeoutSeconds in the ASL: longer than any job timeout config allows (a
+ * week), so Glue's or EMR's own timeout stops a hung run and the Task then fails with it.
+ */
+export const JOB_TASK_TIMEOUT_SECONDS = 605_400;
 
 export type IngestPlaceholder = keyof IngestSubstitutions;
 

@@ -1,19 +1,17 @@
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import { dataSchema } from '../../config/data';
 import { environmentConfig } from '../../config/environments';
 import type { EnvironmentName } from '../../config/schema';
 import { EMR_RELEASE_LABEL } from '../../lib/data/ingest-jobs';
 import { DataStack, ingestPythonModules } from '../../lib/data-stack';
-import { securityRulePacks } from '../../lib/nag';
 import { NetworkStack } from '../../lib/network-stack';
 import { INGEST_DEFINITION_FILE, ingestPlaceholders, RAW_SUFFIXES } from '../../step-functions/ingest';
+import { stageOf } from './app-fixture';
 
 type Json = Record<string, unknown>;
 interface Statement {
@@ -27,20 +25,6 @@ const repoRoot = join(import.meta.dirname, '..', '..');
 const cdkContext = JSON.parse(readFileSync(join(repoRoot, 'cdk.json'), 'utf8')).context;
 const list = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
 
-/** Scripts the job would run; the stack only ships them as assets. */
-const scriptsDir = mkdtempSync(join(tmpdir(), 'drivetrain-data-stack-'));
-const scripts = {
-  glueScript: join(scriptsDir, 'glue-ingest.py'),
-  emrEntryPoint: join(scriptsDir, 'drivetrain_spark', 'jobs', 'ingest.py'),
-  packageDir: join(scriptsDir, 'drivetrain_spark'),
-  pythonModules: ['mcap==1.6.0', 'rosbags==0.11.9'],
-};
-mkdirSync(join(scripts.packageDir, 'jobs'), { recursive: true });
-writeFileSync(scripts.glueScript, 'from drivetrain_spark.jobs.ingest import main\n');
-writeFileSync(scripts.emrEntryPoint, 'def main(argv): ...\n');
-writeFileSync(join(scripts.packageDir, '__init__.py'), '');
-afterAll(() => rmSync(scriptsDir, { recursive: true, force: true }));
-
 const built = new Map<EnvironmentName, { stack: DataStack; template: Template }>();
 function dataStackOf(env: EnvironmentName) {
   let entry = built.get(env);
@@ -49,7 +33,7 @@ function dataStackOf(env: EnvironmentName) {
     const app = new App({ context: cdkContext });
     const where = { account: config.account, region: config.region };
     const network = new NetworkStack(app, 'Network', { config, env: where });
-    const stack = new DataStack(app, 'Data', { config, env: where, vpc: network.vpc, scripts });
+    const stack = new DataStack(app, 'Data', { config, env: where, vpc: network.vpc });
     entry = { stack, template: Template.fromStack(stack) };
     built.set(env, entry);
   }
@@ -92,6 +76,10 @@ describe('DataStack', () => {
   });
 
   describe('buckets', () => {
+    test('the stage deploys it as Drivetrain-<env>-Data', () => {
+      expect(stageOf('dev').data.stackName).toBe('Drivetrain-dev-Data');
+    });
+
     test('raw, curated and quarantine are KMS-encrypted with the data key, versioned and private', () => {
       const keyId = stack.getLogicalId(stack.key.node.defaultChild as never);
 
@@ -194,7 +182,7 @@ describe('DataStack', () => {
           ),
           '--catalog_name': 'glue_catalog',
           '--database': 'drivetrain_dev',
-          '--additional-python-modules': 'mcap==1.6.0,rosbags==0.11.9',
+          '--additional-python-modules': ingestPythonModules().join(','),
           '--extra-py-files': Match.stringLikeRegexp('^s3://.*\\.zip$'),
         }),
       });
@@ -410,46 +398,5 @@ describe('data config', () => {
     const result = dataSchema.safeParse({ ...valid, logRetentionDays: 100 });
 
     expect(result.error?.issues.map((issue) => issue.path)).toEqual([['logRetentionDays']]);
-  });
-});
-
-// Until the stage deploys the Data stack (it needs the Spark job's entry point), its
-// security checks run here; test/lib/security.test.ts covers every stage's stacks.
-describe('Data stack security checks', () => {
-  test.each(securityRulePacks().map((pack) => [pack.name, pack] as const))(
-    '%s finds nothing unacknowledged',
-    (_name, pack) => {
-      const { stack } = dataStackOf('prod');
-
-      const findings = pack
-        .validateScope(stack)
-        .violations.flatMap((v) =>
-          v.violatingResources.map(
-            (r) => `${v.ruleName} at ${(r as { constructPath?: string }).constructPath}`,
-          ),
-        );
-
-      expect(findings).toEqual([]);
-    },
-  );
-
-  test('cfn-lint reports no errors', () => {
-    const { stack } = dataStackOf('prod');
-    const outdir = mkdtempSync(join(tmpdir(), 'drivetrain-data-lint-'));
-    const file = join(outdir, 'data.template.json');
-    writeFileSync(file, JSON.stringify(Template.fromStack(stack).toJSON()));
-
-    const result = spawnSync(
-      join(repoRoot, '.venv', 'bin', 'cfn-lint'),
-      ['--format', 'parseable', '--', file],
-      {
-        encoding: 'utf8',
-      },
-    );
-    rmSync(outdir, { recursive: true, force: true });
-
-    const errors = result.stdout.split('\n').filter((line) => /:E\d+:/.test(line));
-    expect(result.error).toBeUndefined();
-    expect(errors).toEqual([]);
   });
 });

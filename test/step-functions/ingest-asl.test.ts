@@ -1,10 +1,12 @@
 import { readFileSync } from 'node:fs';
 import aslValidator from 'asl-validator';
 import { describe, expect, test } from 'vitest';
+import { dataSchema } from '../../config/data';
 import {
   INGEST_DEFINITION_FILE,
   type IngestSubstitutions,
   ingestPlaceholders,
+  JOB_TASK_TIMEOUT_SECONDS,
   RAW_SUFFIXES,
   renderIngestDefinition,
 } from '../../step-functions/ingest';
@@ -29,6 +31,9 @@ const SAMPLE: IngestSubstitutions = {
   RawBucket: 'drivetrain-dev-raw',
   CuratedBucket: 'drivetrain-dev-curated',
   QuarantineBucket: 'drivetrain-dev-quarantine',
+  RawBucketUri: 's3://drivetrain-dev-raw',
+  CuratedBucketUri: 's3://drivetrain-dev-curated',
+  QuarantineBucketUri: 's3://drivetrain-dev-quarantine',
   RunTable: 'drivetrain-dev-etl-runs',
   EventBusName: 'default',
   FailureTopicArn: 'arn:aws:sns:us-east-1:111111111111:drivetrain-dev-etl-failures',
@@ -39,6 +44,7 @@ const SAMPLE: IngestSubstitutions = {
   EmrSparkSubmitParameters: '--conf spark.sql.catalog.glue_catalog=org.apache.iceberg.spark.SparkCatalog',
   EmrLogGroup: '/drivetrain/dev/emr-serverless',
   WarehouseUri: 's3://drivetrain-dev-curated/warehouse/',
+  CatalogType: 'glue',
   CatalogName: 'glue_catalog',
   GlueDatabase: 'drivetrain_dev',
   JobConfig: { "quote's": '{braces} and "quotes"' },
@@ -181,6 +187,18 @@ describe('ingest workflow ASL', () => {
         Next: 'Use EMR Serverless',
       }),
     ]);
+  });
+
+  test("the job Tasks wait longer than any job timeout config allows, so the job's own timeout fires first", () => {
+    const longest = Math.max(
+      dataSchema.shape.glue.shape.timeoutMinutes.maxValue ?? Number.POSITIVE_INFINITY,
+      dataSchema.shape.emr.shape.jobTimeoutMinutes.maxValue ?? Number.POSITIVE_INFINITY,
+    );
+
+    for (const name of ['Run Glue job', 'Run EMR Serverless job']) {
+      expect(definition.States[name]!.TimeoutSeconds).toBe(JOB_TASK_TIMEOUT_SECONDS);
+    }
+    expect(JOB_TASK_TIMEOUT_SECONDS).toBeGreaterThan(longest * 60);
   });
 
   test('accepts exactly the raw suffixes the contract names', () => {

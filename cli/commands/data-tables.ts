@@ -1,0 +1,70 @@
+import { type IcebergTable, icebergTables } from '../../local/etl/iceberg-tables';
+import { etlPaths } from '../../local/etl/ingest-runner';
+import { openLocalEtl } from '../../local/etl/runtime';
+import { localEtlSettings } from '../../local/etl/settings';
+import { parseCommandArgs } from '../args';
+import { printJson, printLines } from '../command';
+import { EXIT, UsageError } from '../errors';
+import { formatTime } from '../format';
+import type { CliIo } from '../io';
+import { renderTable } from '../table';
+
+export interface TableView extends IcebergTable {
+  /** Partitions the current snapshot holds, as the run that committed it reported. */
+  readonly partitions?: number;
+  readonly committedBy?: string;
+}
+
+export async function dataTables(argv: readonly string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseCommandArgs('data', argv, {});
+  if (positionals.length > 0)
+    throw new UsageError(`data tables takes no arguments, got ${positionals.join(' ')}`);
+  const tables = await localTables(io);
+  if (values.json) printJson(io, { tables });
+  else
+    printLines(
+      io,
+      tables.length === 0 ? ['no tables yet: drivetrain data ingest <file>...'] : renderTables(tables),
+    );
+  return EXIT.ok;
+}
+
+/** The warehouse's tables, each with the partition count its latest run's manifest gives. */
+export async function localTables(io: CliIo): Promise<TableView[]> {
+  const settings = localEtlSettings(io.env);
+  const tables = await icebergTables(etlPaths(settings.dataDir).warehouse);
+  const etl = await openLocalEtl(settings);
+  try {
+    const runs = await etl.runs.runs(200);
+    return tables.map((table) => {
+      // Manifests that went through JSON numbers carry the id rounded to a double.
+      const run = runs.find((r) => {
+        const id = r.manifest?.tables[table.name]?.snapshotId;
+        return id !== undefined && Number(id) === Number(table.snapshotId);
+      });
+      const partitions = run?.manifest?.tables[table.name]?.partitions;
+      return {
+        ...table,
+        partitions: Array.isArray(partitions) ? partitions.length : undefined,
+        committedBy: run?.runId,
+      };
+    });
+  } finally {
+    await etl.close();
+  }
+}
+
+export function renderTables(tables: readonly TableView[]): string[] {
+  return renderTable(
+    ['TABLE', 'SNAPSHOT', 'ROWS', 'FILES', 'PARTITIONS', 'PARTITIONED BY', 'UPDATED'],
+    tables.map((t) => [
+      `${t.database}.${t.name}`,
+      t.snapshotId ?? '-',
+      String(t.rows),
+      String(t.dataFiles),
+      t.partitions === undefined ? '?' : String(t.partitions),
+      t.partitionFields.join(', ') || '-',
+      formatTime(t.lastUpdated) ?? '',
+    ]),
+  );
+}
