@@ -2,6 +2,7 @@ import { Stage, type StageProps, Tags } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { EnvironmentConfig } from '../config/schema';
 import { ComputeStack } from './compute-stack';
+import { FeaturesStack } from './features-stack';
 import { KubernetesStack } from './kubernetes-stack';
 import { NetworkStack } from './network-stack';
 import { SchedulingStack } from './scheduling-stack';
@@ -16,6 +17,7 @@ export class DrivetrainStage extends Stage {
   public readonly compute: ComputeStack;
   public readonly kubernetes: KubernetesStack;
   public readonly scheduling: SchedulingStack;
+  public readonly features: FeaturesStack;
 
   constructor(scope: Construct, id: string, props: DrivetrainStageProps) {
     const { config } = props;
@@ -39,6 +41,12 @@ export class DrivetrainStage extends Stage {
       vpc: this.network.vpc,
       compute: this.compute,
       kubernetes: this.kubernetes,
+    });
+
+    this.features = new FeaturesStack(this, 'Features', {
+      stackName: stackName('Features'),
+      config,
+      vpc: this.network.vpc,
     });
 
     Tags.of(this).add('drivetrain:environment', config.name);
