@@ -116,7 +116,9 @@ export function createApi(options: ApiOptions) {
     const { attempt = job.attempt, offset = 0 } = query.data;
     if (attempt > job.attempt) {
       return c.json(
-        errorBody('NotFound', 'no such attempt', [{ field: 'attempt', reason: `attempts are 0..${job.attempt}` }]),
+        errorBody('NotFound', 'no such attempt', [
+          { field: 'attempt', reason: `attempts are 0..${job.attempt}` },
+        ]),
         404,
       );
     }
