@@ -1,6 +1,7 @@
 import { GLOBAL_HELP } from './args';
 import type { Command } from './command';
 import { cancelCommand } from './commands/cancel';
+import { featuresCommand } from './commands/features';
 import { listCommand } from './commands/list';
 import { logsCommand } from './commands/logs';
 import { queuesCommand } from './commands/queues';
@@ -17,6 +18,7 @@ const COMMANDS: readonly Command[] = [
   logsCommand,
   cancelCommand,
   queuesCommand,
+  featuresCommand,
 ];
 
 export function usage(): string {

@@ -7,6 +7,8 @@
 import { processIo } from '../cli/io';
 import { main as cli } from '../cli/main';
 import { localRuntimeConfig } from '../config/local';
+import { featuresDemo } from './features/demo';
+import { startLocalFeatures } from './features/runtime';
 import { startLocalPlatform } from './platform';
 
 const exitAfterDemo = process.argv.includes('--exit');
@@ -30,8 +32,11 @@ const latest = await fetch(`${platform.url}/jobs?limit=1`, {
 const [last] = ((await latest.json()) as { jobs: { id: string }[] }).jobs;
 if (last) await run('logs', last.id);
 await run('queues');
+const features = await startLocalFeatures(config);
+await featuresDemo(features, run);
 
 if (exitAfterDemo || submitted !== 0) {
+  await features.close();
   await platform.close();
   process.exit(submitted);
 }
@@ -40,6 +45,7 @@ console.log(
 );
 console.log('Ctrl-C stops the platform; jobs and their logs persist in .drivetrain/.');
 const stop = async () => {
+  await features.close();
   await platform.close();
   process.exit(0);
 };

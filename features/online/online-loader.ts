@@ -1,3 +1,5 @@
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 import {
   ConditionalCheckFailedException,
   type DynamoDBClient,
@@ -69,6 +71,13 @@ export async function loadDelta(
   }
   await flush();
   return report;
+}
+
+/** Delta rows of a JSON-lines stream (a local file or an S3 object body), one at a time. */
+export async function* jsonLines(input: Readable): AsyncIterable<DeltaRow> {
+  for await (const line of createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })) {
+    if (line.trim()) yield JSON.parse(line) as DeltaRow;
+  }
 }
 
 /** How far offline → online has got for one view: the last delta loaded in full. */

@@ -1,8 +1,7 @@
-import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { Context } from 'aws-lambda';
-import { type DeltaRow, loadDelta, WatermarkStore } from '../../../features/online/online-loader';
+import { jsonLines, loadDelta, WatermarkStore } from '../../../features/online/online-loader';
 import { logger, metrics, tracer } from '../../commons/powertools';
 import { catalog, dynamodb, environment, refreshCacheToken, tableName, writer } from '../commons';
 
@@ -58,9 +57,3 @@ export const handler = async (event: LoadEvent, context: Context) => {
     metrics.publishStoredMetrics();
   }
 };
-
-async function* jsonLines(body: Readable): AsyncIterable<DeltaRow> {
-  for await (const line of createInterface({ input: body, crlfDelay: Number.POSITIVE_INFINITY })) {
-    if (line.trim()) yield JSON.parse(line) as DeltaRow;
-  }
-}

@@ -95,3 +95,14 @@ def write_text(spark: SparkSession, uri: str, text: str) -> None:
         stream.write(bytearray(text.encode("utf-8")))
     finally:
         stream.close()
+
+
+def list_files(spark: SparkSession, uri: str, prefix: str) -> list[str]:
+    """Files directly under `uri` whose name starts with `prefix`, sorted (a path or s3:// alike)."""
+    jvm = spark._jvm
+    path = jvm.org.apache.hadoop.fs.Path(uri)
+    fs = path.getFileSystem(spark._jsc.hadoopConfiguration())
+    if not fs.exists(path):
+        return []
+    names = [str(status.getPath().toString()) for status in fs.listStatus(path)]
+    return sorted(n for n in names if n.rsplit("/", 1)[-1].startswith(prefix))

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from pyspark.sql import functions as F
 from drivetrain_spark.features import registry as reg
 from drivetrain_spark.features.iceberg import (
     current_snapshot,
+    list_files,
     read_changes,
     snapshot_summary,
     table_exists,
@@ -93,6 +95,7 @@ def materialize(
     output: str,
     run_id: str,
     views: list[str] | None = None,
+    on_view: Callable[[ViewOutcome], None] | None = None,
 ) -> RunReport:
     report = RunReport(run_id)
     spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {catalog.name}.{catalog.feature_database}")
@@ -103,12 +106,14 @@ def materialize(
         outcome = _materialize_view(spark, view, catalog, output, run_id)
         outcome.seconds = round(time.monotonic() - started, 3)
         report.views.append(outcome)
+        if on_view:
+            on_view(outcome)
     plan = {
         "loads": [
             {"view": v.view, **_object_of(output, path)}
             for v in report.views
             if v.delta
-            for path in _delta_files(v.delta)
+            for path in list_files(spark, v.delta, "part-")
         ],
         "commits": [
             {"view": v.view, "version": _version(registry, v.view), "sequence": v.sequence}
@@ -268,18 +273,13 @@ def _snapshot_options(properties: dict[str, str]) -> dict[str, str]:
     return {f"snapshot-property.{k}": v for k, v in properties.items()}
 
 
-def _delta_files(delta: str) -> list[str]:
-    if delta.startswith("s3://"):
-        # Listed by the loader's plan step on AWS; Spark wrote part files under the prefix.
-        return [delta]
-    return sorted(str(p) for p in Path(delta).glob("part-*.json"))
-
-
 def _object_of(output: str, path: str) -> dict[str, str]:
-    if path.startswith("s3://"):
-        bucket, _, key = path[len("s3://") :].partition("/")
+    """A delta file as the loader addresses it: bucket and key on S3, a key under `output` locally."""
+    if path.startswith(("s3://", "s3a://")):
+        bucket, _, key = path.split("://", 1)[1].partition("/")
         return {"bucket": bucket, "key": key}
-    return {"bucket": "", "key": str(Path(path).relative_to(Path(output)))}
+    local = Path(path.removeprefix("file:"))
+    return {"bucket": "", "key": str(local.relative_to(Path(output.removeprefix("file:")).resolve()))}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -307,22 +307,16 @@ def main(argv: list[str] | None = None, spark: SparkSession | None = None) -> Ru
     registry = reg.load(args.registry)
     catalog = Catalog(args.catalog_name, args.etl_database, args.feature_database)
     views = args.views.split(",") if args.views else None
-    report = materialize(spark, registry, catalog, args.output, args.run_id, views)
-    for v in report.views:
-        print(
-            json.dumps(
-                {
-                    "view": v.view,
-                    "action": v.action,
-                    "reason": v.reason,
-                    "rows": v.rows_written,
-                    "entities": v.entities_recomputed,
-                    "seconds": v.seconds,
-                }
-            ),
-            flush=True,
-        )
-    return report
+    # One JSON line per view as it finishes: the local runtime shows them as progress.
+    return materialize(
+        spark,
+        registry,
+        catalog,
+        args.output,
+        args.run_id,
+        views,
+        lambda v: print(json.dumps(asdict(v)), flush=True),
+    )
 
 
 if __name__ == "__main__":

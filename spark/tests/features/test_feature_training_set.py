@@ -69,10 +69,15 @@ def test_as_of_join_matches_brute_force_and_pins_reproduce_the_set(spark):
     for view in VIEWS:
         rows[view] = generated(rng, 400)
         # Unique (key, event time, created) so the reference's choice is never ambiguous.
-        rows[view] = list({(r["drive_id"], r["event_timestamp"], r["created"]): r for r in rows[view]}.values())
-        spark.createDataFrame(rows[view], FEATURE_SCHEMA).writeTo(f"{CATALOG}.{DATABASE}.{view}").createOrReplace()
+        rows[view] = list(
+            {(r["drive_id"], r["event_timestamp"], r["created"]): r for r in rows[view]}.values()
+        )
+        spark.createDataFrame(rows[view], FEATURE_SCHEMA).writeTo(
+            f"{CATALOG}.{DATABASE}.{view}"
+        ).createOrReplace()
     entities = [
-        {"drive_id": f"k{rng.randrange(6)}", "event_timestamp": at(rng.randrange(-20, 260))} for _ in range(300)
+        {"drive_id": f"k{rng.randrange(6)}", "event_timestamp": at(rng.randrange(-20, 260))}
+        for _ in range(300)
     ]
     entity_df = spark.createDataFrame(entities, "drive_id string, event_timestamp timestamp")
     selected = {view: ["a", "b"] for view in VIEWS}
@@ -90,7 +95,9 @@ def test_as_of_join_matches_brute_force_and_pins_reproduce_the_set(spark):
     # Newer feature rows arrive; the pinned call still returns the first set, an unpinned one does not.
     newer = [{**r, "created": at(5_000), "a": -1.0} for r in rows["forever"]]
     spark.createDataFrame(newer, FEATURE_SCHEMA).writeTo(table_of("forever")).append()
-    pinned, _ = historical_features(spark, REGISTRY, entity_df, selected, table_of, pins=used, full_feature_names=True)
+    pinned, _ = historical_features(
+        spark, REGISTRY, entity_df, selected, table_of, pins=used, full_feature_names=True
+    )
     latest, _ = historical_features(spark, REGISTRY, entity_df, selected, table_of, full_feature_names=True)
     assert sorted((tuple(r) for r in pinned.select(*columns).collect()), key=repr) == actual
     assert sorted((tuple(r) for r in latest.select(*columns).collect()), key=repr) != actual
