@@ -47,7 +47,7 @@ export const featureStoreConfigSchema = z
       })
       .strict()
       .default({ schedule: 'rate(1 hour)', glueWorkers: 4, timeoutMinutes: 120, onlineBatchRows: 5_000 }),
-    /** Glue database of the ETL pillar's tables; defaults to `drivetrain_<env>_sensor`. */
+    /** Glue database of the ETL pillar's tables when no Data stack is passed; defaults to `drivetrain_<env>` (lib/data-stack.ts). */
     etlDatabase: z
       .string()
       .regex(/^[a-z0-9_]{1,255}$/)

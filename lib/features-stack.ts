@@ -11,7 +11,7 @@ import { REGISTRY } from '../features/catalog';
 import { FeatureAlarms } from './features/feature-alarms';
 import { FeatureApi } from './features/feature-api';
 import { FeatureCache } from './features/feature-cache';
-import { Materialization, tokenWildcard } from './features/materialization';
+import { type EtlTables, Materialization, tokenWildcard } from './features/materialization';
 import { OnlineTable } from './features/online-table';
 import { acknowledge } from './nag';
 import { SchedulingFunction } from './scheduling/scheduling-function';
@@ -20,6 +20,8 @@ export interface FeaturesStackProps extends StackProps {
   readonly config: EnvironmentConfig;
   /** The functions and the cache run in this VPC's private subnets. */
   readonly vpc: ec2.IVpc;
+  /** The ETL tables materialization reads (the Data stack's database, curated bucket and key). */
+  readonly etl?: EtlTables;
 }
 
 const SINGLE_REGION =
@@ -221,7 +223,8 @@ export class FeaturesStack extends Stack {
       config: features.materialization,
       bucket: this.bucket,
       key: this.key,
-      etlDatabase: features.etlDatabase ?? `drivetrain_${env}_sensor`,
+      etlDatabase: props.etl?.databaseName ?? features.etlDatabase ?? `drivetrain_${env}`,
+      etl: props.etl,
       featureDatabase: `drivetrain_${env}_features`,
       loader: this.loader.function,
       deadLetterQueue: triggerDeadLetters,

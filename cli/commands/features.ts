@@ -110,7 +110,7 @@ async function get(argv: readonly string[], io: CliIo): Promise<number> {
     const at = pair.indexOf('=');
     if (at <= 0) throw new UsageError(`--entity ${pair}: expected join_key=value`);
     const [key, raw] = [pair.slice(0, at), pair.slice(at + 1)];
-    (entities[key] ??= []).push(INT_KEYS.has(key) ? Number(raw) : raw);
+    entities[key] = [...(entities[key] ?? []), INT_KEYS.has(key) ? Number(raw) : raw];
   }
   if (Object.keys(entities).length === 0)
     throw new UsageError('features get: give at least one --entity join_key=value');

@@ -15,6 +15,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct, type IConstruct } from 'constructs';
 import type { FeatureStoreConfig } from '../../config/features';
 import { REGISTRY_PATH } from '../../features/definitions/registry';
+import { INGEST_SUCCEEDED_EVENT } from '../../step-functions/ingest';
 import { acknowledge, acknowledgeWildcards } from '../nag';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -28,11 +29,13 @@ export function tokenWildcard(resource: IConstruct, suffix: string): string {
   return `AwsSolutions-IAM5[Resource::<${Stack.of(child).getLogicalId(child)}.Arn>${suffix}]`;
 }
 
-/** The ETL pillar's completion event (EventBridge) that starts a materialization run. */
-export const ETL_RUN_SUCCEEDED = {
-  source: 'drivetrain.etl',
-  detailType: 'Drivetrain ETL Run Succeeded',
-} as const;
+/** Where the ETL pillar's Iceberg tables live, for the job to read them (Drivetrain-<env>-Data). */
+export interface EtlTables {
+  readonly databaseName: string;
+  /** The curated bucket holding the warehouse, and the key it is encrypted with. */
+  readonly bucket: s3.IBucket;
+  readonly key: kms.IKey;
+}
 
 export interface MaterializationProps {
   readonly env: string;
@@ -41,6 +44,8 @@ export interface MaterializationProps {
   readonly key: kms.IKey;
   /** Glue database of the ETL tables the transforms read; feature tables go to `featureDatabase`. */
   readonly etlDatabase: string;
+  /** The ETL warehouse to read; without it the job may read only the catalog entries. */
+  readonly etl?: EtlTables;
   readonly featureDatabase: string;
   /** lambdas/features/load/handler.ts. */
   readonly loader: lambda.IFunction;
@@ -108,6 +113,19 @@ export class Materialization extends Construct {
           resources: [bucket.arnForObjects('*')],
         }),
         new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }),
+        ...(props.etl
+          ? [
+              new iam.PolicyStatement({
+                actions: ['s3:GetObject'],
+                resources: [props.etl.bucket.arnForObjects('warehouse/*')],
+              }),
+              new iam.PolicyStatement({
+                actions: ['s3:ListBucket'],
+                resources: [props.etl.bucket.bucketArn],
+              }),
+              new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: [props.etl.key.keyArn] }),
+            ]
+          : []),
         new iam.PolicyStatement({
           actions: ['kms:Decrypt', 'kms:GenerateDataKey', 'kms:Encrypt'],
           resources: [key.keyArn],
@@ -133,6 +151,12 @@ export class Materialization extends Construct {
     acknowledge(policy, {
       [tokenWildcard(bucket, '/*')]:
         "The bucket is the feature store's own: Iceberg data and metadata, deltas, run plans and push objects.",
+      ...(props.etl
+        ? {
+            [tokenWildcard(props.etl.bucket, '/warehouse/*')]:
+              'Reads of the ETL Iceberg warehouse, whose data and metadata files Iceberg names per commit; read only, under warehouse/.',
+          }
+        : {}),
     });
     acknowledgeWildcards(stack, policy, {
       [catalogArn('table', `${props.etlDatabase}/*`)]:
@@ -260,7 +284,10 @@ export class Materialization extends Construct {
     new events.Rule(this, 'OnEtlRun', {
       ruleName: `drivetrain-${env}-materialize-features-on-etl`,
       description: 'Materialize features when an ETL run commits new table snapshots',
-      eventPattern: { source: [ETL_RUN_SUCCEEDED.source], detailType: [ETL_RUN_SUCCEEDED.detailType] },
+      eventPattern: {
+        source: [INGEST_SUCCEEDED_EVENT.source],
+        detailType: [INGEST_SUCCEEDED_EVENT.detailType],
+      },
       targets: [target],
     });
 

@@ -90,7 +90,7 @@ describe('Drivetrain-<env>-Features', () => {
       DEFAULT_FEATURE_STORE_CONFIG.materialization.schedule,
     ]);
     expect(rules.map((r) => r.EventPattern).filter(Boolean)).toEqual([
-      { source: ['drivetrain.etl'], 'detail-type': ['Drivetrain ETL Run Succeeded'] },
+      { source: ['drivetrain.etl'], 'detail-type': ['Ingest Run Succeeded'] },
     ]);
     const definition = JSON.stringify(
       propertiesOf(template, 'AWS::StepFunctions::StateMachine')[0]!.DefinitionString,
