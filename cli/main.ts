@@ -2,6 +2,7 @@ import { GLOBAL_HELP } from './args';
 import type { Command } from './command';
 import { cancelCommand } from './commands/cancel';
 import { dataCommand } from './commands/data';
+import { featuresCommand } from './commands/features';
 import { listCommand } from './commands/list';
 import { logsCommand } from './commands/logs';
 import { queuesCommand } from './commands/queues';
@@ -19,6 +20,7 @@ const COMMANDS: readonly Command[] = [
   cancelCommand,
   queuesCommand,
   dataCommand,
+  featuresCommand,
 ];
 
 export function usage(): string {

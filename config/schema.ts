@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { PRIORITY_CLASS_NAMES } from '../scheduler/priority-classes';
 import { dataSchema } from './data';
+import { DEFAULT_FEATURE_STORE_CONFIG, featureStoreConfigSchema } from './features';
 import { hasKnownSize, instanceVcpus } from './instance-types';
 import { TRAINING_INSTANCES } from './sagemaker-instances';
 
@@ -154,6 +155,7 @@ export const environmentSchema = z
     /** Sensor ETL (config/data.ts). */
     data: dataSchema,
     removalPolicy: z.enum(['destroy', 'retain']),
+    features: featureStoreConfigSchema.default(DEFAULT_FEATURE_STORE_CONFIG),
   })
   .superRefine((env, ctx) => {
     const fleets = new Set(env.gpuFleets.map((f) => f.name));

@@ -3,6 +3,7 @@ import type { Construct } from 'constructs';
 import type { EnvironmentConfig } from '../config/schema';
 import { ComputeStack } from './compute-stack';
 import { DataStack } from './data-stack';
+import { FeaturesStack } from './features-stack';
 import { KubernetesStack } from './kubernetes-stack';
 import { NetworkStack } from './network-stack';
 import { SchedulingStack } from './scheduling-stack';
@@ -18,6 +19,7 @@ export class DrivetrainStage extends Stage {
   public readonly kubernetes: KubernetesStack;
   public readonly scheduling: SchedulingStack;
   public readonly data: DataStack;
+  public readonly features: FeaturesStack;
 
   constructor(scope: Construct, id: string, props: DrivetrainStageProps) {
     const { config } = props;
@@ -43,6 +45,12 @@ export class DrivetrainStage extends Stage {
       kubernetes: this.kubernetes,
     });
     this.data = new DataStack(this, 'Data', { stackName: stackName('Data'), config, vpc: this.network.vpc });
+
+    this.features = new FeaturesStack(this, 'Features', {
+      stackName: stackName('Features'),
+      config,
+      vpc: this.network.vpc,
+    });
 
     Tags.of(this).add('drivetrain:environment', config.name);
     Tags.of(this).add('drivetrain:managed-by', 'cdk');

@@ -10,6 +10,8 @@ import { localRuntimeConfig } from '../config/local';
 import { startLocalEtl } from './etl/runtime';
 import { SAMPLE_DRIVE_JOB_CONFIG, sampleDriveFiles } from './etl/sample-drive';
 import { localEtlSettings } from './etl/settings';
+import { featuresDemo } from './features/demo';
+import { startLocalFeatures } from './features/runtime';
 import { startLocalPlatform } from './platform';
 
 const exitAfterDemo = process.argv.includes('--exit');
@@ -43,9 +45,14 @@ console.log(`\nSensor ETL: watching ${etlSettings.dataDir}/buckets/raw/raw/ for 
 const sampleDrive = ['--vehicle', 'sample', '--drive', 'shared-data', ...sampleDriveFiles(etlSettings)];
 const ingested = await run('data', 'ingest', ...sampleDrive);
 await run('data', 'tables');
-const demo = submitted || ingested;
+
+// Feature store: materialize the sample features from the tables just made, then look one up.
+const features = await startLocalFeatures(config);
+const served = await featuresDemo(features, run);
+const demo = submitted || ingested || served;
 
 if (exitAfterDemo || demo !== 0) {
+  await features.close();
   await etl.close();
   await platform.close();
   process.exit(demo);
@@ -58,6 +65,7 @@ console.log(
 );
 console.log('Ctrl-C stops the platform; jobs, logs, runs and tables persist in .drivetrain/.');
 const stop = async () => {
+  await features.close();
   await etl.close();
   await platform.close();
   process.exit(0);

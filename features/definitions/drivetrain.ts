@@ -41,7 +41,7 @@ export const DRIVETRAIN_FEATURES: FeatureDefinitionsInput = {
         float('jerk_abs_max_mps3', 'maximum absolute jerk'),
         float('duration_s', 'time between the first and last speed sample'),
         float('distance_m', 'distance travelled (trapezoidal integral of speed)'),
-        count('speed_samples', 'speed samples in the drive'),
+        count('speed_samples', '100 ms steps of the drive with a speed sample'),
       ],
     },
     {
@@ -58,7 +58,7 @@ export const DRIVETRAIN_FEATURES: FeatureDefinitionsInput = {
         float('speed_max_mps', 'maximum speed in the second'),
         float('accel_mean_mps2', 'mean acceleration in the second'),
         float('jerk_abs_max_mps3', 'maximum absolute jerk in the second'),
-        count('speed_samples', 'speed samples in the second'),
+        count('speed_samples', '100 ms steps of the second with a speed sample'),
       ],
     },
     {

@@ -8,6 +8,8 @@ export interface CacheEndpoint {
   readonly tls?: boolean;
   readonly username?: string;
   readonly password?: string;
+  /** Connect on the first `connect()` call rather than at once (credentials set later). */
+  readonly lazyConnect?: boolean;
 }
 
 /**
@@ -22,6 +24,7 @@ export function cacheClient(endpoint: CacheEndpoint): Redis | Cluster {
     maxRetriesPerRequest: 0,
     connectTimeout: 2_000,
     retryStrategy: (times) => Math.min(50 * 2 ** times, 2_000),
+    lazyConnect: endpoint.lazyConnect ?? false,
     ...(endpoint.tls ? { tls: {} } : {}),
     ...(endpoint.username ? { username: endpoint.username } : {}),
     ...(endpoint.password ? { password: endpoint.password } : {}),
@@ -30,6 +33,7 @@ export function cacheClient(endpoint: CacheEndpoint): Redis | Cluster {
     ? new Cluster([{ host: endpoint.host, port: endpoint.port }], {
         enableAutoPipelining: true,
         enableOfflineQueue: false,
+        lazyConnect: endpoint.lazyConnect ?? false,
         // ElastiCache's TLS certificates name the cluster endpoint, not each node's address.
         dnsLookup: (address, callback) => callback(null, address),
         redisOptions: options,

@@ -18,7 +18,7 @@ export const SCHEDULING_RUNTIME = lambda.Runtime.NODEJS_22_X;
 
 export interface SchedulingFunctionProps {
   /** Folder under `lambdas/` whose `handler.ts` exports `handler`. */
-  readonly handler: 'api' | 'dispatcher';
+  readonly handler: 'api' | 'dispatcher' | 'features/api' | 'features/load';
   readonly description: string;
   /** Powertools service name; also names the log group. */
   readonly serviceName: string;

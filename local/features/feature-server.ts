@@ -2,12 +2,14 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import type { Context } from 'hono';
+import { stream } from 'hono/streaming';
 import type { Redis } from 'ioredis';
 import { LOCAL_TEAM_HEADER } from '../../api/identity';
 import type { EnvironmentConfig } from '../../config/schema';
 import { FeatureCatalog } from '../../features/catalog';
 import { LocalPushLog } from '../../features/offline/push-log';
 import { DynamoDbOnlineStore } from '../../features/online/dynamodb-online-store';
+import { WatermarkStore } from '../../features/online/online-loader';
 import { DEFAULT_CACHE_POLICY, OnlineReader } from '../../features/online/online-reader';
 import { ensureOnlineTable } from '../../features/online/online-table';
 import { OnlineWriter } from '../../features/online/online-writer';
@@ -17,6 +19,12 @@ import { createFeatureApi } from '../../features/serving/app';
 import { FeatureServing } from '../../features/serving/feature-service';
 import type { LocalDynamoDb } from '../dynalite';
 import type { LocalRedis } from '../redis';
+import {
+  type LocalSparkPaths,
+  type MaterializeProgress,
+  materializeLocally,
+  trainingSetLocally,
+} from './spark-jobs';
 
 /** Feast's feature server listens on 6566; so does Drivetrain's locally, so Feast configs work as they are. */
 export const DEFAULT_FEATURE_PORT = 6566;
@@ -38,6 +46,8 @@ export interface LocalFeatureServerOptions {
    */
   readonly defaultTeam?: string;
   readonly catalog?: FeatureCatalog;
+  /** Enables the local-only routes that run the Spark jobs (`POST /materialize`, `POST /training-sets`). */
+  readonly spark?: LocalSparkPaths;
 }
 
 export interface LocalFeatureServer {
@@ -48,6 +58,75 @@ export interface LocalFeatureServer {
   readonly store: DynamoDbOnlineStore;
   readonly tableName: string;
   close(): Promise<void>;
+}
+
+/**
+ * What Step Functions and Glue do on AWS, as routes of the local server so the CLI reaches
+ * them the same way: materialization streams its progress as JSON lines.
+ */
+function addLocalJobRoutes(
+  app: ReturnType<typeof createFeatureApi>,
+  paths: LocalSparkPaths,
+  catalog: FeatureCatalog,
+  writer: OnlineWriter,
+  watermarks: WatermarkStore,
+): void {
+  let running: Promise<void> | undefined;
+  let examples: Record<string, Record<string, unknown>> = {};
+  app.get('/examples', (c) => c.json(examples));
+  app.post('/materialize', (c) => {
+    if (running)
+      return c.json(
+        {
+          error: 'Conflict',
+          message: 'a materialization is running',
+          fields: [{ field: '(run)', reason: 'one at a time' }],
+        },
+        409,
+      );
+    return stream(c, async (out) => {
+      const send = (progress: MaterializeProgress | { type: 'error'; message: string }) => {
+        if (progress.type === 'done') examples = { ...examples, ...progress.examples };
+        return out.write(`${JSON.stringify(progress)}\n`);
+      };
+      running = materializeLocally({
+        paths,
+        catalog,
+        writer,
+        watermarks,
+        batchRows: 5_000,
+        onProgress: send,
+      });
+      try {
+        await running;
+      } catch (error) {
+        await send({ type: 'error', message: error instanceof Error ? error.message : String(error) });
+      } finally {
+        running = undefined;
+      }
+    });
+  });
+  app.post('/training-sets', async (c) => {
+    const body = (await c.req.json().catch(() => ({}))) as Record<string, unknown>;
+    if (typeof body.entities !== 'string' || typeof body.out !== 'string')
+      return c.json(
+        {
+          error: 'ValidationError',
+          message: 'entities and out are required',
+          fields: [{ field: 'entities', reason: 'a Parquet path' }],
+        },
+        422,
+      );
+    const manifest = await trainingSetLocally({
+      paths,
+      entities: body.entities,
+      out: body.out,
+      service: typeof body.feature_service === 'string' ? body.feature_service : undefined,
+      features: Array.isArray(body.features) ? (body.features as string[]) : undefined,
+      pins: typeof body.pins === 'string' ? body.pins : undefined,
+    });
+    return c.json(manifest);
+  });
 }
 
 /** The feature API on this machine: the same app as the Lambda, over dynalite and redis-server. */
@@ -75,6 +154,8 @@ export async function startLocalFeatureServer(
     return team && teams.has(team) ? team : undefined;
   };
   const app = createFeatureApi({ serving, reader, resolveTeam });
+  if (options.spark)
+    addLocalJobRoutes(app, options.spark, catalog, writer, new WatermarkStore(options.db.client, tableName));
   const host = options.host ?? '127.0.0.1';
   const server = serve({ fetch: app.fetch, hostname: host, port: options.port ?? DEFAULT_FEATURE_PORT });
   await new Promise<void>((resolve, reject) => {

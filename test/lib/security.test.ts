@@ -43,7 +43,7 @@ describe('cfn-lint over every synthesized template', () => {
   test('every environment synthesizes its stacks', () => {
     const names = templates.map((t) => t.split('/').at(-1) ?? '');
     for (const env of ['dev', 'staging', 'prod']) {
-      for (const pillar of ['Network', 'Compute', 'Kubernetes', 'Scheduling']) {
+      for (const pillar of ['Network', 'Compute', 'Kubernetes', 'Scheduling', 'Features']) {
         expect(names.some((n) => n.startsWith(`Drivetrain${env}${pillar}`))).toBe(true);
       }
     }

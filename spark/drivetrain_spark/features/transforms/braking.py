@@ -1,10 +1,3 @@
-"""Hard-braking events from the ETL pillar's `events` table."""
-
-from pyspark.sql import Column
-from pyspark.sql import functions as F
+"""Hard-braking events from the ETL pillar's `events` table (event_type, duration_s, peak_decel_mps2)."""
 
 HARD_BRAKING = "hard_braking"
-
-
-def duration_s() -> Column:
-    return (F.col("end_time_ns") - F.col("start_time_ns")) / F.lit(1e9)

@@ -3,7 +3,7 @@
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from drivetrain_spark.features.transforms.braking import HARD_BRAKING, duration_s
+from drivetrain_spark.features.transforms.braking import HARD_BRAKING
 
 
 def transform(inputs: dict[str, DataFrame]) -> DataFrame:
@@ -13,6 +13,6 @@ def transform(inputs: dict[str, DataFrame]) -> DataFrame:
     return events.groupBy("drive_id").agg(
         F.max("log_time").alias("event_timestamp"),
         F.count(F.when(is_hard, 1)).alias("hard_brake_count"),
-        F.max(F.when(is_hard, F.col("magnitude"))).alias("hard_brake_max_decel_mps2"),
-        F.coalesce(F.sum(F.when(is_hard, duration_s())), F.lit(0.0)).alias("hard_brake_total_s"),
+        F.max(F.when(is_hard, F.col("peak_decel_mps2"))).alias("hard_brake_max_decel_mps2"),
+        F.coalesce(F.sum(F.when(is_hard, F.col("duration_s"))), F.lit(0.0)).alias("hard_brake_total_s"),
     )

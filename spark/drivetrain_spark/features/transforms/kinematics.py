@@ -1,4 +1,6 @@
-"""Vehicle speed samples from decoded CAN, with acceleration and jerk by finite differences."""
+"""Vehicle speed from decoded CAN, resampled to 10 Hz, with acceleration and jerk by finite
+differences of the resampled series: differencing the raw ~40 Hz samples would turn the
+signal's 0.01 km/h quantisation into accelerations of tens of m/s^2."""
 
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
@@ -7,6 +9,7 @@ from pyspark.sql import functions as F
 SPEED_MESSAGE = "SPEED"
 SPEED_SIGNAL = "SPEED"
 TO_MPS = {"kph": 1 / 3.6, "km/h": 1 / 3.6, "mph": 0.44704, "m/s": 1.0}
+STEP_S = 0.1
 
 
 def speed_samples(can_signals: DataFrame) -> DataFrame:
@@ -15,12 +18,13 @@ def speed_samples(can_signals: DataFrame) -> DataFrame:
         *[F.when(F.lower(F.col("unit")) == unit, F.lit(factor)) for unit, factor in TO_MPS.items()],
         F.lit(1 / 3.6),
     )
-    speed = can_signals.where((F.col("message") == SPEED_MESSAGE) & (F.col("signal") == SPEED_SIGNAL)).select(
-        "vehicle_id",
-        "drive_id",
-        "log_time",
-        (F.col("log_time_ns") / F.lit(1e9)).alias("t_s"),
-        (F.col("value") * unit_factor).alias("speed_mps"),
+    step = F.floor(F.col("log_time_ns") / F.lit(STEP_S * 1e9))
+    speed = (
+        can_signals.where((F.col("message") == SPEED_MESSAGE) & (F.col("signal") == SPEED_SIGNAL))
+        .groupBy("vehicle_id", "drive_id", step.alias("step"))
+        .agg(F.max("log_time").alias("log_time"), F.avg(F.col("value") * unit_factor).alias("speed_mps"))
+        .withColumn("t_s", F.col("step") * F.lit(STEP_S))
+        .drop("step")
     )
     by_time = Window.partitionBy("drive_id").orderBy("t_s")
     dt = F.col("t_s") - F.lag("t_s").over(by_time)

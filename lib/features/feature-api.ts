@@ -1,0 +1,145 @@
+import { ArnFormat, type RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
+import { Construct } from 'constructs';
+import { acknowledge } from '../nag';
+
+export interface FeatureApiProps {
+  readonly env: string;
+  /** lambdas/features/api/handler.ts: every route proxies to it. */
+  readonly handler: lambda.IFunction;
+  readonly key: kms.IKey;
+  readonly rateLimit: number;
+  readonly burstLimit: number;
+  readonly logRetention: logs.RetentionDays;
+  readonly removalPolicy: RemovalPolicy;
+}
+
+/** Routes of features/serving/app.ts, as [path, method]. */
+export const FEATURE_API_ROUTES: readonly (readonly [string, string])[] = [
+  ['/get-online-features', 'POST'],
+  ['/push', 'POST'],
+  ['/feature-services', 'GET'],
+  ['/cache-stats', 'GET'],
+  ['/health', 'GET'],
+];
+
+/**
+ * The feature API as API Gateway REST: SigV4 (IAM) on every method, so the team comes from
+ * the signed principal; stage throttling from config, JSON access logs, X-Ray, and a WAF
+ * web ACL limiting each source.
+ */
+export class FeatureApi extends Construct {
+  public readonly api: apigateway.RestApi;
+
+  constructor(scope: Construct, id: string, props: FeatureApiProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    const accessLogs = new logs.LogGroup(this, 'AccessLogs', {
+      logGroupName: `/drivetrain/${props.env}/feature-api-access`,
+      encryptionKey: props.key,
+      retention: props.logRetention,
+      removalPolicy: props.removalPolicy,
+    });
+    this.api = new apigateway.RestApi(this, 'Resource', {
+      restApiName: `drivetrain-${props.env}-features`,
+      description: `Drivetrain ${props.env} feature API (Feast's feature-server routes, SigV4)`,
+      endpointConfiguration: { types: [apigateway.EndpointType.REGIONAL] },
+      cloudWatchRole: false,
+      defaultMethodOptions: { authorizationType: apigateway.AuthorizationType.IAM },
+      deployOptions: {
+        stageName: 'v1',
+        tracingEnabled: true,
+        metricsEnabled: true,
+        throttlingRateLimit: props.rateLimit,
+        throttlingBurstLimit: props.burstLimit,
+        accessLogDestination: new apigateway.LogGroupLogDestination(accessLogs),
+        accessLogFormat: apigateway.AccessLogFormat.jsonWithStandardFields(),
+      },
+    });
+    const validator = this.api.addRequestValidator('Validator', {
+      requestValidatorName: 'feature-api-parameters',
+      validateRequestBody: false,
+      validateRequestParameters: true,
+    });
+    const integration = new apigateway.LambdaIntegration(props.handler, { allowTestInvoke: false });
+    for (const [path, method] of FEATURE_API_ROUTES) {
+      this.api.root.resourceForPath(path).addMethod(method, integration, { requestValidator: validator });
+    }
+
+    const metrics = (name: string) => ({
+      cloudWatchMetricsEnabled: true,
+      metricName: `drivetrain-${props.env}-features-${name}`,
+      sampledRequestsEnabled: true,
+    });
+    const webAcl = new wafv2.CfnWebACL(this, 'WebAcl', {
+      name: `drivetrain-${props.env}-features`,
+      description: 'Rate-limits each source of feature reads and pushes before SigV4 auth runs',
+      scope: 'REGIONAL',
+      defaultAction: { allow: {} },
+      visibilityConfig: metrics('acl'),
+      rules: [
+        {
+          name: 'RateLimitPerIp',
+          priority: 0,
+          action: { block: {} },
+          // Five minutes at the stage's steady rate: one source may use all of it, not more.
+          statement: {
+            rateBasedStatement: {
+              limit: props.rateLimit * 300,
+              evaluationWindowSec: 300,
+              aggregateKeyType: 'IP',
+            },
+          },
+          visibilityConfig: metrics('rate-limit'),
+        },
+      ],
+    });
+    new wafv2.CfnWebACLAssociation(this, 'WebAclAssociation', {
+      resourceArn: this.api.deploymentStage.stageArn,
+      webAclArn: webAcl.attrArn,
+    });
+    const wafLogs = new logs.LogGroup(this, 'WafLogs', {
+      logGroupName: `aws-waf-logs-drivetrain-${props.env}-features`,
+      encryptionKey: props.key,
+      retention: props.logRetention,
+      removalPolicy: props.removalPolicy,
+    });
+    new wafv2.CfnLoggingConfiguration(this, 'WafLogging', {
+      resourceArn: webAcl.attrArn,
+      logDestinationConfigs: [
+        stack.formatArn({
+          service: 'logs',
+          resource: 'log-group',
+          resourceName: wafLogs.logGroupName,
+          arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+        }),
+      ],
+      redactedFields: [{ singleHeader: { Name: 'authorization' } }],
+    }).node.addDependency(wafLogs);
+
+    acknowledge(this.api.deploymentStage, {
+      'AwsSolutions-APIG6':
+        'Execution logging needs the account-wide API Gateway CloudWatch role, a per-region singleton Drivetrain does not own; every request is in the JSON access log and X-Ray, and the handler logs through Powertools.',
+      'NIST.800.53.R5-APIGWExecutionLoggingEnabled':
+        'Execution logging needs the account-wide API Gateway CloudWatch role, which Drivetrain does not own; access logs, X-Ray and the handler logs record every request.',
+      'NIST.800.53.R5-APIGWCacheEnabledAndEncrypted':
+        'Answers depend on the caller (team grants from the SigV4 identity) and on features pushed seconds ago; ElastiCache behind the handler is the cache, with event-time ordering an API Gateway cache cannot keep.',
+      'NIST.800.53.R5-APIGWSSLEnabled':
+        'The only integration is a Lambda proxy inside AWS; backend client certificates apply to HTTP integrations only.',
+    });
+    acknowledge(this.api, {
+      'AwsSolutions-APIG2':
+        'Bodies are validated by the handler against the registry (views, features, join key types), which a static request model cannot express; bad input gets a 4xx naming the field.',
+    });
+    for (const method of this.api.methods) {
+      acknowledge(method, {
+        'AwsSolutions-COG4':
+          'The API authorizes with IAM (SigV4) so models and pipelines use their AWS roles; the team comes from the signed principal, not from a Cognito user pool.',
+      });
+    }
+  }
+}
