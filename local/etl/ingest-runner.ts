@@ -98,6 +98,8 @@ export interface LocalIngestWorkflowOptions {
   readonly onProgress?: (execution: string, line: string) => void;
   /** Wait this long before every retry instead of the ASL's backoff (tests). */
   readonly retryIntervalMs?: number;
+  /** Sees every Task's request (its resource and evaluated Parameters) before the stand-in serves it. */
+  readonly onTaskRequest?: (resource: string, parameters: unknown) => void;
 }
 
 /**
@@ -143,7 +145,7 @@ export class LocalIngestWorkflow {
         if (line.startsWith('[ingest')) this.progress(runId, line, true);
       },
     });
-    this.handlers = taskHandlers(definition, services, this.abort.signal);
+    this.handlers = taskHandlers(definition, services, this.abort.signal, options.onTaskRequest);
     const { retryIntervalMs } = options;
     this.retryIntervals =
       retryIntervalMs === undefined
@@ -241,6 +243,7 @@ function taskHandlers(
   definition: { States: Record<string, Json> },
   services: Record<string, LocalIntegration>,
   signal: AbortSignal,
+  observe?: (resource: string, parameters: unknown) => void,
 ): Record<string, (input: unknown) => Promise<never>> {
   const handlers: Record<string, (input: unknown) => Promise<never>> = {};
   const visit = (states: Record<string, Json>) => {
@@ -249,6 +252,7 @@ function taskHandlers(
         const service = services[state.Resource as string];
         if (!service) throw new Error(`no local stand-in for ${state.Resource} (state ${name})`);
         handlers[name] = (input) => {
+          observe?.(state.Resource as string, input);
           const answer = service(input as Json, signal) as Promise<never>;
           // The interpreter stops awaiting a Task whose execution failed elsewhere (a timeout):
           // its late failure must not become an unhandled rejection.

@@ -34,6 +34,7 @@ export interface StartLocalEtlOptions {
   readonly persist?: boolean;
   readonly onProgress?: (execution: string, line: string) => void;
   readonly retryIntervalMs?: number;
+  readonly onTaskRequest?: (resource: string, parameters: unknown) => void;
 }
 
 /**
@@ -53,6 +54,7 @@ export async function startLocalEtl(options: StartLocalEtlOptions): Promise<Loca
     dynamoDb: db.client,
     onProgress: options.onProgress,
     retryIntervalMs: options.retryIntervalMs,
+    onTaskRequest: options.onTaskRequest,
   });
   const watcher = options.watch
     ? new RawWatcher({

@@ -19,6 +19,7 @@ import { type LocalEtl, startLocalEtl } from '../../local/etl/runtime';
 import { localEtlSettings } from '../../local/etl/settings';
 import { INGEST_SUCCEEDED_EVENT } from '../../step-functions/ingest';
 import { type SunkEvent, type SunkNotification, sinkRecords } from './etl-fixtures';
+import { requestViolations } from './etl-requests';
 
 /**
  * The ingest workflow end to end on this machine: the ASL under the local interpreter, the
@@ -63,12 +64,18 @@ describe('ingest workflow end to end, with the real Spark job', () => {
   let outcome: ExecutionOutcome;
   let run: RunRecord;
   let manifest: RunManifest;
+  const requests: [string, unknown][] = [];
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'drivetrain-etl-e2e-'));
     const settings = localEtlSettings({ DRIVETRAIN_ETL_BATCH_WINDOW_MS: '500' }, { dataDir });
     const started: Promise<ExecutionOutcome>[] = [];
-    etl = await startLocalEtl({ settings, watch: true, retryIntervalMs: 100 });
+    etl = await startLocalEtl({
+      settings,
+      watch: true,
+      retryIntervalMs: 100,
+      onTaskRequest: (resource, parameters) => requests.push([resource, parameters]),
+    });
     const start = etl.workflow!.start.bind(etl.workflow);
     // Keep hold of what the watcher starts, so the test can wait for it.
     etl.workflow!.start = (input, name) => {
@@ -145,6 +152,13 @@ describe('ingest workflow end to end, with the real Spark job', () => {
     expect(Object.keys(events[0]!.detail.manifest!.tables).sort()).toEqual(
       Object.keys(manifest.tables).sort(),
     );
+  });
+
+  test('every request of the run, the Glue job run and the completion event included, follows the AWS models', () => {
+    expect(requests.map(([resource]) => resource)).toEqual(
+      expect.arrayContaining(['arn:aws:states:::glue:startJobRun.sync', 'arn:aws:states:::events:putEvents']),
+    );
+    expect(requests.flatMap(([resource, parameters]) => requestViolations(resource, parameters))).toEqual([]);
   });
 
   test('a duplicate event for an unchanged object is skipped without running Spark', async () => {

@@ -15,6 +15,7 @@ import { objectCreated } from '../../local/etl/raw-watcher';
 import { type LocalEtl, startLocalEtl } from '../../local/etl/runtime';
 import { localEtlSettings } from '../../local/etl/settings';
 import { type SunkEvent, type SunkNotification, sinkRecords } from './etl-fixtures';
+import { requestViolations } from './etl-requests';
 
 /**
  * The ingest workflow's own paths on the local stand-ins (dynalite, bucket folders, the
@@ -31,6 +32,7 @@ describe('local ingest workflow', () => {
   let etl: LocalEtl;
   let settings: LocalEtlSettings;
   let rawDir: string;
+  const requests: [string, unknown][] = [];
 
   /** Puts an object in the local raw bucket, as an upload would. */
   const upload = (key: string, content: string | Buffer) => {
@@ -51,7 +53,13 @@ describe('local ingest workflow', () => {
       job: { ...localEtlSettings({}).job, module: 'drivetrain_spark.jobs.no_such_job' },
       data: { ...localEtlSettings({}).data, maxObjectsPerRun: 4 },
     };
-    etl = await startLocalEtl({ settings, watch: false, persist: false, retryIntervalMs: 10 });
+    etl = await startLocalEtl({
+      settings,
+      watch: false,
+      persist: false,
+      retryIntervalMs: 10,
+      onTaskRequest: (resource, parameters) => requests.push([resource, parameters]),
+    });
     rawDir = join(etlPaths(dataDir).buckets, LOCAL_NAMES.raw);
   });
   afterAll(async () => {
@@ -184,6 +192,24 @@ describe('local ingest workflow', () => {
       sinkRecords<SunkEvent>(etlPaths(dataDir).events).filter((e) => e.detail.runId === outcome.name),
     ).toEqual([]);
     await expect(etl.runs.object('raw/car-d/drive-4/log.mcap')).resolves.toBeUndefined();
+  });
+
+  test('every request the runs above made is one the AWS service accepts (botocore models)', () => {
+    const resources = new Set(requests.map(([resource]) => resource));
+
+    expect(resources.size).toBeGreaterThanOrEqual(10);
+    expect(requests.flatMap(([resource, parameters]) => requestViolations(resource, parameters))).toEqual([]);
+  });
+
+  test('the model check catches a request AWS would refuse', () => {
+    const problems = requestViolations('arn:aws:states:::glue:startJobRun.sync', {
+      JobName: '',
+      Timeout: 'soon',
+    });
+
+    expect(problems).toEqual(
+      expect.arrayContaining([expect.stringContaining('JobName'), expect.stringContaining('Timeout')]),
+    );
   });
 });
 
