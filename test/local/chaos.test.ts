@@ -32,9 +32,9 @@ test('a small seeded chaos run breaks no invariant and loses no status report', 
           '--dynalite-kills',
           '1',
         ],
-        ...['--timeout-s', '300', '--out', out],
+        ...['--timeout-s', '480', '--out', out],
       ],
-      { encoding: 'utf8', timeout: 540_000 },
+      { encoding: 'utf8', timeout: 570_000 },
     );
     const result = JSON.parse(readFileSync(out, 'utf8')) as {
       jobs: number;
