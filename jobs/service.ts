@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { backendSpecProblems } from '../backends/spec-limits';
 import type { EnvironmentConfig } from '../config/schema';
 import { PRIORITY_CLASSES } from '../scheduler/priority-classes';
 import { idempotentJobId, newJobId, specHash } from './ids';
@@ -197,6 +198,8 @@ export class JobService {
     if (PRIORITY_CLASSES[spec.priorityClass].preemptible && !preemptible) {
       problems.push({ field: 'preemptible', reason: 'the preemptible class is always preemptible' });
     }
+    // What the backends the job may land on accept (Batch, SageMaker and Kubernetes limits).
+    problems.push(...backendSpecProblems(spec, environment));
     return problems;
   }
 }

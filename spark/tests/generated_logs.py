@@ -81,9 +81,10 @@ def mcap_with(
     return target
 
 
-def bad_crc_mcap(source: Path, target: Path) -> Path:
-    """Uncompressed chunks, one byte inside a chunk's records flipped: its CRC no longer holds."""
-    rewrite_mcap(source, target, CompressionType.NONE)
+def bad_crc_mcap(source: Path, target: Path, chunk_size: int = 1 << 20) -> Path:
+    """Uncompressed chunks, one byte inside the first chunk's records flipped: its CRC no longer
+    holds (the other chunks stay good)."""
+    rewrite_mcap(source, target, CompressionType.NONE, chunk_size)
     with open(target, "rb") as f:
         chunk = make_reader(f).get_summary().chunk_indexes[0]
     data = bytearray(target.read_bytes())
