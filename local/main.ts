@@ -41,6 +41,7 @@ const etlSettings = localEtlSettings(process.env, {
   jobConfig: process.env.DRIVETRAIN_ETL_JOB_CONFIG ? {} : SAMPLE_DRIVE_JOB_CONFIG,
 });
 const etl = await startLocalEtl({ settings: etlSettings, watch: true });
+await etl.workflow?.idle(); // the start-up sweep: what landed while nothing watched
 console.log(`\nSensor ETL: watching ${etlSettings.dataDir}/buckets/raw/raw/ for new logs`);
 const sampleDrive = ['--vehicle', 'sample', '--drive', 'shared-data', ...sampleDriveFiles(etlSettings)];
 const ingested = await run('data', 'ingest', ...sampleDrive);

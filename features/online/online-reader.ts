@@ -5,8 +5,12 @@ import type { ViewRecord } from './record';
 export interface CachePolicy {
   /** The whole cache lookup of one request gets this long; past it the read goes to DynamoDB. */
   readonly timeoutMs: number;
-  /** After a cache failure or timeout, skip the cache this long (ioredis reconnects meanwhile). */
+  /**
+   * After `tripAfter` lookups in a row fail or time out, skip the cache this long (ioredis
+   * reconnects meanwhile). One slow answer (a GC pause, a busy host) costs only itself.
+   */
   readonly cooldownMs: number;
+  readonly tripAfter?: number;
   /** How long an entity known to be absent is remembered. */
   readonly negativeTtlMs: number;
 }
@@ -47,6 +51,7 @@ export class OnlineReader {
     sharedReads: 0,
   };
   private cacheDownUntil = 0;
+  private consecutiveFailures = 0;
   private readonly inflight = new Map<string, Promise<ViewRecord | undefined>>();
 
   constructor(
@@ -93,10 +98,11 @@ export class OnlineReader {
     }
     const cached = await withTimeout(this.cache.get(cells), this.policy.timeoutMs).catch(() => undefined);
     if (!cached) {
-      this.cacheDown();
+      if (++this.consecutiveFailures >= (this.policy.tripAfter ?? 3)) this.cacheDown();
       this.stats.cacheFallbacks += cells.length;
       return all;
     }
+    this.consecutiveFailures = 0;
     const unanswered: number[] = [];
     cached.forEach((entry, i) => {
       if (entry === MISSING) {
@@ -188,11 +194,13 @@ export class OnlineReader {
     const fills: Promise<void>[] = [];
     if (present.length > 0) fills.push(this.cache.put(present));
     if (absent.length > 0) fills.push(this.cache.putMissing(absent, this.policy.negativeTtlMs));
-    withTimeout(Promise.all(fills), this.policy.timeoutMs * 4).catch(() => this.cacheDown());
+    // A failed fill only costs a later miss; lookups decide whether the cache is down.
+    withTimeout(Promise.all(fills), this.policy.timeoutMs * 4).catch(() => {});
   }
 
   private cacheDown(): void {
     this.cacheDownUntil = this.now() + this.policy.cooldownMs;
+    this.consecutiveFailures = 0;
   }
 
   /** Hits (positive and negative) over all cache lookups, fallbacks counted as misses. */

@@ -38,10 +38,61 @@ export function resolveOnlineRequest(
   const fullNames = request.full_feature_names ?? false;
   if (typeof fullNames !== 'boolean') throw invalid('full_feature_names', 'must be true or false');
 
+  const byView = featurePlan(catalog, team, request, fullNames);
+  const { columns, rows } = columnarTable(request.entities, 'entities', MAX_ENTITY_ROWS);
+
+  const used = new Set<string>();
+  const selections = [...byView.values()].map(({ view, indexes, names }): ViewSelection => {
+    const keyColumns = view.entity.joinKeys.map((joinKey) => {
+      const values = columns[joinKey.name] as unknown[] | undefined;
+      if (!values) throw invalid(`entities.${joinKey.name}`, `required: join key of ${view.name}`);
+      used.add(joinKey.name);
+      values.forEach((value, i) => {
+        const problem = joinKeyProblem(joinKey.type, value);
+        if (problem) throw invalid(`entities.${joinKey.name}[${i}]`, problem);
+      });
+      return values as JoinKeyValue[];
+    });
+    const keys = Array.from({ length: rows }, (_, row) =>
+      entityKey(
+        view.entity,
+        keyColumns.map((column) => column[row]!),
+      ),
+    );
+    return { view, featureIndexes: indexes, outputNames: names, keys };
+  });
+  // Keys that are no join key of a requested view are ignored, as Feast ignores them.
+  const joinKeyColumns = Object.keys(columns)
+    .filter((name) => used.has(name))
+    .map((name) => ({ name, values: columns[name] as JoinKeyValue[] }));
+  return { rows, joinKeyColumns, selections };
+}
+
+type FeaturePlan = Map<string, { view: ServedView; indexes: number[]; names: string[] }>;
+
+/** Resolved plans by caller and request shape: serving the same service again resolves nothing. */
+const plans = new WeakMap<FeatureCatalog, Map<string, FeaturePlan>>();
+const MAX_PLANS = 1_000;
+
+/** Which features of which views, under which names: checked once per team and request shape. */
+function featurePlan(
+  catalog: FeatureCatalog,
+  team: string,
+  request: Record<string, unknown>,
+  fullNames: boolean,
+): FeaturePlan {
+  const shape = planKey(team, request, fullNames);
+  let cached = plans.get(catalog);
+  if (!cached) {
+    cached = new Map();
+    plans.set(catalog, cached);
+  }
+  const known = shape === undefined ? undefined : cached.get(shape);
+  if (known) return known;
   const refs = requestedRefs(catalog, team, request);
   if (refs.length > MAX_FEATURES) throw invalid('features', `at most ${MAX_FEATURES} features per request`);
 
-  const byView = new Map<string, { view: ServedView; indexes: number[]; names: string[] }>();
+  const byView: FeaturePlan = new Map();
   refs.forEach(({ viewName, feature, field }) => {
     const view = catalog.views.get(viewName);
     if (!view?.definition.online)
@@ -83,33 +134,24 @@ export function resolveOnlineRequest(
       'FeatureNameCollisionError',
     );
 
-  const { columns, rows } = columnarTable(request.entities, 'entities', MAX_ENTITY_ROWS);
+  if (shape !== undefined) {
+    if (cached.size >= MAX_PLANS) cached.clear();
+    cached.set(shape, byView);
+  }
+  return byView;
+}
 
-  const used = new Set<string>();
-  const selections = [...byView.values()].map(({ view, indexes, names }): ViewSelection => {
-    const keyColumns = view.entity.joinKeys.map((joinKey) => {
-      const values = columns[joinKey.name] as unknown[] | undefined;
-      if (!values) throw invalid(`entities.${joinKey.name}`, `required: join key of ${view.name}`);
-      used.add(joinKey.name);
-      values.forEach((value, i) => {
-        const problem = joinKeyProblem(joinKey.type, value);
-        if (problem) throw invalid(`entities.${joinKey.name}[${i}]`, problem);
-      });
-      return values as JoinKeyValue[];
-    });
-    const keys = Array.from({ length: rows }, (_, row) =>
-      entityKey(
-        view.entity,
-        keyColumns.map((column) => column[row]!),
-      ),
-    );
-    return { view, featureIndexes: indexes, outputNames: names, keys };
-  });
-  // Keys that are no join key of a requested view are ignored, as Feast ignores them.
-  const joinKeyColumns = Object.keys(columns)
-    .filter((name) => used.has(name))
-    .map((name) => ({ name, values: columns[name] as JoinKeyValue[] }));
-  return { rows, joinKeyColumns, selections };
+/** A key for the plan of a well-formed request, or undefined (resolve it, and report its errors). */
+function planKey(team: string, request: Record<string, unknown>, fullNames: boolean): string | undefined {
+  const { feature_service: service, features } = request;
+  if (typeof service === 'string') return `${team}\u0000s\u0000${fullNames}\u0000${service}`;
+  if (
+    (service === undefined || service === null) &&
+    Array.isArray(features) &&
+    features.every((f) => typeof f === 'string')
+  )
+    return `${team}\u0000f\u0000${fullNames}\u0000${features.join('\u0001')}`;
+  return undefined;
 }
 
 interface FeatureRef {

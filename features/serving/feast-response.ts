@@ -33,6 +33,16 @@ export function onlineFeaturesResponse(
   const { rows } = query;
   const names: string[] = [];
   const results: FeatureVector[] = [];
+  // Rows of one materialization share event times: format each distinct time once.
+  const formatted = new Map<number, string>();
+  const stampOf = (micros: number) => {
+    let text = formatted.get(micros);
+    if (text === undefined) {
+      text = formatEventTime(micros);
+      formatted.set(micros, text);
+    }
+    return text;
+  };
   for (const column of query.joinKeyColumns) {
     names.push(column.name);
     results.push({
@@ -48,7 +58,7 @@ export function onlineFeaturesResponse(
     const fresh = new Array<boolean>(rows);
     for (let row = 0; row < rows; row++) {
       const record = viewRecords[row];
-      stamps[row] = record ? formatEventTime(record.eventTimeUs) : EPOCH;
+      stamps[row] = record ? stampOf(record.eventTimeUs) : EPOCH;
       fresh[row] = record !== undefined && (ttlUs === 0 || nowUs - record.eventTimeUs <= ttlUs);
     }
     selection.featureIndexes.forEach((index, f) => {

@@ -17,6 +17,8 @@ export const EMR_RELEASE_LABEL = 'emr-7.12.0';
 export const CATALOG_NAME = 'glue_catalog';
 /** The Iceberg warehouse, in the curated bucket. */
 export const WAREHOUSE_PREFIX = 'warehouse/';
+/** Files the job config refers to (a vehicle's DBC), read-only to the job, in the curated bucket. */
+export const REFERENCE_PREFIX = 'reference/';
 
 export interface IngestScripts {
   /** Glue's script: reads Glue's job arguments and calls the job's main. */
@@ -97,6 +99,8 @@ export class IngestJobs extends Construct {
       // The inputs list the workflow wrote, and the manifest the job writes.
       ...buckets.access(buckets.curated, RUN_PREFIXES.runs, 'read-write'),
       ...buckets.access(buckets.quarantine, RUN_PREFIXES.quarantined, 'write'),
+      // Reference files the job config names, such as a vehicle's DBC.
+      ...buckets.access(buckets.curated, REFERENCE_PREFIX, 'read'),
       new iam.PolicyStatement({
         actions: [
           'glue:GetDatabase',
@@ -122,6 +126,8 @@ export class IngestJobs extends Construct {
         'Iceberg writes data and metadata files with generated names under the warehouse prefix.',
       [buckets.objectsArn(buckets.curated, `${RUN_PREFIXES.runs}*`)]:
         "Each run's inputs list and manifest live under its run id.",
+      [buckets.objectsArn(buckets.curated, `${REFERENCE_PREFIX}*`)]:
+        'Reads the reference files (DBCs) operators place under reference/; their names are configuration.',
       [buckets.objectsArn(buckets.quarantine, `${RUN_PREFIXES.quarantined}*`)]:
         'Corrupt inputs are quarantined under the run id with generated names.',
       [tablesArn]:

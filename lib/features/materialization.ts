@@ -16,6 +16,7 @@ import { Construct, type IConstruct } from 'constructs';
 import type { FeatureStoreConfig } from '../../config/features';
 import { REGISTRY_PATH } from '../../features/definitions/registry';
 import { INGEST_SUCCEEDED_EVENT } from '../../step-functions/ingest';
+import { CATALOG_NAME, icebergSparkConf } from '../data/ingest-jobs';
 import { acknowledge, acknowledgeWildcards } from '../nag';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -202,8 +203,11 @@ export class Materialization extends Construct {
       continuousLogging: { enabled: true },
       defaultArguments: {
         '--datalake-formats': 'iceberg',
+        // The Iceberg SQL extensions (changelog views, bucket function) must load at session start.
+        '--conf': icebergSparkConf(bucket.s3UrlForObject('warehouse/')).join(' --conf '),
         '--warehouse': bucket.s3UrlForObject('warehouse/'),
         '--bucket': bucket.bucketName,
+        '--catalog_name': CATALOG_NAME,
         '--etl_database': props.etlDatabase,
         '--feature_database': props.featureDatabase,
       },

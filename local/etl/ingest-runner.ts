@@ -21,6 +21,8 @@ export interface LocalEtlSettings {
   /** Runs above this many accepted bytes take the EMR Serverless path. */
   readonly emrThresholdBytes: number;
   readonly tableName: string;
+  /** The raw-folder watcher batches new files for this long after the last one (the pipe's window). */
+  readonly eventBatchWindowMs: number;
 }
 
 export const LOCAL_NAMES = {

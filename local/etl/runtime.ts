@@ -60,7 +60,7 @@ export async function startLocalEtl(options: StartLocalEtlOptions): Promise<Loca
     ? new RawWatcher({
         bucketDir: rawDir,
         bucketName: LOCAL_NAMES.raw,
-        batchWindowMs: Number(process.env.DRIVETRAIN_ETL_BATCH_WINDOW_MS ?? 2000),
+        batchWindowMs: settings.eventBatchWindowMs,
         maxBatch: settings.data.maxObjectsPerRun,
         start: (batch) => workflow.start(batch),
       })

@@ -1,7 +1,7 @@
 """AWS Glue entry point of feature materialization: Glue job arguments in, the same
 ``drivetrain_spark.features.materialize.main`` that runs locally.
 
-Glue passes ``--run_id``, ``--warehouse``, ``--bucket``, ``--etl_database`` and
+Glue passes ``--run_id``, ``--warehouse``, ``--bucket``, ``--catalog_name``, ``--etl_database`` and
 ``--feature_database``; the registry artifact arrives as an extra file in the working
 directory. ``awsglue`` exists only on Glue, so it is imported here and nowhere else.
 """
@@ -15,7 +15,7 @@ from pyspark.context import SparkContext
 
 from drivetrain_spark.features.materialize import main
 
-REQUIRED = ["JOB_NAME", "run_id", "warehouse", "bucket", "etl_database", "feature_database"]
+REQUIRED = ["JOB_NAME", "run_id", "warehouse", "bucket", "catalog_name", "etl_database", "feature_database"]
 
 args = getResolvedOptions(sys.argv, REQUIRED)
 glue = GlueContext(SparkContext.getOrCreate())
@@ -31,6 +31,8 @@ main(
         args["run_id"],
         "--warehouse",
         args["warehouse"],
+        "--catalog-name",
+        args["catalog_name"],
         "--output",
         f"s3://{args['bucket']}",
         "--etl-database",

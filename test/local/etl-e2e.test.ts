@@ -68,7 +68,7 @@ describe('ingest workflow end to end, with the real Spark job', () => {
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'drivetrain-etl-e2e-'));
-    const settings = localEtlSettings({ DRIVETRAIN_ETL_BATCH_WINDOW_MS: '500' }, { dataDir });
+    const settings = localEtlSettings({ DRIVETRAIN_ETL_BATCH_WINDOW_MS: '1500' }, { dataDir });
     const started: Promise<ExecutionOutcome>[] = [];
     etl = await startLocalEtl({
       settings,

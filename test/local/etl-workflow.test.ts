@@ -243,3 +243,32 @@ describe('local ingest workflow, engine choice', () => {
     }
   });
 });
+
+describe('raw-folder watcher', () => {
+  test('files landing together under raw/ start one run, with the events S3 would send; others start none', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'drivetrain-etl-watch-'));
+    const settings = localEtlSettings({ DRIVETRAIN_ETL_BATCH_WINDOW_MS: '300' }, { dataDir });
+    const etl = await startLocalEtl({ settings, watch: true, persist: false });
+    try {
+      await etl.workflow!.idle(); // the start-up sweep of an empty raw folder
+      const drive = join(etlPaths(dataDir).buckets, LOCAL_NAMES.raw, 'raw', 'car-w', 'drive-w');
+      mkdirSync(drive, { recursive: true });
+
+      // WHEN two empty logs (rejected before any Spark) and a file without an ingest suffix land
+      writeFileSync(join(drive, 'a.mcap'), '');
+      writeFileSync(join(drive, 'b.bag'), '');
+      writeFileSync(join(drive, 'notes.txt'), 'x');
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await etl.workflow!.idle();
+
+      // THEN one run saw exactly the two logs, as an S3 event batch
+      const runs = (await etl.runs.runs(10)).filter((r) => r.trigger === 's3-events');
+      expect(runs).toHaveLength(1);
+      expect([...runs[0]!.keys].sort()).toEqual(['raw/car-w/drive-w/a.mcap', 'raw/car-w/drive-w/b.bag']);
+      expect(runs[0]).toMatchObject({ state: 'SUCCEEDED', rejectedObjects: 2 });
+    } finally {
+      await etl.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});

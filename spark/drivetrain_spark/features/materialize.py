@@ -13,6 +13,10 @@ inputs' current snapshots, per view:
   are recomputed from the current inputs and replace their old rows in one commit;
 - new version (or no table yet): the view alone is recomputed in full.
 
+Offline pushes (``POST /push`` with ``to: offline``) are objects under ``<output>/push/<view>/``;
+a run appends the ones newer than the table's recorded push to the same commit, and keeps
+every pushed row through later recomputations.
+
 Every recomputed entity's latest row goes to an online delta (JSON lines under
 ``<output>/online/<view>/<version>/<sequence>/``), listed with the view's new watermark in
 ``<output>/runs/<run id>/online-plan.json``; the loader (lambdas/features/load, or the local
@@ -45,6 +49,8 @@ from drivetrain_spark.features.iceberg import (
 VERSION_PROPERTY = "drivetrain.view-version"
 INPUTS_PROPERTY = "drivetrain.inputs"
 RUN_PROPERTY = "drivetrain.run-id"
+# Name of the newest offline push object the table holds (push objects sort by arrival).
+PUSHES_PROPERTY = "drivetrain.pushes"
 # Beyond this many changed entities an incremental run costs about as much as a full one.
 MAX_INCREMENTAL_KEYS = 50_000
 # Feature tables are partitioned by a hash of the first join key, so an incremental run
@@ -147,27 +153,33 @@ def _materialize_view(
 
     summary = snapshot_summary(spark, target) if table_exists(spark, target) else None
     recorded = json.loads(summary[INPUTS_PROPERTY]) if summary and INPUTS_PROPERTY in summary else None
-    if summary and summary.get(VERSION_PROPERTY) == view["version"] and recorded == inputs:
-        outcome.reason = "version and input snapshots unchanged"
+    pushes = list_files(spark, f"{output.rstrip('/')}/push/{name}", "")
+    ingested = summary.get(PUSHES_PROPERTY, "") if summary else ""
+    new_pushes = [p for p in pushes if _basename(p) > ingested]
+    same_version = bool(summary) and summary.get(VERSION_PROPERTY) == view["version"]
+    if same_version and recorded == inputs and not new_pushes:
+        outcome.reason = "version, input snapshots and offline pushes unchanged"
         return outcome
 
     properties = {
         VERSION_PROPERTY: view["version"],
         INPUTS_PROPERTY: json.dumps(inputs),
         RUN_PROPERTY: run_id,
+        PUSHES_PROPERTY: _basename(pushes[-1]) if pushes else ingested,
     }
     current = {t: _read(spark, catalog.etl(t), s) for t, s in inputs.items()}
     keys = [k["name"] for k in view["joinKeys"]]
 
     affected = None
-    if summary and summary.get(VERSION_PROPERTY) == view["version"] and recorded:
-        affected = _affected_keys(spark, catalog, recorded, inputs, keys)
+    if same_version and recorded:
+        template = next(iter(current.values())).select(*keys).limit(0)
+        affected = _affected_keys(spark, catalog, recorded, inputs, keys, template)
         if affected is not None and affected.count() > MAX_INCREMENTAL_KEYS:
             affected = None
     if affected is None:
         outcome.action = "full"
         outcome.reason = "new view version" if summary else "first materialization"
-        rows = _feature_rows(view, current)
+        rows = _union(_feature_rows(view, current), _push_rows(spark, view, pushes))
         (
             rows.writeTo(target)
             .options(**_snapshot_options(properties))
@@ -178,20 +190,30 @@ def _materialize_view(
         )
     else:
         outcome.action = "incremental"
-        changed = [t for t in inputs if recorded.get(t) != inputs[t]]
-        outcome.reason = f"new snapshots of {', '.join(changed)}"
+        changed = [t for t in inputs if recorded.get(t) != inputs[t]] + (
+            ["offline pushes"] if new_pushes else []
+        )
+        outcome.reason = (
+            f"new snapshots of {', '.join(changed)}" if recorded != inputs else "new offline pushes"
+        )
         affected = affected.cache()
         outcome.entities_recomputed = affected.count()
         scoped = {t: df.join(affected, keys, "left_semi") for t, df in current.items()}
-        rows = _feature_rows(view, scoped).cache()
-        # One atomic commit: the buckets holding affected entities are rewritten with the other
-        # entities' rows as they were and the affected entities' rows recomputed.
+        # Recomputed entities keep the rows pushed for them earlier; new pushes add theirs.
+        earlier = _push_rows(spark, view, [p for p in pushes if p not in new_pushes])
+        rows = _union(
+            _feature_rows(view, scoped),
+            earlier.join(affected, keys, "left_semi") if earlier is not None else None,
+            _push_rows(spark, view, new_pushes),
+        ).cache()
+        # One atomic commit: each bucket the written rows fall in is rewritten with its other
+        # entities' rows as they were, the affected entities' rows recomputed, and new pushes.
         bucket = F.expr(f"{catalog.name}.system.bucket({BUCKETS}, `{keys[0]}`)")
-        buckets = affected.select(bucket.alias("__bucket")).distinct()
+        touched = affected.unionByName(rows.select(*keys)).select(bucket.alias("__bucket")).distinct()
         existing = spark.read.option("snapshot-id", summary["snapshot-id"]).table(target)
         kept = (
             existing.withColumn("__bucket", bucket)
-            .join(buckets, "__bucket", "left_semi")
+            .join(touched, "__bucket", "left_semi")
             .drop("__bucket")
             .join(affected, keys, "left_anti")
         )
@@ -240,9 +262,11 @@ def _affected_keys(
     recorded: dict[str, int],
     inputs: dict[str, int],
     keys: list[str],
+    template: DataFrame,
 ) -> DataFrame | None:
-    """Entities with a row added or removed in any input since the recorded snapshots."""
-    changed: DataFrame | None = None
+    """Entities with a row added or removed in any input since the recorded snapshots (none
+    when no input changed); None when the changes cannot be told (history rewritten)."""
+    changed: DataFrame = template
     for table, snapshot in inputs.items():
         start = recorded.get(table)
         if start == snapshot:
@@ -252,9 +276,44 @@ def _affected_keys(
         rows = read_changes(spark, catalog.etl(table), start, snapshot)
         if rows is None:
             return None
-        part = rows.select(*keys).distinct()
-        changed = part if changed is None else changed.unionByName(part)
-    return changed.distinct() if changed is not None else None
+        changed = changed.unionByName(rows.select(*keys).distinct())
+    return changed.distinct()
+
+
+def _push_rows(spark: SparkSession, view: dict[str, Any], paths: list[str]) -> DataFrame | None:
+    """Rows of offline push objects ({view, version, rows}) of this view version, as feature rows."""
+    if not paths:
+        return None
+    pushed = (
+        spark.read.option("multiLine", True)
+        .json(paths)
+        .where(F.col("version") == view["version"])
+        .select(F.explode("rows").alias("row"))
+        .select("row.*")
+    )
+    present = set(pushed.columns)
+
+    def column(name: str, spark_type: str) -> Any:
+        return (F.col(name) if name in present else F.lit(None)).cast(spark_type).alias(name)
+
+    return pushed.select(
+        *[column(k["name"], reg.SPARK_TYPES[k["type"]]) for k in view["joinKeys"]],
+        F.timestamp_micros(F.col("event_timestamp_us").cast("bigint")).alias("event_timestamp"),
+        F.timestamp_micros(F.col("created_us").cast("bigint")).alias("created"),
+        *[column(f["name"], reg.SPARK_TYPES[f["type"]]) for f in view["features"]],
+    )
+
+
+def _union(*frames: DataFrame | None) -> DataFrame:
+    present = [f for f in frames if f is not None]
+    result = present[0]
+    for frame in present[1:]:
+        result = result.unionByName(frame)
+    return result
+
+
+def _basename(uri: str) -> str:
+    return uri.rstrip("/").rsplit("/", 1)[-1]
 
 
 def _latest_per_entity(rows: DataFrame, keys: list[str]) -> DataFrame:

@@ -1,60 +1,34 @@
-"""A local Spark session with an Iceberg file-system catalog, and ETL tables of the documented
-schema (spark/drivetrain_spark/tables.py) filled with generated rows."""
+"""An Iceberg file-system catalog on the suite's Spark session, and ETL tables of the ETL
+pillar's schema (drivetrain_spark/tables.py) filled with generated rows."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import sys
 from pathlib import Path
 
 import pytest
 from pyspark.sql import SparkSession
 
-REPO = Path(__file__).resolve().parents[3]
-ICEBERG_JAR = REPO / ".drivetrain" / "jars" / "iceberg-spark-runtime-3.5_2.12-1.10.0.jar"
-CATALOG = "drivetrain"
+from drivetrain_spark.tables import CAN_SIGNALS, EVENTS, IMU
+from drivetrain_spark.warehouse import ensure_database, ensure_table, ident
 
-COMMON = (
-    "vehicle_id string, drive_id string, source_uri string, topic string, "
-    "log_time timestamp, publish_time timestamp, log_time_ns bigint"
-)
-ETL_SCHEMAS = {
-    "can_signals": f"{COMMON}, t double, bus int, address bigint, message string, signal string, "
-    "value double, unit string",
-    "imu": f"{COMMON}, frame_id string, header_time_ns bigint, "
-    "angular_velocity struct<x:double,y:double,z:double>, "
-    "linear_acceleration struct<x:double,y:double,z:double>",
-    "events": f"{COMMON}, event_type string, start_time timestamp, end_time timestamp, duration_s double, "
-    "peak_decel_mps2 double, speed_start_mps double, speed_end_mps double, signal string",
-}
+REPO = Path(__file__).resolve().parents[3]
+CATALOG = "features_test"
+
+# The ETL pillar's own table definitions: the generated rows below follow its contract.
+ETL_TABLES = {t.name: t for t in (CAN_SIGNALS, IMU, EVENTS)}
 
 
 @pytest.fixture(scope="session")
-def spark(tmp_path_factory: pytest.TempPathFactory) -> SparkSession:
-    if not ICEBERG_JAR.is_file():
-        pytest.fail(f"{ICEBERG_JAR} is missing: run scripts/bootstrap.sh")
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    warehouse = tmp_path_factory.mktemp("warehouse")
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("drivetrain-features-tests")
-        .config("spark.jars", str(ICEBERG_JAR))
-        .config("spark.sql.extensions", "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions")
-        .config(f"spark.sql.catalog.{CATALOG}", "org.apache.iceberg.spark.SparkCatalog")
-        .config(f"spark.sql.catalog.{CATALOG}.type", "hadoop")
-        .config(f"spark.sql.catalog.{CATALOG}.warehouse", str(warehouse))
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.default.parallelism", "2")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
+def spark(spark, tmp_path_factory: pytest.TempPathFactory) -> SparkSession:
+    """The suite's session (tests/conftest.py) with a file-system Iceberg catalog of our own."""
+    warehouse = tmp_path_factory.mktemp("feature-warehouse")
+    prefix = f"spark.sql.catalog.{CATALOG}"
+    spark.conf.set(prefix, "org.apache.iceberg.spark.SparkCatalog")
+    spark.conf.set(f"{prefix}.type", "hadoop")
+    spark.conf.set(f"{prefix}.warehouse", str(warehouse))
+    return spark
 
 
 @pytest.fixture(scope="session")
@@ -63,12 +37,9 @@ def registry() -> dict:
 
 
 def create_etl_tables(spark: SparkSession, database: str) -> None:
-    spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {CATALOG}.{database}")
-    for table, schema in ETL_SCHEMAS.items():
-        spark.sql(
-            f"CREATE TABLE IF NOT EXISTS {CATALOG}.{database}.{table} ({schema}) USING iceberg "
-            "PARTITIONED BY (vehicle_id, days(log_time)) TBLPROPERTIES ('format-version'='2')"
-        )
+    ensure_database(spark, CATALOG, database)
+    for table in ETL_TABLES.values():
+        ensure_table(spark, ident(CATALOG, database, table.name), table.schema)
 
 
 T0 = dt.datetime(2018, 8, 2, 8, 34, 47, tzinfo=dt.UTC)
@@ -136,6 +107,5 @@ def drive_rows(
 def append(spark: SparkSession, database: str, rows: dict[str, list]) -> None:
     for table, values in rows.items():
         if values:
-            spark.createDataFrame(values, ETL_SCHEMAS[table]).writeTo(
-                f"{CATALOG}.{database}.{table}"
-            ).append()
+            frame = spark.createDataFrame(values, ETL_TABLES[table].schema)
+            frame.writeTo(ident(CATALOG, database, table)).append()

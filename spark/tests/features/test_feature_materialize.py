@@ -57,6 +57,23 @@ def test_materialization_skips_reads_incrementally_and_recomputes_only_a_changed
         "commits": [],
     }
 
+    # An offline push (POST /push to=offline writes such an object): only its view takes it in.
+    motion_view = next(v for v in registry["featureViews"] if v["name"] == "drive_motion")
+    pushed_row = {
+        "drive_id": "p1",
+        "event_timestamp_us": 1_533_200_000_000_000,
+        "created_us": 1_533_200_000_000_000,
+    }
+    pushed_row |= {f["name"]: (7 if f["type"] == "Int64" else 7.5) for f in motion_view["features"]}
+    push_dir = Path(output) / "push" / "drive_motion"
+    push_dir.mkdir(parents=True)
+    (push_dir / "000001533200000-a.json").write_text(
+        json.dumps({"view": "drive_motion", "version": motion_view["version"], "rows": [pushed_row]})
+    )
+    pushed = materialize(spark, registry, catalog, output, "run-2b")
+    assert actions(pushed) == {**{v: "skipped" for v in actions(pushed)}, "drive_motion": "incremental"}
+    assert spark.table(catalog.feature("drive_motion")).where("drive_id = 'p1'").first().speed_samples == 7
+
     # A new drive appended to the CAN table: the CAN views recompute that drive alone.
     d1_motion = (
         spark.table(catalog.feature("drive_motion")).where("drive_id = 'd1'").drop("created").collect()
@@ -75,7 +92,7 @@ def test_materialization_skips_reads_incrementally_and_recomputes_only_a_changed
         "drive_second_motion": 1,
     }
     motion = spark.table(catalog.feature("drive_motion"))
-    assert sorted(r.drive_id for r in motion.collect()) == ["d1", "d2", "d3"]
+    assert sorted(r.drive_id for r in motion.collect()) == ["d1", "d2", "d3", "p1"]
     assert motion.where("drive_id = 'd1'").drop("created").collect() == d1_motion
 
     # The ETL replaces d2's CAN rows (an overwrite snapshot): the changelog finds d2.
