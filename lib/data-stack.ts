@@ -69,6 +69,8 @@ export class DataStack extends Stack {
   public readonly key: kms.Key;
   public readonly buckets: DataBuckets;
   public readonly database: glue.Database;
+  /** The database's name as a literal, so other stacks' ARNs and policies read plainly. */
+  public readonly databaseName: string;
   public readonly runTable: RunTable;
   public readonly topic: sns.Topic;
   public readonly jobs: IngestJobs;
@@ -103,6 +105,7 @@ export class DataStack extends Stack {
       removalPolicy,
     });
     const databaseName = `drivetrain_${env}`;
+    this.databaseName = databaseName;
     this.database = new glue.Database(this, 'Database', {
       databaseName,
       description: `Drivetrain ${env} sensor tables (Apache Iceberg)`,

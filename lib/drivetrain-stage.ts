@@ -50,6 +50,12 @@ export class DrivetrainStage extends Stage {
       stackName: stackName('Features'),
       config,
       vpc: this.network.vpc,
+      // Feature views read the ETL tables: their database, and the curated warehouse and its key.
+      etl: {
+        databaseName: this.data.databaseName,
+        bucketName: this.data.buckets.names.curated,
+        key: this.data.key,
+      },
     });
 
     Tags.of(this).add('drivetrain:environment', config.name);

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { ArnFormat, type CfnElement, Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Aws, type CfnElement, Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as glue from 'aws-cdk-lib/aws-glue';
@@ -33,9 +33,17 @@ export function tokenWildcard(resource: IConstruct, suffix: string): string {
 /** Where the ETL pillar's Iceberg tables live, for the job to read them (Drivetrain-<env>-Data). */
 export interface EtlTables {
   readonly databaseName: string;
-  /** The curated bucket holding the warehouse, and the key it is encrypted with. */
-  readonly bucket: s3.IBucket;
+  /**
+   * The curated bucket holding the warehouse (a literal name: it lives in another stack), and
+   * the key it is encrypted with.
+   */
+  readonly bucketName: string;
   readonly key: kms.IKey;
+}
+
+/** ARN of a bucket of another stack, from its literal name. */
+function bucketArnOf(name: string): string {
+  return `arn:${Aws.PARTITION}:s3:::${name}`;
 }
 
 export interface MaterializationProps {
@@ -118,11 +126,11 @@ export class Materialization extends Construct {
           ? [
               new iam.PolicyStatement({
                 actions: ['s3:GetObject'],
-                resources: [props.etl.bucket.arnForObjects('warehouse/*')],
+                resources: [`${bucketArnOf(props.etl.bucketName)}/warehouse/*`],
               }),
               new iam.PolicyStatement({
                 actions: ['s3:ListBucket'],
-                resources: [props.etl.bucket.bucketArn],
+                resources: [bucketArnOf(props.etl.bucketName)],
               }),
               new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: [props.etl.key.keyArn] }),
             ]
@@ -154,7 +162,8 @@ export class Materialization extends Construct {
         "The bucket is the feature store's own: Iceberg data and metadata, deltas, run plans and push objects.",
       ...(props.etl
         ? {
-            [tokenWildcard(props.etl.bucket, '/warehouse/*')]:
+            // cdk-nag prints the partition pseudo-parameter this way.
+            [`AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${props.etl.bucketName}/warehouse/*]`]:
               'Reads of the ETL Iceberg warehouse, whose data and metadata files Iceberg names per commit; read only, under warehouse/.',
           }
         : {}),
