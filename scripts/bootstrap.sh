@@ -48,4 +48,36 @@ if [ "$(cat "$venv_stamp" 2>/dev/null)" != "$venv_hash" ]; then
   .venv/bin/pip install --quiet --no-deps -e "$ROOT/spark"
   echo "$venv_hash" >"$venv_stamp"
 fi
+
+# Iceberg runtime for local Spark: the version AWS Glue 5.1 ships (1.10.0), from Maven Central
+# into .drivetrain/jars/ (drivetrain_spark.session loads it). Keyed on the jar's sha256.
+iceberg_artifact=org.apache.iceberg:iceberg-spark-runtime-3.5_2.12:1.10.0
+iceberg_jar=.drivetrain/jars/iceberg-spark-runtime-3.5_2.12-1.10.0.jar
+iceberg_sha256=70f9471870b2d456167d703c829f098a446b86bb1379eee338c0efa03a341026
+if [ "$(sha256sum "$iceberg_jar" 2>/dev/null | cut -c1-64)" != "$iceberg_sha256" ]; then
+  log "maven: fetching $iceberg_artifact"
+  if ! command -v mvn >/dev/null; then
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends maven >/dev/null
+  fi
+  mkdir -p .drivetrain/jars
+  mvn -q -B dependency:copy -Dartifact="$iceberg_artifact" -DoutputDirectory=.drivetrain/jars
+  if [ "$(sha256sum "$iceberg_jar" | cut -c1-64)" != "$iceberg_sha256" ]; then
+    echo "bootstrap: $iceberg_jar does not match its pinned sha256" >&2
+    rm -f "$iceberg_jar"
+    exit 1
+  fi
+fi
+# Feature store: Feast from PyPI in a virtualenv of its own (.venv-feast), apart from the
+# Spark toolchain: the compatibility test drives Feast's own client against Drivetrain's
+# feature server, and bench:features measures Feast's own feature server beside it.
+feast_stamp=.venv-feast/.drivetrain-stamp
+feast_hash=$(hash_of features/feast/requirements.lock)
+if [ "$(cat "$feast_stamp" 2>/dev/null)" != "$feast_hash" ]; then
+  log "python: creating .venv-feast (Feast and its Redis online store, ~600 MB)"
+  python3 -m venv .venv-feast
+  .venv-feast/bin/pip install --quiet --upgrade pip
+  .venv-feast/bin/pip install --quiet --no-deps -r features/feast/requirements.lock
+  echo "$feast_hash" >"$feast_stamp"
+fi
 log "ready"
