@@ -132,13 +132,17 @@ describe('resource bounds', () => {
           });
           // Cheap reclaims happen at once; one that must stop many borrowers waits out the
           // owner's patience, then stops up to maxPreemptionsPerRound per round: the bound.
-          const bound =
-            Math.ceil(preemption.patienceS / roundS) +
-            Math.ceil(owner.resources.gpus / maxPreemptionsPerRound);
+          const extraRounds = Math.ceil(owner.resources.gpus / maxPreemptionsPerRound);
+          const times = [
+            0,
+            roundS,
+            ...Array.from({ length: extraRounds + 1 }, (_, n) => preemption.patienceS + n * roundS),
+          ];
           let startedIn: number | undefined;
-          for (let round = 0; round <= bound && startedIn === undefined; round++) {
-            const decision = session.decide(owner.submitTime + round * roundS);
-            if (decision.starts.some((s) => s.jobId === 'a1')) startedIn = round;
+          for (const offset of times) {
+            if (startedIn !== undefined) break;
+            const decision = session.decide(owner.submitTime + offset);
+            if (decision.starts.some((s) => s.jobId === 'a1')) startedIn = offset;
           }
           expect(startedIn).toBeDefined();
         },
