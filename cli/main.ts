@@ -6,6 +6,7 @@ import { logsCommand } from './commands/logs';
 import { queuesCommand } from './commands/queues';
 import { statusCommand } from './commands/status';
 import { submitCommand } from './commands/submit';
+import { whoamiCommand } from './commands/whoami';
 import { EXIT } from './errors';
 import type { CliIo } from './io';
 import { reportError } from './report-error';
@@ -17,6 +18,7 @@ const COMMANDS: readonly Command[] = [
   logsCommand,
   cancelCommand,
   queuesCommand,
+  whoamiCommand,
 ];
 
 export function usage(): string {

@@ -59,8 +59,20 @@ const common = {
   },
 };
 
+/**
+ * IAM roles that act as a team on the job API of a deployed environment: by default
+ * `arn:aws:iam::<account>:role/drivetrain-<env>-<team>` (create them, or point SSO permission
+ * sets at them), or a comma-separated list in DRIVETRAIN_<ENV>_<TEAM>_PRINCIPALS. dev has none
+ * unless given: it is meant to run locally, where the X-Drivetrain-Team header names the team.
+ */
+function principalsOf(env: EnvironmentName, account: string, team: string): string[] {
+  const override = process.env[`DRIVETRAIN_${env.toUpperCase()}_${team.toUpperCase()}_PRINCIPALS`];
+  if (override !== undefined) return override.split(',').filter(Boolean);
+  return env === 'dev' ? [] : [`arn:aws:iam::${account}:role/drivetrain-${env}-${team}`];
+}
+
 /** Team quotas scale with the environment; weights and allowed classes do not. */
-function teams(scale: number, fleets: string[]): TeamConfig[] {
+function teams(scale: number, fleets: string[], env: EnvironmentName, account: string): TeamConfig[] {
   const quota = (base: Record<string, number>) =>
     Object.fromEntries(
       Object.entries(base)
@@ -72,14 +84,13 @@ function teams(scale: number, fleets: string[]): TeamConfig[] {
     cpus: gpus * scale * 12,
     memoryGiB: gpus * scale * 96,
   });
-  return [
+  const configured: Omit<TeamConfig, 'principals'>[] = [
     {
       name: 'perception',
       weight: 3,
       gpuQuota: quota({ a10g: 16, l4: 8, a100: 16, h100: 16 }),
       priorityClasses: ['critical', 'standard', 'preemptible'],
       kubernetes: kubernetes(8),
-      principals: [],
     },
     {
       name: 'planning',
@@ -87,7 +98,6 @@ function teams(scale: number, fleets: string[]): TeamConfig[] {
       gpuQuota: quota({ a10g: 8, l4: 8, a100: 8, h100: 8 }),
       priorityClasses: ['critical', 'standard', 'preemptible'],
       kubernetes: kubernetes(4),
-      principals: [],
     },
     {
       name: 'prediction',
@@ -95,7 +105,6 @@ function teams(scale: number, fleets: string[]): TeamConfig[] {
       gpuQuota: quota({ a10g: 8, l4: 4, a100: 8, h100: 8 }),
       priorityClasses: ['standard', 'preemptible'],
       kubernetes: kubernetes(4),
-      principals: [],
     },
     {
       name: 'mapping',
@@ -103,15 +112,19 @@ function teams(scale: number, fleets: string[]): TeamConfig[] {
       gpuQuota: quota({ a10g: 4, l4: 4 }),
       priorityClasses: ['standard', 'preemptible'],
       kubernetes: kubernetes(2),
-      principals: [],
     },
   ];
+  return configured.map((team) => ({ ...team, principals: principalsOf(env, account, team.name) }));
 }
+
+const DEV_ACCOUNT = process.env.DRIVETRAIN_DEV_ACCOUNT ?? '111111111111';
+const STAGING_ACCOUNT = process.env.DRIVETRAIN_STAGING_ACCOUNT ?? '222222222222';
+const PROD_ACCOUNT = process.env.DRIVETRAIN_PROD_ACCOUNT ?? '333333333333';
 
 const inputs: Record<EnvironmentName, EnvironmentInput> = {
   dev: {
     name: 'dev',
-    account: process.env.DRIVETRAIN_DEV_ACCOUNT ?? '111111111111',
+    account: DEV_ACCOUNT,
     region: 'us-east-1',
     network: {
       cidr: '10.10.0.0/16',
@@ -140,12 +153,12 @@ const inputs: Record<EnvironmentName, EnvironmentInput> = {
         { instanceType: 'ml.m5.xlarge', onDemandQuota: 2, spotQuota: 0 },
       ],
     },
-    teams: teams(1, ['a10g', 'l4', 'a100']),
+    teams: teams(1, ['a10g', 'l4', 'a100'], 'dev', DEV_ACCOUNT),
     removalPolicy: 'destroy',
   },
   staging: {
     name: 'staging',
-    account: process.env.DRIVETRAIN_STAGING_ACCOUNT ?? '222222222222',
+    account: STAGING_ACCOUNT,
     region: 'us-west-2',
     network: {
       cidr: '10.20.0.0/16',
@@ -180,12 +193,12 @@ const inputs: Record<EnvironmentName, EnvironmentInput> = {
         { instanceType: 'ml.p4d.24xlarge', onDemandQuota: 2, spotQuota: 0 },
       ],
     },
-    teams: teams(4, ['a10g', 'l4', 'a100']),
+    teams: teams(4, ['a10g', 'l4', 'a100'], 'staging', STAGING_ACCOUNT),
     removalPolicy: 'retain',
   },
   prod: {
     name: 'prod',
-    account: process.env.DRIVETRAIN_PROD_ACCOUNT ?? '333333333333',
+    account: PROD_ACCOUNT,
     region: 'us-west-2',
     network: {
       cidr: '10.0.0.0/16',
@@ -228,7 +241,7 @@ const inputs: Record<EnvironmentName, EnvironmentInput> = {
         { instanceType: 'ml.p5.48xlarge', onDemandQuota: 16, spotQuota: 0 },
       ],
     },
-    teams: teams(16, ['a10g', 'l4', 'a100', 'h100']),
+    teams: teams(16, ['a10g', 'l4', 'a100', 'h100'], 'prod', PROD_ACCOUNT),
     removalPolicy: 'retain',
   },
 };

@@ -118,6 +118,13 @@ export class SchedulingStack extends Stack {
       // config/environments.ts reads the account from this variable; the bundled copy must agree.
       [`DRIVETRAIN_${env.toUpperCase()}_ACCOUNT`]: config.account,
       JOB_TABLE_NAME: this.jobs.table.tableName,
+      // The bundled config reads team principals from these when set; pin them to what was synthesized.
+      ...Object.fromEntries(
+        config.teams.map((team) => [
+          `DRIVETRAIN_${env.toUpperCase()}_${team.name.toUpperCase()}_PRINCIPALS`,
+          team.principals.join(','),
+        ]),
+      ),
     };
 
     const jobLogStreams = this.formatArn({

@@ -127,24 +127,45 @@ function controllerStatements(
   const ec2 = (resource: string) => stack.formatArn({ service: 'ec2', resource, resourceName: '*' });
   const ec2Global = (resource: string) =>
     stack.formatArn({ service: 'ec2', resource, resourceName: '*', account: '' });
-  const launched = ['fleet', 'instance', 'volume', 'network-interface', 'launch-template', 'spot-instances-request'];
+  const launched = [
+    'fleet',
+    'instance',
+    'volume',
+    'network-interface',
+    'launch-template',
+    'spot-instances-request',
+  ];
   const owned = {
     [CLUSTER_TAG(clusterName)]: 'owned',
     'aws:RequestTag/eks:eks-cluster-name': clusterName,
   };
   const ownedResource = { [`aws:ResourceTag/kubernetes.io/cluster/${clusterName}`]: 'owned' };
-  const profile = stack.formatArn({ service: 'iam', region: '', resource: 'instance-profile', resourceName: '*' });
+  const profile = stack.formatArn({
+    service: 'iam',
+    region: '',
+    resource: 'instance-profile',
+    resourceName: '*',
+  });
   return [
     new iam.PolicyStatement({
       sid: 'LaunchFromImagesSubnetsAndGroups',
       actions: ['ec2:RunInstances', 'ec2:CreateFleet'],
-      resources: [ec2Global('image'), ec2Global('snapshot'), ec2('security-group'), ec2('subnet'), ec2('capacity-reservation')],
+      resources: [
+        ec2Global('image'),
+        ec2Global('snapshot'),
+        ec2('security-group'),
+        ec2('subnet'),
+        ec2('capacity-reservation'),
+      ],
     }),
     new iam.PolicyStatement({
       sid: 'LaunchFromOwnLaunchTemplates',
       actions: ['ec2:RunInstances', 'ec2:CreateFleet'],
       resources: [ec2('launch-template')],
-      conditions: { StringEquals: ownedResource, StringLike: { 'aws:ResourceTag/karpenter.sh/nodepool': '*' } },
+      conditions: {
+        StringEquals: ownedResource,
+        StringLike: { 'aws:ResourceTag/karpenter.sh/nodepool': '*' },
+      },
     }),
     new iam.PolicyStatement({
       sid: 'CreateTaggedForCluster',
@@ -157,7 +178,10 @@ function controllerStatements(
       actions: ['ec2:CreateTags'],
       resources: launched.map(ec2),
       conditions: {
-        StringEquals: { ...owned, 'ec2:CreateAction': ['RunInstances', 'CreateFleet', 'CreateLaunchTemplate'] },
+        StringEquals: {
+          ...owned,
+          'ec2:CreateAction': ['RunInstances', 'CreateFleet', 'CreateLaunchTemplate'],
+        },
         StringLike: { 'aws:RequestTag/karpenter.sh/nodepool': '*' },
       },
     }),
@@ -168,14 +192,19 @@ function controllerStatements(
       conditions: {
         StringEquals: ownedResource,
         StringLike: { 'aws:ResourceTag/karpenter.sh/nodepool': '*' },
-        'ForAllValues:StringEquals': { 'aws:TagKeys': ['eks:eks-cluster-name', 'karpenter.sh/nodeclaim', 'Name'] },
+        'ForAllValues:StringEquals': {
+          'aws:TagKeys': ['eks:eks-cluster-name', 'karpenter.sh/nodeclaim', 'Name'],
+        },
       },
     }),
     new iam.PolicyStatement({
       sid: 'DeleteOwnInstancesAndTemplates',
       actions: ['ec2:TerminateInstances', 'ec2:DeleteLaunchTemplate'],
       resources: [ec2('instance'), ec2('launch-template')],
-      conditions: { StringEquals: ownedResource, StringLike: { 'aws:ResourceTag/karpenter.sh/nodepool': '*' } },
+      conditions: {
+        StringEquals: ownedResource,
+        StringLike: { 'aws:ResourceTag/karpenter.sh/nodepool': '*' },
+      },
     }),
     new iam.PolicyStatement({
       sid: 'RegionalReads',
@@ -197,7 +226,14 @@ function controllerStatements(
     new iam.PolicyStatement({
       sid: 'AmiParameters',
       actions: ['ssm:GetParameter'],
-      resources: [stack.formatArn({ service: 'ssm', account: '', resource: 'parameter', resourceName: 'aws/service/*' })],
+      resources: [
+        stack.formatArn({
+          service: 'ssm',
+          account: '',
+          resource: 'parameter',
+          resourceName: 'aws/service/*',
+        }),
+      ],
     }),
     new iam.PolicyStatement({ sid: 'Pricing', actions: ['pricing:GetProducts'], resources: ['*'] }),
     new iam.PolicyStatement({
@@ -222,14 +258,23 @@ function controllerStatements(
     }),
     new iam.PolicyStatement({
       sid: 'ManageOwnInstanceProfiles',
-      actions: ['iam:AddRoleToInstanceProfile', 'iam:RemoveRoleFromInstanceProfile', 'iam:DeleteInstanceProfile', 'iam:TagInstanceProfile'],
+      actions: [
+        'iam:AddRoleToInstanceProfile',
+        'iam:RemoveRoleFromInstanceProfile',
+        'iam:DeleteInstanceProfile',
+        'iam:TagInstanceProfile',
+      ],
       resources: [profile],
       conditions: {
         StringEquals: { ...ownedResource, 'aws:ResourceTag/topology.kubernetes.io/region': stack.region },
         StringLike: { 'aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass': '*' },
       },
     }),
-    new iam.PolicyStatement({ sid: 'ReadInstanceProfiles', actions: ['iam:GetInstanceProfile'], resources: [profile] }),
+    new iam.PolicyStatement({
+      sid: 'ReadInstanceProfiles',
+      actions: ['iam:GetInstanceProfile'],
+      resources: [profile],
+    }),
     new iam.PolicyStatement({
       sid: 'ClusterEndpoint',
       actions: ['eks:DescribeCluster'],
@@ -240,11 +285,14 @@ function controllerStatements(
 
 function controllerWildcards(stack: Stack): Record<string, string> {
   const ec2 = (resource: string) => stack.formatArn({ service: 'ec2', resource, resourceName: '*' });
-  const reason = (what: string) => `${what}; every create, tag and delete is held to resources tagged for this cluster and a Karpenter NodePool.`;
+  const reason = (what: string) =>
+    `${what}; every create, tag and delete is held to resources tagged for this cluster and a Karpenter NodePool.`;
   return {
     '*': 'EC2 Describe calls and pricing:GetProducts have no resource-level permissions; the Describe calls are held to this region.',
-    [stack.formatArn({ service: 'ec2', resource: 'image', resourceName: '*', account: '' })]: 'Karpenter resolves the EKS-optimized AMI at launch; images are owned by AWS.',
-    [stack.formatArn({ service: 'ec2', resource: 'snapshot', resourceName: '*', account: '' })]: 'Snapshots behind the AMIs Karpenter launches, owned by AWS.',
+    [stack.formatArn({ service: 'ec2', resource: 'image', resourceName: '*', account: '' })]:
+      'Karpenter resolves the EKS-optimized AMI at launch; images are owned by AWS.',
+    [stack.formatArn({ service: 'ec2', resource: 'snapshot', resourceName: '*', account: '' })]:
+      'Snapshots behind the AMIs Karpenter launches, owned by AWS.',
     [ec2('security-group')]: 'The EC2NodeClass names the security groups; EC2 checks launch access on each.',
     [ec2('subnet')]: 'The EC2NodeClass names the subnets; EC2 checks launch access on each.',
     [ec2('capacity-reservation')]: 'Launches may use capacity reservations the account holds.',
