@@ -1,4 +1,4 @@
-import { capacityPools, gpusByType } from './capacity';
+import { addressProblems, capacityPools, gpusByType } from './capacity';
 import {
   type EnvironmentConfig,
   type EnvironmentInput,
@@ -229,9 +229,10 @@ const inputs: Record<EnvironmentName, EnvironmentInput> = {
     eks: {
       ...common.eks,
       gpuFleets: [
-        { fleet: 'a10g', onDemandNodes: 128, spotNodes: 128 },
-        { fleet: 'l4', onDemandNodes: 64, spotNodes: 64 },
-        { fleet: 'h100', onDemandNodes: 64, spotNodes: 0 },
+        // VPC CNI pods take addresses: these fit the /18 subnets beside Batch (config/capacity addressProblems).
+        { fleet: 'a10g', onDemandNodes: 96, spotNodes: 96 },
+        { fleet: 'l4', onDemandNodes: 48, spotNodes: 48 },
+        { fleet: 'h100', onDemandNodes: 48, spotNodes: 0 },
       ],
     },
     sagemaker: {
@@ -253,7 +254,7 @@ const inputs: Record<EnvironmentName, EnvironmentInput> = {
 export function parseEnvironment(input: EnvironmentInput): EnvironmentConfig {
   const result = environmentSchema.safeParse(input);
   const problems = result.success
-    ? quotaProblems(result.data)
+    ? [...quotaProblems(result.data), ...addressProblems(result.data)]
     : result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
   if (problems.length > 0 || !result.success) {
     throw new Error(`invalid environment config ${String(input.name)}:\n  ${problems.join('\n  ')}`);
