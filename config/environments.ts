@@ -71,6 +71,26 @@ function principalsOf(env: EnvironmentName, account: string, team: string): stri
   return env === 'dev' ? [] : [`arn:aws:iam::${account}:role/drivetrain-${env}-${team}`];
 }
 
+/** Sensor ETL: each environment overrides sizes only. */
+const data = {
+  raw: { intelligentTieringAfterDays: 30, noncurrentVersionDays: 30 },
+  quarantineRetentionDays: 90,
+  maxObjectGiB: 100,
+  maxObjectsPerRun: 200,
+  emrThresholdGiB: 200,
+  eventBatchWindowSeconds: 60,
+  sweepEveryHours: 24,
+  glue: { workerType: 'G.1X' as const, workers: 10, timeoutMinutes: 240, maxConcurrentRuns: 20 },
+  emr: {
+    maxVcpus: 200,
+    maxMemoryGiB: 800,
+    maxDiskGiB: 4_000,
+    idleTimeoutMinutes: 15,
+    jobTimeoutMinutes: 720,
+  },
+  logRetentionDays: 90,
+};
+
 /** Team quotas scale with the environment; weights and allowed classes do not. */
 function teams(scale: number, fleets: string[], env: EnvironmentName, account: string): TeamConfig[] {
   const quota = (base: Record<string, number>) =>
@@ -154,6 +174,7 @@ const inputs: Record<EnvironmentName, EnvironmentInput> = {
       ],
     },
     teams: teams(1, ['a10g', 'l4', 'a100'], 'dev', DEV_ACCOUNT),
+    data,
     removalPolicy: 'destroy',
   },
   staging: {
@@ -194,6 +215,12 @@ const inputs: Record<EnvironmentName, EnvironmentInput> = {
       ],
     },
     teams: teams(4, ['a10g', 'l4', 'a100'], 'staging', STAGING_ACCOUNT),
+    data: {
+      ...data,
+      raw: { ...data.raw, archive: { storageClass: 'GLACIER_IR', afterDays: 180 } },
+      glue: { ...data.glue, workers: 20, maxConcurrentRuns: 50 },
+      emr: { ...data.emr, maxVcpus: 1_000, maxMemoryGiB: 4_000, maxDiskGiB: 20_000 },
+    },
     removalPolicy: 'retain',
   },
   prod: {
@@ -243,6 +270,20 @@ const inputs: Record<EnvironmentName, EnvironmentInput> = {
       ],
     },
     teams: teams(16, ['a10g', 'l4', 'a100', 'h100'], 'prod', PROD_ACCOUNT),
+    // Petabyte backfills: see README, Sensor ETL at scale.
+    data: {
+      ...data,
+      raw: {
+        ...data.raw,
+        archive: { storageClass: 'GLACIER_IR', afterDays: 365 },
+        noncurrentVersionDays: 90,
+      },
+      quarantineRetentionDays: 365,
+      emrThresholdGiB: 500,
+      glue: { ...data.glue, workerType: 'G.2X', workers: 50, maxConcurrentRuns: 200 },
+      emr: { ...data.emr, maxVcpus: 10_000, maxMemoryGiB: 40_000, maxDiskGiB: 200_000 },
+      logRetentionDays: 365,
+    },
     removalPolicy: 'retain',
   },
 };

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { PRIORITY_CLASS_NAMES } from '../scheduler/priority-classes';
+import { dataSchema } from './data';
 import { hasKnownSize, instanceVcpus } from './instance-types';
 import { TRAINING_INSTANCES } from './sagemaker-instances';
 
@@ -150,6 +151,8 @@ export const environmentSchema = z
     }),
     sagemaker: sageMakerSchema,
     teams: z.array(teamSchema).min(1),
+    /** Sensor ETL (config/data.ts). */
+    data: dataSchema,
     removalPolicy: z.enum(['destroy', 'retain']),
   })
   .superRefine((env, ctx) => {

@@ -26,6 +26,20 @@ export const PRIORITY_CLASSES = {
 
 export type PriorityClassName = keyof typeof PRIORITY_CLASSES;
 
+/**
+ * Capacity each class may run on, best first: the scheduler's placement rule and the queue
+ * plan (config/queues.ts) say the same. Release-blocking work never goes where a spot
+ * reclaim can kill it; standard work may use idle spot nodes when on-demand is full (a spot
+ * interruption requeues it like any interruption); preemptible work checkpoints anyway, so
+ * it goes where capacity is cheapest. A job of another class that opts in to preemption
+ * is placed as preemptible work.
+ */
+export const CAPACITY_PREFERENCE: Record<PriorityClassName, readonly ('on-demand' | 'spot')[]> = {
+  critical: ['on-demand'],
+  standard: ['on-demand', 'spot'],
+  preemptible: ['spot', 'on-demand'],
+};
+
 export const PRIORITY_CLASS_NAMES = Object.keys(PRIORITY_CLASSES) as PriorityClassName[];
 
 export function isPriorityClassName(name: string): name is PriorityClassName {

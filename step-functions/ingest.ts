@@ -33,12 +33,15 @@ export const RUN_TABLE = {
   },
 } as const;
 
+/** Prefixes the workflow and the job write under: curated `_runs/`, quarantine `runs/` and `rejected/`. */
+export const RUN_PREFIXES = { runs: '_runs/', quarantined: 'runs/', rejected: 'rejected/' } as const;
+
 /** Where a run's files go, relative to the curated and quarantine buckets. */
 export const runObjects = (runId: string) => ({
-  inputsKey: `_runs/${runId}/inputs.json`,
-  manifestKey: `_runs/${runId}/manifest.json`,
-  quarantinePrefix: `runs/${runId}/`,
-  rejectedPrefix: `rejected/${runId}/`,
+  inputsKey: `${RUN_PREFIXES.runs}${runId}/inputs.json`,
+  manifestKey: `${RUN_PREFIXES.runs}${runId}/manifest.json`,
+  quarantinePrefix: `${RUN_PREFIXES.quarantined}${runId}/`,
+  rejectedPrefix: `${RUN_PREFIXES.rejected}${runId}/`,
 });
 
 /** Values for every `${...}` placeholder of the ASL file. */

@@ -28,14 +28,16 @@ from pyspark.sql.types import (
 # Bumped when a curated schema changes incompatibly; recorded in every run manifest.
 SCHEMA_VERSION = 1
 
+# Always set by the job; declared nullable because Arrow batches and staged Parquet carry no
+# nullability, and Iceberg then accepts schema evolution without required-field checks.
 COMMON_FIELDS: tuple[StructField, ...] = (
-    StructField("vehicle_id", StringType(), False),
-    StructField("drive_id", StringType(), False),
-    StructField("source_uri", StringType(), False),
-    StructField("topic", StringType(), False),
-    StructField("log_time", TimestampType(), False),
-    StructField("publish_time", TimestampType(), False),
-    StructField("log_time_ns", LongType(), False),
+    StructField("vehicle_id", StringType(), True),
+    StructField("drive_id", StringType(), True),
+    StructField("source_uri", StringType(), True),
+    StructField("topic", StringType(), True),
+    StructField("log_time", TimestampType(), True),
+    StructField("publish_time", TimestampType(), True),
+    StructField("log_time_ns", LongType(), True),
 )
 COMMON_COLUMNS = tuple(f.name for f in COMMON_FIELDS)
 
@@ -173,11 +175,12 @@ CAN_UNKNOWN_IDS = Table(
     _struct(
         ("bus", IntegerType()),
         ("address", LongType()),
+        ("reason", StringType()),
         ("frames", LongType()),
         ("first_t", DoubleType()),
         ("last_t", DoubleType()),
     ),
-    "CAN ids the DBC does not define, counted per object, bus and id",
+    "frames the DBC cannot decode, counted per object, bus, id and reason (unknown_id, short_frame)",
 )
 FRAMES = Table(
     "frames",

@@ -49,12 +49,19 @@ def raw_drive(tmp_path):
     return place
 
 
+_catalogs = iter(range(1_000_000))
+
+
 @pytest.fixture
 def ingest(spark, tmp_path):
-    """Runs the ingest job's main on a warehouse under tmp_path; returns the manifest."""
+    """Runs the ingest job's main on a warehouse under tmp_path; returns the manifest.
+    Each test gets its own catalog name (Spark keeps a catalog's first warehouse for good);
+    ``ingest.table(name)`` reads one of its tables."""
     import json
 
     from drivetrain_spark.jobs.ingest import main
+
+    catalog = f"t{next(_catalogs)}"
 
     def run(inputs: list[dict], run_id: str = "run-1", config: dict | None = None) -> dict:
         listing = tmp_path / f"{run_id}-inputs.json"
@@ -64,7 +71,7 @@ def ingest(spark, tmp_path):
             "--inputs", str(listing),
             "--warehouse", (tmp_path / "warehouse").as_uri(),
             "--catalog-type", "hadoop",
-            "--catalog-name", "dt",
+            "--catalog-name", catalog,
             "--database", "sensor",
             "--quarantine", (tmp_path / "quarantine").as_uri(),
             "--manifest", (tmp_path / "runs" / run_id / "manifest.json").as_uri(),
@@ -76,4 +83,6 @@ def ingest(spark, tmp_path):
         assert written == manifest
         return manifest
 
+    run.catalog = catalog
+    run.table = lambda name: spark.table(f"{catalog}.sensor.{name}")
     return run

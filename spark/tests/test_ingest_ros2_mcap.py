@@ -24,7 +24,7 @@ def test_ros2_talker_becomes_tables_with_manifest(spark, sensor_data, raw_drive,
     assert tables["msg_test_msgs_arrays"]["rows"] == 4
     assert manifest["schemaVersion"] == 1 and manifest["runId"] == "run-1"
 
-    strings = spark.table("dt.sensor.msg_std_msgs_string").orderBy("log_time_ns").collect()
+    strings = ingest.table("msg_std_msgs_string").orderBy("log_time_ns").collect()
     assert [r.data for r in strings] == [f"Hello, world! {i}" for i in range(10)]
     first = strings[0]
     assert (first.vehicle_id, first.drive_id, first.topic) == ("car-7", "2020-04-02", "/topic")
@@ -40,7 +40,7 @@ def test_nested_messages_become_structs_and_arrays(spark, sensor_data, raw_drive
     inputs = raw_drive("car-7", "d1", sensor_data / "ros" / "ros2-cdr-test" / "cdr_test_0.mcap")
     ingest(inputs)
 
-    arrays = spark.table("dt.sensor.msg_test_msgs_arrays")
+    arrays = ingest.table("msg_test_msgs_arrays")
     fields = {f.name: f.dataType.simpleString() for f in arrays.schema.fields}
     assert fields["float64_values"] == "array<double>"
     assert fields["uint8_values"] == "binary"
@@ -55,7 +55,7 @@ def test_manifest_pins_snapshots_for_time_travel(spark, sensor_data, raw_drive, 
     first = ingest(raw_drive("car-7", "d1", ros / "ros2-talker" / "talker.mcap"), run_id="run-a")
     second = ingest(raw_drive("car-7", "d2", ros / "ros2-talker" / "talker.mcap"), run_id="run-b")
 
-    table = "dt.sensor.msg_std_msgs_string"
+    table = f"{ingest.catalog}.sensor.msg_std_msgs_string"
     pinned = first["tables"]["msg_std_msgs_string"]["snapshotId"]
     latest = second["tables"]["msg_std_msgs_string"]["snapshotId"]
     assert pinned != latest

@@ -228,10 +228,11 @@ describe('dispatcher state', () => {
 
     await dispatcher({ stateStore }).round();
 
-    // Three 4-GPU jobs, one 4-GPU on-demand node: one starts, two wait with this round's reasons.
+    // Three 4-GPU standard jobs, one 4-GPU node each on-demand and spot (standard work may
+    // fall back to spot): two start, one waits with this round's reason.
     const queues = (await stateStore.load())?.queues;
     const perception = queues?.teams.find((team) => team.team === 'perception');
-    expect(perception).toMatchObject({ pending: 2, running: 1, gpusInUse: { a10g: 4 } });
+    expect(perception).toMatchObject({ pending: 1, running: 2, gpusInUse: { a10g: 8 } });
     expect(perception?.heads.map((head) => head.reason?.code)).not.toContain('queued');
     expect(queues?.pools.find((pool) => pool.pool === 'a10g-on-demand')?.gpusInUse).toBe(4);
   });
