@@ -212,6 +212,8 @@ export class SchedulingStack extends Stack {
         SAGEMAKER_ROLE_ARN: sagemaker.roleArnTemplate,
         SAGEMAKER_OUTPUT_URI: sagemaker.outputUri,
         SAGEMAKER_CHECKPOINT_URI: sagemaker.checkpointUri,
+        // The dispatcher's checkpoint store: <root>/<team>/<job id>/, the same prefix every backend uses.
+        CHECKPOINT_URI: sagemaker.checkpointRootUri,
         SAGEMAKER_KMS_KEY_ID: compute.key.keyArn,
         SAGEMAKER_SUBNETS: privateSubnetIds.join(','),
         SAGEMAKER_SECURITY_GROUPS: sagemaker.securityGroup.securityGroupId,
@@ -224,6 +226,12 @@ export class SchedulingStack extends Stack {
         new iam.PolicyStatement({
           actions: ['sqs:SendMessage'],
           resources: [this.dispatcherDeadLetters.queueArn],
+        }),
+        // Finds each job's newest checkpoint (a listing only, no object reads).
+        new iam.PolicyStatement({
+          actions: ['s3:ListBucket'],
+          resources: [compute.artifacts.bucket.bucketArn],
+          conditions: { StringLike: { 's3:prefix': [compute.artifacts.teamPrefix('*')] } },
         }),
         new iam.PolicyStatement({
           actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
