@@ -43,6 +43,7 @@ const ROUTES: readonly (readonly [RegExp, readonly string[]])[] = [
   [/^\/jobs\/[^/]+$/, ['GET', 'DELETE']],
   [/^\/jobs\/[^/]+\/logs$/, ['GET']],
   [/^\/queues$/, ['GET']],
+  [/^\/whoami$/, ['GET']],
 ];
 
 /** The job API as one HTTP app: served by API Gateway + Lambda and by the local Node server alike. */
@@ -58,6 +59,7 @@ export function createApi(options: ApiOptions) {
   app.use('/jobs/*', authenticate(options.resolveTeam));
   app.use('/jobs', authenticate(options.resolveTeam));
   app.use('/queues', authenticate(options.resolveTeam));
+  app.use('/whoami', authenticate(options.resolveTeam));
 
   app.post(
     '/jobs',
@@ -135,6 +137,9 @@ export function createApi(options: ApiOptions) {
   });
 
   app.get('/queues', async (c) => c.json(queueReportFor(await options.queues(), c.get('team'))));
+
+  // `drivetrain whoami`: the team the caller's identity maps to.
+  app.get('/whoami', (c) => c.json({ team: c.get('team') }));
 
   app.notFound((c) => {
     const allow = ROUTES.find(([pattern]) => pattern.test(c.req.path))?.[1];

@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/client-batch';
 import { queueName } from '../config/queues';
 import type { Dispatch, JobRecord } from '../jobs/job';
-import type { BackendJobStatus, BackendSubmission, ComputeBackend } from '../jobs/ports';
+import type { BackendJobStatus, BackendSubmission, CheckpointStore, ComputeBackend } from '../jobs/ports';
 import { PRIORITY_CLASSES } from '../scheduler/priority-classes';
 import { argv, attemptEnvironment, attemptTags, fleetOf } from './attempt';
 import { ImageJobDefinitions } from './batch-job-definitions';
@@ -23,6 +23,8 @@ export interface BatchBackendOptions {
    * @default ImageJobDefinitions over the same client
    */
   readonly jobDefinitions?: Pick<ImageJobDefinitions, 'forImage'>;
+  /** Where each job checkpoints (its team's prefix of the artifacts bucket): DRIVETRAIN_CHECKPOINT_DIR. */
+  readonly checkpoints?: Pick<CheckpointStore, 'locationOf'>;
 }
 
 /** How Batch begins the status reason of an attempt whose instance went away (spot reclaim, host failure). */
@@ -31,8 +33,6 @@ const HOST_FAILURE = 'Host EC2';
 const TIMED_OUT = /attempt duration exceeded timeout/i;
 /** DescribeJobs takes at most 100 job ids per call. */
 const DESCRIBE_JOBS_MAX = 100;
-/** Batch accepts 1 to 10 attempts per job. */
-const MAX_BATCH_ATTEMPTS = 10;
 
 /**
  * AWS Batch: one SubmitJob per attempt, into the queue of the pool the scheduler placed the
@@ -58,7 +58,9 @@ export class BatchBackend implements ComputeBackend {
     const base = baseJobDefinition(this.options.env, job);
     const jobDefinition = await this.jobDefinitions.forImage(base, job.spec.image);
     const { jobId } = await this.client.send(
-      new SubmitJobCommand(submitJobRequest(this.options.env, job, dispatch, jobDefinition)),
+      new SubmitJobCommand(
+        submitJobRequest(this.options.env, job, dispatch, jobDefinition, this.options.checkpoints),
+      ),
     );
     if (jobId === undefined) throw new Error(`Batch returned no job id for ${dispatch.name}`);
     return { backendJobId: jobId };
@@ -139,9 +141,10 @@ export function submitJobRequest(
   job: JobRecord,
   dispatch: Dispatch,
   jobDefinition: string,
+  checkpoints?: Pick<CheckpointStore, 'locationOf'>,
 ): SubmitJobRequest {
   const { spec } = job;
-  const container = containerOverrides(job);
+  const container = containerOverrides(job, checkpoints);
   const gang = spec.resources.nodes > 1;
   return {
     jobName: dispatch.name,
@@ -159,24 +162,26 @@ export function submitJobRequest(
         }
       : { containerOverrides: container }),
     timeout: { attemptDurationSeconds: spec.maxRuntimeS },
-    retryStrategy: {
-      attempts: Math.min(spec.retries + 1, MAX_BATCH_ATTEMPTS),
-      // Retry what the platform broke, not what the job broke (same rule as the job definitions).
-      evaluateOnExit: [
-        { onStatusReason: `${HOST_FAILURE}*`, action: 'RETRY' },
-        { onReason: '*', action: 'EXIT' },
-      ],
-    },
+    // One Batch attempt per dispatcher attempt: the dispatcher requeues interruptions itself
+    // (under a new attempt name, counted against spec.retries), so Batch must not retry too.
+    retryStrategy: { attempts: 1 },
     tags: attemptTags(job),
     propagateTags: true,
   };
 }
 
-function containerOverrides(job: JobRecord): ContainerOverrides {
+function containerOverrides(
+  job: JobRecord,
+  checkpoints?: Pick<CheckpointStore, 'locationOf'>,
+): ContainerOverrides {
   const { resources } = job.spec;
+  const checkpointDir = checkpoints?.locationOf(job);
   return {
     command: argv(job.spec),
-    environment: Object.entries(attemptEnvironment(job)).map(([name, value]) => ({ name, value })),
+    environment: Object.entries(attemptEnvironment(job, { checkpointDir })).map(([name, value]) => ({
+      name,
+      value,
+    })),
     resourceRequirements: [
       ...(resources.gpus > 0 ? [{ type: 'GPU' as const, value: String(resources.gpus) }] : []),
       // EC2 compute environments take whole vCPUs only.

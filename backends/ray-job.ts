@@ -1,5 +1,5 @@
 import type { Dispatch, JobRecord } from '../jobs/job';
-import type { BackendJobStatus, BackendSubmission } from '../jobs/ports';
+import type { BackendJobStatus, BackendSubmission, CheckpointStore } from '../jobs/ports';
 import { argv, attemptEnvironment, fleetOf } from './attempt';
 
 /**
@@ -117,6 +117,8 @@ export interface RayJobOptions {
    * @default 3600
    */
   readonly ttlSecondsAfterFinished?: number;
+  /** Where each job checkpoints (its team's prefix of the artifacts bucket): DRIVETRAIN_CHECKPOINT_DIR. */
+  readonly checkpoints?: Pick<CheckpointStore, 'locationOf'>;
 }
 
 /** The Kubernetes namespace of a team (lib/kubernetes/team-namespace). */
@@ -137,7 +139,8 @@ export function rayJobManifest({ job, dispatch }: BackendSubmission, options: Ra
     [TEAM_LABEL]: job.team,
     [ATTEMPT_LABEL]: String(job.attempt),
   };
-  const pod = (name: string) => gangPodTemplate(job, dispatch, name, labels);
+  const checkpointDir = options.checkpoints?.locationOf(job);
+  const pod = (name: string) => gangPodTemplate(job, dispatch, name, labels, checkpointDir);
   const workers = spec.resources.nodes - 1;
   return {
     apiVersion: 'ray.io/v1',
@@ -193,6 +196,7 @@ function gangPodTemplate(
   dispatch: Dispatch,
   containerName: string,
   labels: Record<string, string>,
+  checkpointDir: string | undefined,
 ): PodTemplate {
   const { resources } = job.spec;
   const gpu = resources.gpus > 0;
@@ -209,7 +213,10 @@ function gangPodTemplate(
         {
           name: containerName,
           image: job.spec.image,
-          env: Object.entries(attemptEnvironment(job)).map(([name, value]) => ({ name, value })),
+          env: Object.entries(attemptEnvironment(job, { checkpointDir })).map(([name, value]) => ({
+            name,
+            value,
+          })),
           // requests == limits: Guaranteed QoS, never evicted for a neighbour's memory.
           resources: { requests: quantities, limits: quantities },
           volumeMounts: [{ name: 'dshm', mountPath: '/dev/shm' }],

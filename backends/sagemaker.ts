@@ -10,7 +10,7 @@ import {
 import { sageMakerInstanceOf } from '../config/capacity';
 import { TRAINING_INSTANCES } from '../config/sagemaker-instances';
 import type { Dispatch, JobRecord } from '../jobs/job';
-import type { BackendJobStatus, BackendSubmission, ComputeBackend } from '../jobs/ports';
+import type { BackendJobStatus, BackendSubmission, CheckpointStore, ComputeBackend } from '../jobs/ports';
 import { attemptEnvironment, attemptTags } from './attempt';
 
 /**
@@ -22,8 +22,10 @@ export interface SageMakerBackendOptions {
   readonly roleArn: string;
   /** S3 prefix for model artifacts; SageMaker adds `<training job name>/output/`. */
   readonly outputUri: string;
-  /** S3 prefix for checkpoints; each job gets `<checkpointUri>/<job id>/`. */
+  /** S3 prefix for checkpoints; each job gets `<checkpointUri>/<job id>` unless `checkpoints` says where. */
   readonly checkpointUri: string;
+  /** The dispatcher's checkpoint locations (its team's prefix of the artifacts bucket), which SageMaker syncs. */
+  readonly checkpoints?: Pick<CheckpointStore, 'locationOf'>;
   /** KMS key for output and checkpoints, and for EBS storage volumes (instances without local NVMe). */
   readonly kmsKeyId: string;
   /** Private subnets for VPC-mode jobs. */
@@ -160,9 +162,13 @@ export function createTrainingJobRequest(
     },
     EnableManagedSpotTraining: spot,
     // Per job, not per attempt: a requeued attempt resumes from the last checkpoint.
-    CheckpointConfig: { S3Uri: `${ofTeam(options.checkpointUri)}/${job.id}`, LocalPath: CHECKPOINT_PATH },
+    CheckpointConfig: {
+      S3Uri: options.checkpoints?.locationOf(job) ?? `${ofTeam(options.checkpointUri)}/${job.id}`,
+      LocalPath: CHECKPOINT_PATH,
+    },
     VpcConfig: { Subnets: [...options.subnets], SecurityGroupIds: [...options.securityGroupIds] },
-    Environment: attemptEnvironment(job),
+    // The container writes to the local path; SageMaker syncs it with CheckpointConfig.S3Uri.
+    Environment: attemptEnvironment(job, { checkpointDir: CHECKPOINT_PATH }),
     Tags: Object.entries(attemptTags(job)).map(([Key, Value]) => ({ Key, Value })),
     EnableInterContainerTrafficEncryption: true,
   };

@@ -116,7 +116,10 @@ function sageMakerProblems(spec: JobSpec): FieldError[] {
       reason: `SageMaker takes registry/repository[:tag] or registry/repository@digest, up to ${MAX_IMAGE_CHARS} characters (${SAGEMAKER_API}/API_AlgorithmSpecification.html)`,
     });
   }
-  const variables = Object.keys(attemptEnvironment(platformView(spec))).length;
+  // SageMaker attempts also get DRIVETRAIN_CHECKPOINT_DIR (its synced checkpoint path).
+  const variables = Object.keys(
+    attemptEnvironment(platformView(spec), { checkpointDir: '/opt/ml/checkpoints' }),
+  ).length;
   if (variables > SAGEMAKER_MAX_VARIABLES) {
     const own = variables - Object.keys(spec.env).length;
     problems.push({

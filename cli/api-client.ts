@@ -45,6 +45,10 @@ export class DrivetrainApi {
     return this.request('GET', '/queues');
   }
 
+  getWhoami(): Promise<ApiResponse<{ team: string }>> {
+    return this.request('GET', '/whoami');
+  }
+
   private async request<T>(
     method: string,
     path: string,

@@ -8,6 +8,7 @@ import { logsCommand } from './commands/logs';
 import { queuesCommand } from './commands/queues';
 import { statusCommand } from './commands/status';
 import { submitCommand } from './commands/submit';
+import { whoamiCommand } from './commands/whoami';
 import { EXIT } from './errors';
 import type { CliIo } from './io';
 import { reportError } from './report-error';
@@ -21,6 +22,7 @@ const COMMANDS: readonly Command[] = [
   queuesCommand,
   dataCommand,
   featuresCommand,
+  whoamiCommand,
 ];
 
 export function usage(): string {

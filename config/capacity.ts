@@ -1,4 +1,4 @@
-import { instanceVcpus } from './instance-types';
+import { INSTANCE_TYPES, instanceVcpus } from './instance-types';
 import { TRAINING_INSTANCES } from './sagemaker-instances';
 import type { CapacityType, EnvironmentConfig, GpuFleet } from './schema';
 
@@ -190,4 +190,74 @@ export function gpusByType(pools: readonly CapacityPool[]): Map<string, number> 
     total.set(pool.gpuType, (total.get(pool.gpuType) ?? 0) + pool.node.gpus * pool.nodeCount);
   }
   return total;
+}
+
+/** AWS reserves five addresses of every subnet (network, router, DNS, future, broadcast). */
+const RESERVED_PER_SUBNET = 5;
+
+/**
+ * IPv4 addresses one node of a pool holds in its subnet.
+ * - Batch (ECS bridge networking): the primary interface only, plus one per EFA interface that
+ *   is not EFA-only (EFA-only interfaces take no address; p4d cannot use them, p5 can).
+ * - EKS (VPC CNI defaults, WARM_ENI_TARGET=1): every address of the primary interface and of
+ *   one warm interface, as pods get VPC addresses.
+ * - SageMaker: outside these numbers (its instances live in SageMaker's network; only the
+ *   VPC-mode interfaces land here, one per instance).
+ */
+export function addressesPerNode(pool: CapacityPool, env: EnvironmentConfig): number {
+  const type = pool.instanceTypes.reduce(
+    (largest, t) =>
+      INSTANCE_TYPES[t] && INSTANCE_TYPES[t]!.vcpus > (INSTANCE_TYPES[largest]?.vcpus ?? -1) ? t : largest,
+    pool.instanceTypes[0] ?? '',
+  );
+  const facts = INSTANCE_TYPES[type];
+  switch (pool.backend) {
+    case 'sagemaker':
+      return 1;
+    case 'eks':
+      return 2 * (facts?.ipv4PerInterface ?? 50);
+    case 'batch': {
+      if (pool.jobShapes !== 'multi-node') return 1;
+      const efa = env.gpuFleets.find((f) => f.name === pool.fleet)?.multiNode?.efaInterfaces ?? 1;
+      return facts?.efaOnly ? 1 : efa;
+    }
+  }
+}
+
+/** The private subnet (by index) a fleet's multi-node environment uses: fleets take turns, one AZ each. */
+export function multiNodeSubnetIndex(env: EnvironmentConfig, fleet: string): number {
+  const withMultiNode = env.gpuFleets.filter((f) => f.multiNode).map((f) => f.name);
+  return Math.max(0, withMultiNode.indexOf(fleet)) % env.network.availabilityZones.length;
+}
+
+/**
+ * Whether every pool at full size fits the private subnets' addresses: pools that span the
+ * zones (Batch single-node, EKS, SageMaker) spread evenly, a multi-node environment sits in
+ * the one subnet of its placement group. Each problem names the subnet, what it would have to
+ * hold by pool, and the shortfall.
+ */
+export function addressProblems(env: EnvironmentConfig): string[] {
+  const zones = env.network.availabilityZones;
+  const capacity = 2 ** (32 - env.network.privateSubnetMask) - RESERVED_PER_SUBNET;
+  const demand = zones.map(() => new Map<string, number>());
+  for (const pool of capacityPools(env)) {
+    const addresses = pool.nodeCount * addressesPerNode(pool, env);
+    if (pool.jobShapes === 'multi-node') {
+      const at = demand[multiNodeSubnetIndex(env, pool.fleet)]!;
+      at.set(pool.id, (at.get(pool.id) ?? 0) + addresses);
+    } else {
+      for (const at of demand) at.set(pool.id, (at.get(pool.id) ?? 0) + addresses / zones.length);
+    }
+  }
+  return demand.flatMap((pools, i) => {
+    const total = Math.ceil([...pools.values()].reduce((a, b) => a + b, 0));
+    if (total <= capacity) return [];
+    const byPool = [...pools.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .map(([id, n]) => `${id} ${Math.ceil(n)}`)
+      .join(', ');
+    return [
+      `network: the /${env.network.privateSubnetMask} private subnet in ${zones[i]} holds ${capacity} addresses but its pools need ${total} at full size (${byPool}): short by ${total - capacity}; shrink those pools, use EFA-only interfaces, or widen privateSubnetMask`,
+    ];
+  });
 }

@@ -1,4 +1,4 @@
-import { capacityPools, gpusByType } from './capacity';
+import { addressProblems, capacityPools, gpusByType } from './capacity';
 import {
   type EnvironmentConfig,
   type EnvironmentInput,
@@ -59,6 +59,18 @@ const common = {
   },
 };
 
+/**
+ * IAM roles that act as a team on the job API of a deployed environment: by default
+ * `arn:aws:iam::<account>:role/drivetrain-<env>-<team>` (create them, or point SSO permission
+ * sets at them), or a comma-separated list in DRIVETRAIN_<ENV>_<TEAM>_PRINCIPALS. dev has none
+ * unless given: it is meant to run locally, where the X-Drivetrain-Team header names the team.
+ */
+function principalsOf(env: EnvironmentName, account: string, team: string): string[] {
+  const override = process.env[`DRIVETRAIN_${env.toUpperCase()}_${team.toUpperCase()}_PRINCIPALS`];
+  if (override !== undefined) return override.split(',').filter(Boolean);
+  return env === 'dev' ? [] : [`arn:aws:iam::${account}:role/drivetrain-${env}-${team}`];
+}
+
 /** Sensor ETL: each environment overrides sizes only. */
 const data = {
   raw: { intelligentTieringAfterDays: 30, noncurrentVersionDays: 30 },
@@ -80,7 +92,7 @@ const data = {
 };
 
 /** Team quotas scale with the environment; weights and allowed classes do not. */
-function teams(scale: number, fleets: string[]): TeamConfig[] {
+function teams(scale: number, fleets: string[], env: EnvironmentName, account: string): TeamConfig[] {
   const quota = (base: Record<string, number>) =>
     Object.fromEntries(
       Object.entries(base)
@@ -92,14 +104,13 @@ function teams(scale: number, fleets: string[]): TeamConfig[] {
     cpus: gpus * scale * 12,
     memoryGiB: gpus * scale * 96,
   });
-  return [
+  const configured: Omit<TeamConfig, 'principals'>[] = [
     {
       name: 'perception',
       weight: 3,
       gpuQuota: quota({ a10g: 16, l4: 8, a100: 16, h100: 16 }),
       priorityClasses: ['critical', 'standard', 'preemptible'],
       kubernetes: kubernetes(8),
-      principals: [],
     },
     {
       name: 'planning',
@@ -107,7 +118,6 @@ function teams(scale: number, fleets: string[]): TeamConfig[] {
       gpuQuota: quota({ a10g: 8, l4: 8, a100: 8, h100: 8 }),
       priorityClasses: ['critical', 'standard', 'preemptible'],
       kubernetes: kubernetes(4),
-      principals: [],
     },
     {
       name: 'prediction',
@@ -115,7 +125,6 @@ function teams(scale: number, fleets: string[]): TeamConfig[] {
       gpuQuota: quota({ a10g: 8, l4: 4, a100: 8, h100: 8 }),
       priorityClasses: ['standard', 'preemptible'],
       kubernetes: kubernetes(4),
-      principals: [],
     },
     {
       name: 'mapping',
@@ -123,15 +132,19 @@ function teams(scale: number, fleets: string[]): TeamConfig[] {
       gpuQuota: quota({ a10g: 4, l4: 4 }),
       priorityClasses: ['standard', 'preemptible'],
       kubernetes: kubernetes(2),
-      principals: [],
     },
   ];
+  return configured.map((team) => ({ ...team, principals: principalsOf(env, account, team.name) }));
 }
+
+const DEV_ACCOUNT = process.env.DRIVETRAIN_DEV_ACCOUNT ?? '111111111111';
+const STAGING_ACCOUNT = process.env.DRIVETRAIN_STAGING_ACCOUNT ?? '222222222222';
+const PROD_ACCOUNT = process.env.DRIVETRAIN_PROD_ACCOUNT ?? '333333333333';
 
 const inputs: Record<EnvironmentName, EnvironmentInput> = {
   dev: {
     name: 'dev',
-    account: process.env.DRIVETRAIN_DEV_ACCOUNT ?? '111111111111',
+    account: DEV_ACCOUNT,
     region: 'us-east-1',
     network: {
       cidr: '10.10.0.0/16',
@@ -160,13 +173,13 @@ const inputs: Record<EnvironmentName, EnvironmentInput> = {
         { instanceType: 'ml.m5.xlarge', onDemandQuota: 2, spotQuota: 0 },
       ],
     },
-    teams: teams(1, ['a10g', 'l4', 'a100']),
+    teams: teams(1, ['a10g', 'l4', 'a100'], 'dev', DEV_ACCOUNT),
     data,
     removalPolicy: 'destroy',
   },
   staging: {
     name: 'staging',
-    account: process.env.DRIVETRAIN_STAGING_ACCOUNT ?? '222222222222',
+    account: STAGING_ACCOUNT,
     region: 'us-west-2',
     network: {
       cidr: '10.20.0.0/16',
@@ -201,7 +214,7 @@ const inputs: Record<EnvironmentName, EnvironmentInput> = {
         { instanceType: 'ml.p4d.24xlarge', onDemandQuota: 2, spotQuota: 0 },
       ],
     },
-    teams: teams(4, ['a10g', 'l4', 'a100']),
+    teams: teams(4, ['a10g', 'l4', 'a100'], 'staging', STAGING_ACCOUNT),
     data: {
       ...data,
       raw: { ...data.raw, archive: { storageClass: 'GLACIER_IR', afterDays: 180 } },
@@ -212,7 +225,7 @@ const inputs: Record<EnvironmentName, EnvironmentInput> = {
   },
   prod: {
     name: 'prod',
-    account: process.env.DRIVETRAIN_PROD_ACCOUNT ?? '333333333333',
+    account: PROD_ACCOUNT,
     region: 'us-west-2',
     network: {
       cidr: '10.0.0.0/16',
@@ -243,9 +256,10 @@ const inputs: Record<EnvironmentName, EnvironmentInput> = {
     eks: {
       ...common.eks,
       gpuFleets: [
-        { fleet: 'a10g', onDemandNodes: 128, spotNodes: 128 },
-        { fleet: 'l4', onDemandNodes: 64, spotNodes: 64 },
-        { fleet: 'h100', onDemandNodes: 64, spotNodes: 0 },
+        // VPC CNI pods take addresses: these fit the /18 subnets beside Batch (config/capacity addressProblems).
+        { fleet: 'a10g', onDemandNodes: 96, spotNodes: 96 },
+        { fleet: 'l4', onDemandNodes: 48, spotNodes: 48 },
+        { fleet: 'h100', onDemandNodes: 48, spotNodes: 0 },
       ],
     },
     sagemaker: {
@@ -255,7 +269,7 @@ const inputs: Record<EnvironmentName, EnvironmentInput> = {
         { instanceType: 'ml.p5.48xlarge', onDemandQuota: 16, spotQuota: 0 },
       ],
     },
-    teams: teams(16, ['a10g', 'l4', 'a100', 'h100']),
+    teams: teams(16, ['a10g', 'l4', 'a100', 'h100'], 'prod', PROD_ACCOUNT),
     // Petabyte backfills: see README, Sensor ETL at scale.
     data: {
       ...data,
@@ -281,7 +295,7 @@ const inputs: Record<EnvironmentName, EnvironmentInput> = {
 export function parseEnvironment(input: EnvironmentInput): EnvironmentConfig {
   const result = environmentSchema.safeParse(input);
   const problems = result.success
-    ? quotaProblems(result.data)
+    ? [...quotaProblems(result.data), ...addressProblems(result.data)]
     : result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
   if (problems.length > 0 || !result.success) {
     throw new Error(`invalid environment config ${String(input.name)}:\n  ${problems.join('\n  ')}`);

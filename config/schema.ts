@@ -48,7 +48,11 @@ export const gpuFleetSchema = z.object({
 export type GpuFleet = z.infer<typeof gpuFleetSchema>;
 
 export const teamSchema = z.object({
-  name,
+  /**
+   * Also the Batch share identifier, which takes alphanumeric characters only
+   * (https://docs.aws.amazon.com/batch/latest/APIReference/API_SubmitJob.html, shareIdentifier).
+   */
+  name: z.string().regex(/^[a-z][a-z0-9]{0,22}$/, 'lower-case letters and digits, starting with a letter'),
   /** Fair-share weight: a team with weight 2 is entitled to twice the share of weight 1. */
   weight: z.number().positive().max(1000),
   /** Nominal GPU quota per fleet (GPU count); idle quota is lent to other teams. */

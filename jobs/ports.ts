@@ -1,6 +1,6 @@
 import type { UsageLedger } from '../scheduler/model';
 import type { BackendKind, Dispatch, JobRecord } from './job';
-import type { QueueReport } from './queues';
+import type { QueueReport } from './queue-report';
 import type { JobState } from './states';
 
 /** Persistence of job records. Implemented over DynamoDB (AWS and dynalite alike). */

@@ -4,29 +4,9 @@ import { CPU_POOL_TYPE } from './cluster';
 import type { JobRecord, PendingReason } from './job';
 import type { DispatcherStateStore, JobStore } from './ports';
 
-export interface QueueReport {
-  readonly teams: TeamQueue[];
-  readonly pools: PoolUsage[];
-}
+import type { QueueReport } from './queue-report';
 
-export interface TeamQueue {
-  readonly team: string;
-  readonly weight: number;
-  readonly pending: number;
-  readonly running: number;
-  readonly gpusInUse: Record<string, number>;
-  readonly quota: Record<string, number>;
-  /** The next jobs in line, with why each still waits. */
-  readonly heads: { id: string; name: string; priorityClass: string; reason?: PendingReason }[];
-}
-
-export interface PoolUsage {
-  readonly pool: string;
-  readonly gpuType: string;
-  readonly capacityType: string;
-  readonly gpus: number;
-  readonly gpusInUse: number;
-}
+export type { PoolUsage, QueueReport, TeamQueue } from './queue-report';
 
 const HEADS_PER_TEAM = 5;
 

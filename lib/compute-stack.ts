@@ -5,6 +5,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { multiNodeSubnetIndex } from '../config/capacity';
 import { BATCH_JOB_QUEUE_QUOTA, planQueues, type QueueCapacity, type QueuePlan } from '../config/queues';
 import type { EnvironmentConfig } from '../config/schema';
 import { ArtifactStore } from './compute/artifact-store';
@@ -85,6 +86,7 @@ export class ComputeStack extends Stack {
         securityGroup: nodes,
         instanceRole,
         fleet,
+        multiNodeSubnet: multiNodeSubnetIndex(config, fleet.name),
       });
       environments.set(fleet.name, computed.byCapacity);
     }

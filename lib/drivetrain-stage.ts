@@ -1,4 +1,4 @@
-import { Stage, type StageProps, Tags } from 'aws-cdk-lib';
+import { Annotations, Stage, type StageProps, Tags } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { EnvironmentConfig } from '../config/schema';
 import { ComputeStack } from './compute-stack';
@@ -58,7 +58,21 @@ export class DrivetrainStage extends Stage {
       },
     });
 
+    checkTeamPrincipals(this, config);
+
     Tags.of(this).add('drivetrain:environment', config.name);
     Tags.of(this).add('drivetrain:managed-by', 'cdk');
   }
+}
+
+/**
+ * A team without principals cannot call the job API (every request is 403/401): staging and
+ * prod refuse to synthesize, naming the teams; dev, mostly run locally, only warns.
+ */
+function checkTeamPrincipals(stage: Stage, config: EnvironmentConfig): void {
+  const missing = config.teams.filter((team) => team.principals.length === 0).map((team) => team.name);
+  if (missing.length === 0) return;
+  const message = `teams without principals in config (${config.name}): ${missing.join(', ')}; nobody can act as them on the job API. Set teams[].principals or DRIVETRAIN_${config.name.toUpperCase()}_<TEAM>_PRINCIPALS`;
+  if (config.name === 'dev') Annotations.of(stage).addWarningV2('drivetrain:team-principals', message);
+  else stage.node.addValidation({ validate: () => [message] });
 }

@@ -118,6 +118,13 @@ export class SchedulingStack extends Stack {
       // config/environments.ts reads the account from this variable; the bundled copy must agree.
       [`DRIVETRAIN_${env.toUpperCase()}_ACCOUNT`]: config.account,
       JOB_TABLE_NAME: this.jobs.table.tableName,
+      // The bundled config reads team principals from these when set; pin them to what was synthesized.
+      ...Object.fromEntries(
+        config.teams.map((team) => [
+          `DRIVETRAIN_${env.toUpperCase()}_${team.name.toUpperCase()}_PRINCIPALS`,
+          team.principals.join(','),
+        ]),
+      ),
     };
 
     const jobLogStreams = this.formatArn({
@@ -205,6 +212,8 @@ export class SchedulingStack extends Stack {
         SAGEMAKER_ROLE_ARN: sagemaker.roleArnTemplate,
         SAGEMAKER_OUTPUT_URI: sagemaker.outputUri,
         SAGEMAKER_CHECKPOINT_URI: sagemaker.checkpointUri,
+        // The dispatcher's checkpoint store: <root>/<team>/<job id>/, the same prefix every backend uses.
+        CHECKPOINT_URI: sagemaker.checkpointRootUri,
         SAGEMAKER_KMS_KEY_ID: compute.key.keyArn,
         SAGEMAKER_SUBNETS: privateSubnetIds.join(','),
         SAGEMAKER_SECURITY_GROUPS: sagemaker.securityGroup.securityGroupId,
@@ -217,6 +226,12 @@ export class SchedulingStack extends Stack {
         new iam.PolicyStatement({
           actions: ['sqs:SendMessage'],
           resources: [this.dispatcherDeadLetters.queueArn],
+        }),
+        // Finds each job's newest checkpoint (a listing only, no object reads).
+        new iam.PolicyStatement({
+          actions: ['s3:ListBucket'],
+          resources: [compute.artifacts.bucket.bucketArn],
+          conditions: { StringLike: { 's3:prefix': [compute.artifacts.teamPrefix('*')] } },
         }),
         new iam.PolicyStatement({
           actions: ['kms:GenerateDataKey', 'kms:Decrypt'],

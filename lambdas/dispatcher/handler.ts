@@ -18,6 +18,12 @@ import { type DispatcherEvent, isQueueBatch, type QueueBatch, statusesOf, status
 
 const region = requiredEnv('AWS_REGION');
 
+// Each job's attempts checkpoint under this prefix of the artifacts bucket (SageMaker syncs there too).
+const checkpoints = S3CheckpointStore.fromUri(
+  tracer.captureAWSv3Client(new S3Client({})),
+  process.env.CHECKPOINT_URI ?? requiredEnv('SAGEMAKER_CHECKPOINT_URI'),
+);
+
 const dispatcher = new Dispatcher({
   store: jobStore,
   policy: new DrivetrainPolicy(),
@@ -26,13 +32,12 @@ const dispatcher = new Dispatcher({
   defaultBackend: 'batch',
   stateStore: new DynamoDbDispatcherState(dynamodb, requiredEnv('JOB_TABLE_NAME')),
   warn: (message, detail) => logger.warn(message, detail),
-  // Each job's attempts checkpoint under this prefix of the artifacts bucket (SageMaker syncs there too).
-  checkpoints: S3CheckpointStore.fromUri(
-    tracer.captureAWSv3Client(new S3Client({})),
-    process.env.CHECKPOINT_URI ?? requiredEnv('SAGEMAKER_CHECKPOINT_URI'),
-  ),
+  checkpoints,
   backends: {
-    batch: new BatchBackend(tracer.captureAWSv3Client(new BatchClient({})), { env: environment.name }),
+    batch: new BatchBackend(tracer.captureAWSv3Client(new BatchClient({})), {
+      env: environment.name,
+      checkpoints,
+    }),
     sagemaker: new SageMakerBackend(tracer.captureAWSv3Client(new SageMakerClient({})), {
       roleArn: requiredEnv('SAGEMAKER_ROLE_ARN'),
       outputUri: requiredEnv('SAGEMAKER_OUTPUT_URI'),
@@ -40,6 +45,7 @@ const dispatcher = new Dispatcher({
       kmsKeyId: requiredEnv('SAGEMAKER_KMS_KEY_ID'),
       subnets: requiredEnv('SAGEMAKER_SUBNETS').split(','),
       securityGroupIds: requiredEnv('SAGEMAKER_SECURITY_GROUPS').split(','),
+      checkpoints,
     }),
     eks: new RayEksBackend(
       new HttpKubernetesApi({
@@ -47,6 +53,7 @@ const dispatcher = new Dispatcher({
         certificateAuthority: requiredEnv('EKS_CERTIFICATE_AUTHORITY'),
         token: eksTokenProvider({ clusterName: requiredEnv('EKS_CLUSTER_NAME'), region }),
       }),
+      { checkpoints, podsReadyTimeoutS: environment.eks.podsReadyTimeoutS },
     ),
   },
 });

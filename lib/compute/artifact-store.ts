@@ -64,7 +64,10 @@ export class ArtifactStore extends Construct {
     acknowledge(this.bucket, { 'NIST.800.53.R5-S3BucketReplicationEnabled': SINGLE_REGION });
   }
 
-  /** A team's own prefix: `teams/<team>/` with `checkpoints/`, `outputs/` and `logs/` below it. */
+  /**
+   * A team's own prefix: `teams/<team>/`, with each job's checkpoints under `<job id>/` and
+   * model output and logs under `outputs/` and `logs/`.
+   */
   public teamPrefix(team: string): string {
     return `teams/${team}/`;
   }

@@ -2,6 +2,7 @@ import * as batch from 'aws-cdk-lib/aws-batch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
+import { INSTANCE_TYPES } from '../../config/instance-types';
 import type { QueueCapacity } from '../../config/queues';
 import type { EnvironmentConfig, GpuFleet } from '../../config/schema';
 import { GpuLaunchTemplate } from './gpu-launch-template';
@@ -12,6 +13,8 @@ export interface FleetComputeEnvironmentsProps {
   /** Node security group; it must allow all traffic from itself for NCCL and EFA. */
   readonly securityGroup: ec2.ISecurityGroup;
   readonly instanceRole: iam.IRole;
+  /** Index of the private subnet of the multi-node environment (config/capacity multiNodeSubnetIndex). */
+  readonly multiNodeSubnet: number;
   /** GPU fleet, or the CPU fleet's instance classes. */
   readonly fleet:
     | GpuFleet
@@ -92,15 +95,21 @@ export class FleetComputeEnvironments extends Construct {
       });
       const efaTemplate = new GpuLaunchTemplate(this, 'EfaLaunchTemplate', {
         rootVolumeGiB: fleet.rootVolumeGiB,
-        efa: { interfaces: fleet.multiNode.efaInterfaces, securityGroup: props.securityGroup },
+        efa: {
+          interfaces: fleet.multiNode.efaInterfaces,
+          securityGroup: props.securityGroup,
+          efaOnly: INSTANCE_TYPES[fleet.multiNode.instanceType]?.efaOnly ?? false,
+        },
       }).launchTemplate;
       this.byCapacity.set(
         'multi-node',
         new batch.ManagedEc2EcsComputeEnvironment(this, 'MultiNode', {
           ...common,
           computeEnvironmentName: `drivetrain-${props.env}-${fleet.name}-multi-node`,
-          // A cluster placement group lives in one AZ.
-          vpcSubnets: { subnets: props.vpc.privateSubnets.slice(0, 1) },
+          // A cluster placement group lives in one AZ; EFA fleets take turns over the zones.
+          vpcSubnets: {
+            subnets: [props.vpc.privateSubnets[props.multiNodeSubnet % props.vpc.privateSubnets.length]!],
+          },
           // Groups are on the EFA interfaces of the launch template instead.
           securityGroups: [],
           instanceTypes: [new ec2.InstanceType(fleet.multiNode.instanceType)],

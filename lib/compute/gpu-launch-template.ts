@@ -9,7 +9,12 @@ export interface GpuLaunchTemplateProps {
    * interfaces, because EC2 rejects template-level groups alongside network interfaces.
    * @default - no EFA; security groups come from the compute environment
    */
-  readonly efa?: { readonly interfaces: number; readonly securityGroup: ec2.ISecurityGroup };
+  readonly efa?: {
+    readonly interfaces: number;
+    readonly securityGroup: ec2.ISecurityGroup;
+    /** The instance type supports EFA-only interfaces, which take no IP address. */
+    readonly efaOnly: boolean;
+  };
 }
 
 /**
@@ -42,19 +47,25 @@ export class GpuLaunchTemplate extends Construct {
     });
 
     if (props.efa) {
-      const { interfaces, securityGroup } = props.efa;
       const cfn = this.launchTemplate.node.defaultChild as ec2.CfnLaunchTemplate;
-      cfn.addPropertyOverride(
-        'LaunchTemplateData.NetworkInterfaces',
-        Array.from({ length: interfaces }, (_, card) => ({
-          NetworkCardIndex: card,
-          // Only the first interface carries IP traffic; the rest are EFA devices on their own cards.
-          DeviceIndex: card === 0 ? 0 : 1,
-          InterfaceType: 'efa',
-          Groups: [securityGroup.securityGroupId],
-          DeleteOnTermination: true,
-        })),
-      );
+      cfn.addPropertyOverride('LaunchTemplateData.NetworkInterfaces', efaInterfaces(props.efa));
     }
   }
+}
+
+/**
+ * One EFA per network card, as EC2 recommends for multi-card instances
+ * (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/efa-acc-inst-types.html): the primary
+ * interface (card 0, device 0) is EFA with ENA and carries the node's one IP address; each
+ * further card gets an EFA-only interface at device 0, which takes no address, where the type
+ * supports it (p5), else an EFA with ENA at device 1, which takes one (p4d).
+ */
+export function efaInterfaces(efa: NonNullable<GpuLaunchTemplateProps['efa']>): Record<string, unknown>[] {
+  return Array.from({ length: efa.interfaces }, (_, card) => ({
+    NetworkCardIndex: card,
+    DeviceIndex: card === 0 || efa.efaOnly ? 0 : 1,
+    InterfaceType: card === 0 || !efa.efaOnly ? 'efa' : 'efa-only',
+    Groups: [efa.securityGroup.securityGroupId],
+    DeleteOnTermination: true,
+  }));
 }

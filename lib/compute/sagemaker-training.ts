@@ -24,8 +24,13 @@ export class SageMakerTraining extends Construct {
   public readonly securityGroup: ec2.SecurityGroup;
   /** `s3://<bucket>/teams/{team}/outputs/sagemaker`. */
   public readonly outputUri: string;
-  /** `s3://<bucket>/teams/{team}/checkpoints`; each job gets `<job id>/` below it. */
+  /** `s3://<bucket>/teams/{team}`; each job checkpoints under `<job id>/` below it. */
   public readonly checkpointUri: string;
+  /**
+   * `s3://<bucket>/teams`: the dispatcher's checkpoint store puts `<team>/<job id>/` below it
+   * (jobs/store/s3-checkpoint-store.ts), the same place as `checkpointUri`.
+   */
+  public readonly checkpointRootUri: string;
   /** ARN of the team's execution role, with `{team}` for the team. */
   public readonly roleArnTemplate: string;
 
@@ -34,7 +39,8 @@ export class SageMakerTraining extends Construct {
     const { bucket } = props.artifacts;
     const prefix = props.artifacts.teamPrefix(TEAM_PLACEHOLDER);
     this.outputUri = bucket.s3UrlForObject(`${prefix}outputs/sagemaker`);
-    this.checkpointUri = bucket.s3UrlForObject(`${prefix}checkpoints`);
+    this.checkpointUri = bucket.s3UrlForObject(prefix.replace(/\/$/, ''));
+    this.checkpointRootUri = bucket.s3UrlForObject(props.artifacts.teamPrefix('').replace(/\/+$/, ''));
     this.roleArnTemplate = Stack.of(this).formatArn({
       service: 'iam',
       region: '',

@@ -35,6 +35,7 @@ export const JOB_API_ROUTES: readonly (readonly [string, readonly string[]])[] =
   ['/jobs/{id}', ['GET', 'DELETE']],
   ['/jobs/{id}/logs', ['GET']],
   ['/queues', ['GET']],
+  ['/whoami', ['GET']],
   ['/openapi.json', ['GET']],
 ];
 

@@ -42,10 +42,6 @@ const ENVIRONMENT = [
   { name: 'DRIVETRAIN_JOB_ID', value: JOB_ID },
   { name: 'DRIVETRAIN_ATTEMPT', value: '1' },
 ];
-const RETRY_ON_HOST_FAILURE = [
-  { onStatusReason: 'Host EC2*', action: 'RETRY' },
-  { onReason: '*', action: 'EXIT' },
-];
 const TAGS = {
   project: 'bev',
   'drivetrain:job-id': JOB_ID,
@@ -80,7 +76,7 @@ describe('BatchBackend.submit', () => {
           ],
         },
         timeout: { attemptDurationSeconds: 7200 },
-        retryStrategy: { attempts: 3, evaluateOnExit: RETRY_ON_HOST_FAILURE },
+        retryStrategy: { attempts: 1 },
         tags: TAGS,
         propagateTags: true,
       },
@@ -127,7 +123,7 @@ describe('BatchBackend.submit', () => {
           ],
         },
         timeout: { attemptDurationSeconds: 7200 },
-        retryStrategy: { attempts: 3, evaluateOnExit: RETRY_ON_HOST_FAILURE },
+        retryStrategy: { attempts: 1 },
         tags: TAGS,
         propagateTags: true,
       },
@@ -161,7 +157,7 @@ describe('BatchBackend.submit', () => {
     ]);
   });
 
-  test('caps retry attempts at the 10 Batch accepts', async () => {
+  test('never lets Batch retry an attempt: the dispatcher requeues under a new attempt name', async () => {
     // GIVEN
     const { client, backend } = batch();
 
@@ -169,7 +165,23 @@ describe('BatchBackend.submit', () => {
     await backend.submit(submission({ spec: { retries: 10 } }));
 
     // THEN
-    expect(client.inputsOf('SubmitJob')).toMatchObject([{ retryStrategy: { attempts: 10 } }]);
+    expect(client.inputsOf('SubmitJob')).toMatchObject([{ retryStrategy: { attempts: 1 } }]);
+  });
+
+  test("passes the job's checkpoint location as DRIVETRAIN_CHECKPOINT_DIR", async () => {
+    const client = batch().client;
+    const backend = new BatchBackend(client.as<BatchClient>(), {
+      env: 'dev',
+      checkpoints: { locationOf: (job) => `s3://artifacts/teams/${job.team}/${job.id}/` },
+    });
+
+    await backend.submit(submission());
+
+    const [request] = client.inputsOf('SubmitJob') as { containerOverrides: { environment: unknown[] } }[];
+    expect(request!.containerOverrides.environment).toContainEqual({
+      name: 'DRIVETRAIN_CHECKPOINT_DIR',
+      value: `s3://artifacts/teams/perception/${JOB_ID}/`,
+    });
   });
 
   test('returns the job already submitted under the attempt name instead of submitting again', async () => {

@@ -13,7 +13,7 @@ const ARN = `arn:aws:sagemaker:us-west-2:222222222222:training-job/${NAME}`;
 const OPTIONS: SageMakerBackendOptions = {
   roleArn: 'arn:aws:iam::222222222222:role/drivetrain-staging-sagemaker-{team}',
   outputUri: 's3://drivetrain-staging-artifacts/teams/{team}/outputs/sagemaker',
-  checkpointUri: 's3://drivetrain-staging-artifacts/teams/{team}/checkpoints',
+  checkpointUri: 's3://drivetrain-staging-artifacts/teams/{team}',
   kmsKeyId: 'arn:aws:kms:us-west-2:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab',
   subnets: ['subnet-0a', 'subnet-0b'],
   securityGroupIds: ['sg-0training'],
@@ -47,11 +47,16 @@ const BASE_REQUEST = {
   // g5 has local NVMe storage: no EBS volume, so no volume size and no volume key.
   ResourceConfig: { InstanceType: 'ml.g5.12xlarge', InstanceCount: 2 },
   CheckpointConfig: {
-    S3Uri: `s3://drivetrain-staging-artifacts/teams/perception/checkpoints/${JOB_ID}`,
+    S3Uri: `s3://drivetrain-staging-artifacts/teams/perception/${JOB_ID}`,
     LocalPath: '/opt/ml/checkpoints',
   },
   VpcConfig: { Subnets: ['subnet-0a', 'subnet-0b'], SecurityGroupIds: ['sg-0training'] },
-  Environment: { WANDB_MODE: 'offline', DRIVETRAIN_JOB_ID: JOB_ID, DRIVETRAIN_ATTEMPT: '1' },
+  Environment: {
+    WANDB_MODE: 'offline',
+    DRIVETRAIN_JOB_ID: JOB_ID,
+    DRIVETRAIN_ATTEMPT: '1',
+    DRIVETRAIN_CHECKPOINT_DIR: '/opt/ml/checkpoints',
+  },
   Tags: [
     { Key: 'project', Value: 'bev' },
     { Key: 'drivetrain:job-id', Value: JOB_ID },

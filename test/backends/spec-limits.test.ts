@@ -28,11 +28,11 @@ describe('backend limits at submit', () => {
       {
         field: 'env',
         reason: expect.stringMatching(
-          /^SageMaker takes at most 100 variables and the platform sets 2: at most 98 of your own/,
+          /^SageMaker takes at most 100 variables and the platform sets 3: at most 97 of your own/,
         ),
       },
     ]);
-    expect(backendSpecProblems(spec({ backend: 'sagemaker', env: variables(98) }), dev)).toEqual([]);
+    expect(backendSpecProblems(spec({ backend: 'sagemaker', env: variables(97) }), dev)).toEqual([]);
   });
 
   test('the same spec is fine on Batch, which has no such limit', () => {

@@ -1,7 +1,16 @@
 import { describe, expect, test } from 'vitest';
-import { capacityPools, gpusByType, sageMakerInstanceOf, sageMakerPoolId } from '../../config/capacity';
-import { environmentConfig } from '../../config/environments';
+import {
+  addressesPerNode,
+  addressProblems,
+  capacityPools,
+  gpusByType,
+  multiNodeSubnetIndex,
+  sageMakerInstanceOf,
+  sageMakerPoolId,
+} from '../../config/capacity';
+import { allEnvironments, environmentConfig, parseEnvironment } from '../../config/environments';
 import { instanceVcpus } from '../../config/instance-types';
+import type { EnvironmentInput } from '../../config/schema';
 import { awsPools, localPools } from '../../jobs/cluster';
 import { type Job, poolAdmits } from '../../scheduler/model';
 
@@ -129,5 +138,38 @@ describe('scheduler pools', () => {
       jobShapes: 'multi-node',
       nodeCount: 2,
     });
+  });
+});
+
+describe('IP space', () => {
+  const prodInput = () => structuredClone(prod) as EnvironmentInput;
+
+  test('every shipped environment fits its subnets at full size', () => {
+    for (const env of allEnvironments()) expect(addressProblems(env)).toEqual([]);
+  });
+
+  test('a subnet too small for its pools fails, naming the pools and the shortfall', () => {
+    const input = prodInput();
+    input.network.privateSubnetMask = 19;
+
+    expect(() => parseEnvironment(input)).toThrow(
+      /network: the \/19 private subnet in us-west-2a holds 8187 addresses but its pools need \d+ at full size \(eks-a10g-on-demand \d+, .*\): short by \d+/,
+    );
+  });
+
+  test('EKS nodes count their pods; Batch nodes their EFA interfaces unless EFA-only', () => {
+    const pools = capacityPools(prod);
+    const of = (id: string) => addressesPerNode(pools.find((p) => p.id === id)!, prod);
+
+    expect(of('eks-a10g-on-demand')).toBe(100);
+    expect(of('a10g-on-demand')).toBe(1);
+    // p4d: 4 EFA with ENA, one address each; p5: EFA-only on 31 of its 32 cards.
+    expect(of('a100-multi-node')).toBe(4);
+    expect(of('h100-multi-node')).toBe(1);
+  });
+
+  test('multi-node environments take turns over the zones', () => {
+    expect(multiNodeSubnetIndex(prod, 'a100')).toBe(0);
+    expect(multiNodeSubnetIndex(prod, 'h100')).toBe(1);
   });
 });

@@ -41,6 +41,13 @@ describe('environment config', () => {
     expect(() => parseEnvironment(input)).toThrow(/gpuFleets\.0\.instanceTypes\.0/);
   });
 
+  test('a team name Batch would refuse as a share identifier is rejected', () => {
+    const input = devInput();
+    input.teams[0]!.name = 'ml-infra';
+
+    expect(() => parseEnvironment(input)).toThrow(/teams\.0\.name: lower-case letters and digits/);
+  });
+
   test('duplicate team names are rejected', () => {
     const input = devInput();
     input.teams.push(structuredClone(input.teams[0]!));

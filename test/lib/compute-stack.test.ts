@@ -103,15 +103,38 @@ describe('launch templates', () => {
     }
   });
 
-  test('EFA templates put one EFA interface on each network card', () => {
-    computeTemplate('prod').hasResourceProperties('AWS::EC2::LaunchTemplate', {
-      LaunchTemplateData: Match.objectLike({
-        NetworkInterfaces: Match.arrayWith([
-          Match.objectLike({ NetworkCardIndex: 0, DeviceIndex: 0, InterfaceType: 'efa' }),
-          Match.objectLike({ NetworkCardIndex: 31, DeviceIndex: 1, InterfaceType: 'efa' }),
-        ]),
-      }),
-    });
+  const efaTemplates = () =>
+    (
+      propertiesOf(computeTemplate('prod'), 'AWS::EC2::LaunchTemplate') as {
+        LaunchTemplateData: {
+          NetworkInterfaces?: { NetworkCardIndex: number; DeviceIndex: number; InterfaceType: string }[];
+        };
+      }[]
+    )
+      .map((t) => t.LaunchTemplateData.NetworkInterfaces)
+      .filter((interfaces) => interfaces !== undefined);
+
+  test('EFA templates put one EFA interface on each network card, the primary with the one address', () => {
+    const [p4d, p5] = [4, 32].map((cards) => efaTemplates().find((i) => i.length === cards)!);
+
+    for (const interfaces of [p4d!, p5!]) {
+      expect(interfaces[0]).toMatchObject({ NetworkCardIndex: 0, DeviceIndex: 0, InterfaceType: 'efa' });
+      expect(interfaces.map((i) => i.NetworkCardIndex)).toEqual(interfaces.map((_, card) => card));
+    }
+    // p5 takes EFA-only interfaces (no address) on its other 31 cards; p4d cannot.
+    expect(p5!.slice(1).every((i) => i.InterfaceType === 'efa-only' && i.DeviceIndex === 0)).toBe(true);
+    expect(p4d!.slice(1).every((i) => i.InterfaceType === 'efa' && i.DeviceIndex === 1)).toBe(true);
+  });
+
+  test('each multi-node environment is in one subnet, EFA fleets in different zones', () => {
+    const multiNode = computeEnvironments('prod').filter((ce) =>
+      ce.ComputeEnvironmentName.endsWith('multi-node'),
+    );
+    const subnets = multiNode.map((ce) => JSON.stringify(ce.ComputeResources.Subnets));
+
+    expect(multiNode).toHaveLength(2);
+    expect(multiNode.every((ce) => ce.ComputeResources.Subnets.length === 1)).toBe(true);
+    expect(new Set(subnets).size).toBe(2);
   });
 });
 

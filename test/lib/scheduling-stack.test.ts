@@ -220,7 +220,7 @@ describe('SchedulingStack', () => {
       expect(methods.map((m) => `${m.HttpMethod} ${m.AuthorizationType}`)).toEqual(
         methods.map((m) => `${m.HttpMethod} AWS_IAM`),
       );
-      expect(methods).toHaveLength(7);
+      expect(methods).toHaveLength(8);
     });
 
     test('validates the POST /jobs body against a model that requires the spec’s required fields', () => {
