@@ -1,13 +1,15 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { createMiddleware } from 'hono/factory';
-import { JobNotFound, type LogSource } from '../jobs/ports';
-import type { QueueReport } from '../jobs/queues';
+import { JobNotFound, type LogSource, TransitionConflict } from '../jobs/ports';
+import { type QueueReport, queueReportFor } from '../jobs/queues';
 import { IdempotencyConflict, type JobService, NotCancellable, ValidationFailed } from '../jobs/service';
+import { fieldErrors } from '../jobs/spec';
 import { InvalidPageToken } from '../jobs/store/dynamodb-job-store';
 import { errorBody } from './errors';
 import type { TeamResolver } from './identity';
 import { jobView } from './job-view';
+import { logsQuerySchema } from './logs-query';
 import { openApiDocument } from './openapi';
 
 export interface ApiOptions {
@@ -15,7 +17,16 @@ export interface ApiOptions {
   readonly resolveTeam: TeamResolver;
   readonly queues: () => Promise<QueueReport>;
   readonly logs?: LogSource;
+  /**
+   * Host names (without port) the server answers to; others get 403. The local server lists
+   * only loopback names, so a web page cannot reach it through DNS rebinding. Unset behind
+   * API Gateway, which routes by its own host name.
+   */
+  readonly allowedHosts?: readonly string[];
 }
+
+/** Loopback names the local server answers to. */
+export const LOCAL_HOSTS = ['127.0.0.1', 'localhost'] as const;
 
 /**
  * Bounds the work a hostile body can cause. Real specs are a few KB; anything near this
@@ -25,11 +36,20 @@ export const MAX_BODY_BYTES = 64 * 1024;
 
 type Env = { Variables: { team: string } };
 
+/** The routes and their methods: another method on one of these paths is a 405 with `Allow`. */
+const ROUTES: readonly (readonly [RegExp, readonly string[]])[] = [
+  [/^\/jobs$/, ['GET', 'POST']],
+  [/^\/jobs\/[^/]+$/, ['GET', 'DELETE']],
+  [/^\/jobs\/[^/]+\/logs$/, ['GET']],
+  [/^\/queues$/, ['GET']],
+];
+
 /** The job API as one HTTP app: served by API Gateway + Lambda and by the local Node server alike. */
 export function createApi(options: ApiOptions) {
   const { service } = options;
   const app = new Hono<Env>();
 
+  if (options.allowedHosts) app.use('*', hostGuard(options.allowedHosts));
   const openApi = openApiDocument();
   app.get('/openapi.json', (c) => c.json(openApi));
   app.get('/healthz', (c) => c.json({ ok: true }));
@@ -91,18 +111,15 @@ export function createApi(options: ApiOptions) {
 
   app.get('/jobs/:id/logs', async (c) => {
     const job = await service.get(c.get('team'), c.req.param('id'));
-    const attempt = Number(c.req.query('attempt') ?? job.attempt);
-    const offset = Number(c.req.query('offset') ?? 0);
-    if (!Number.isInteger(attempt) || attempt < 0 || attempt > job.attempt) {
+    const query = logsQuerySchema.safeParse(c.req.query());
+    if (!query.success) throw new ValidationFailed(fieldErrors(query.error));
+    const { attempt = job.attempt, offset = 0 } = query.data;
+    if (attempt > job.attempt) {
       return c.json(
-        errorBody('ValidationError', 'no such attempt', [{ field: 'attempt', reason: `0..${job.attempt}` }]),
-        400,
-      );
-    }
-    if (!Number.isSafeInteger(offset) || offset < 0) {
-      return c.json(
-        errorBody('ValidationError', 'bad offset', [{ field: 'offset', reason: 'a whole number >= 0' }]),
-        400,
+        errorBody('NotFound', 'no such attempt', [
+          { field: 'attempt', reason: `attempts are 0..${job.attempt}` },
+        ]),
+        404,
       );
     }
     if (!options.logs) {
@@ -116,16 +133,26 @@ export function createApi(options: ApiOptions) {
     return c.json(await options.logs.read(job.id, attempt, offset));
   });
 
-  app.get('/queues', async (c) => c.json(await options.queues()));
+  app.get('/queues', async (c) => c.json(queueReportFor(await options.queues(), c.get('team'))));
 
-  app.notFound((c) =>
-    c.json(
+  app.notFound((c) => {
+    const allow = ROUTES.find(([pattern]) => pattern.test(c.req.path))?.[1];
+    if (allow) {
+      c.header('Allow', allow.join(', '));
+      return c.json(
+        errorBody('MethodNotAllowed', `${c.req.method} is not a method of ${c.req.path}`, [
+          { field: 'method', reason: `one of ${allow.join(', ')}` },
+        ]),
+        405,
+      );
+    }
+    return c.json(
       errorBody('NotFound', `no route ${c.req.method} ${c.req.path}`, [
         { field: 'path', reason: 'unknown route' },
       ]),
       404,
-    ),
-  );
+    );
+  });
 
   app.onError((error, c) => {
     if (error instanceof ValidationFailed)
@@ -145,6 +172,13 @@ export function createApi(options: ApiOptions) {
         409,
       );
     }
+    if (error instanceof TransitionConflict)
+      return c.json(
+        errorBody('Conflict', 'the job changed while the request ran; try again', [
+          { field: 'id', reason: `job is ${error.actual ?? 'changing'}` },
+        ]),
+        409,
+      );
     if (error instanceof NotCancellable)
       return c.json(
         errorBody('Conflict', error.message, [{ field: 'id', reason: `job is ${error.job.state}` }]),
@@ -155,6 +189,24 @@ export function createApi(options: ApiOptions) {
   });
 
   return app;
+}
+
+function hostGuard(allowed: readonly string[]) {
+  const names = new Set(allowed.map((name) => name.toLowerCase()));
+  return createMiddleware<Env>(async (c, next) => {
+    const host = c.req.header('host') ?? '';
+    // `name:port`; a bracketed IPv6 literal keeps its brackets.
+    const name = (
+      host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0]!
+    ).toLowerCase();
+    if (names.has(name)) return next();
+    return c.json(
+      errorBody('Forbidden', 'this server answers only to its loopback names', [
+        { field: 'Host', reason: `must be one of ${[...names].join(', ')}` },
+      ]),
+      403,
+    );
+  });
 }
 
 function authenticate(resolveTeam: TeamResolver) {

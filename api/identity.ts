@@ -22,6 +22,19 @@ interface ApiGatewayIdentity {
   readonly userArn?: string | null;
 }
 
+/** A role listed under more than one team: the config is refused rather than guessed at. */
+export class AmbiguousPrincipal extends Error {
+  constructor(
+    readonly principal: string,
+    readonly teams: readonly string[],
+  ) {
+    super(
+      `teams.principals: ${principal} is listed under teams ${teams.join(' and ')}; a role may act for one team`,
+    );
+    this.name = 'AmbiguousPrincipal';
+  }
+}
+
 /**
  * Behind API Gateway with IAM auth: the team is looked up from the SigV4-authenticated
  * principal (the role behind an assumed-role session) in the environment's team config.
@@ -31,7 +44,12 @@ export function iamPrincipalTeam(environment: EnvironmentConfig): TeamResolver {
   for (const team of environment.teams) {
     for (const principal of team.principals) {
       const role = roleKey(principal);
-      if (role) byRole.set(role, team.name);
+      if (!role) continue;
+      const other = byRole.get(role);
+      // One caller, one team: otherwise whichever team came last would silently win.
+      if (other !== undefined && other !== team.name)
+        throw new AmbiguousPrincipal(principal, [other, team.name]);
+      byRole.set(role, team.name);
     }
   }
   return (c) => {

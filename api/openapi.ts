@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { listQuerySchema } from '../jobs/service';
 import { jobSpecSchema } from '../jobs/spec';
 import { JOB_STATES } from '../jobs/states';
+import { logsQuerySchema } from './logs-query';
 
 /**
  * The OpenAPI 3 document, generated from the same zod schemas the handlers validate with.
@@ -43,16 +44,32 @@ export function openApiDocument() {
       })
       .openapi('Job'),
   );
-  const errors = Object.fromEntries(
-    [
-      ['400', 'Invalid request: each entry of fields names a field and why'],
-      ['401', 'The caller is not a member of any team'],
-      ['404', 'No such job for your team'],
-    ].map(([status, description]) => [
-      status,
-      { description, content: { 'application/json': { schema: error } } },
-    ]),
-  );
+  // Statuses any route may answer, besides its own: the caller's identity, the Host guard
+  // (locally) or IAM (API Gateway), throttling, and headers larger than the server takes.
+  const gatewayMessage = z.object({ message: z.string() }).passthrough();
+  const refusals = {
+    401: {
+      description: 'The caller is not a member of any team',
+      content: { 'application/json': { schema: error } },
+    },
+    403: {
+      description:
+        'Refused before the route ran: a Host header other than 127.0.0.1 or localhost (local runtime), or a request IAM denies (API Gateway)',
+      content: { 'application/json': { schema: gatewayMessage } },
+    },
+    429: {
+      description: 'Throttled by API Gateway or its WAF rule',
+      content: { 'application/json': { schema: gatewayMessage } },
+    },
+    431: { description: 'Request headers larger than the server accepts' },
+  };
+  const errorStatus = (description: string) => ({
+    description,
+    content: { 'application/json': { schema: error } },
+  });
+  const invalid = { 400: errorStatus('Invalid request: each entry of fields names a field and why') };
+  const notFound = { 404: errorStatus('No such job for your team') };
+  const errors = { ...invalid, ...notFound, ...refusals };
   const jobResponse = (description: string) => ({
     description,
     content: { 'application/json': { schema: z.object({ job }) } },
@@ -67,12 +84,10 @@ export function openApiDocument() {
     responses: {
       201: jobResponse('Created'),
       200: jobResponse('Replay of an earlier submission with the same idempotencyKey'),
-      409: {
-        description: 'idempotencyKey reused with a different spec',
-        content: { 'application/json': { schema: error } },
-      },
-      413: { description: 'Body too large', content: { 'application/json': { schema: error } } },
-      ...errors,
+      409: errorStatus('idempotencyKey reused with a different spec'),
+      413: errorStatus('Body too large'),
+      ...invalid,
+      ...refusals,
     },
   });
   registry.registerPath({
@@ -87,7 +102,8 @@ export function openApiDocument() {
           'application/json': { schema: z.object({ jobs: z.array(job), nextToken: z.string().optional() }) },
         },
       },
-      ...errors,
+      ...invalid,
+      ...refusals,
     },
   });
   registry.registerPath({
@@ -104,7 +120,7 @@ export function openApiDocument() {
     request: { params: id },
     responses: {
       202: jobResponse('Cancelled, or cancel requested while it runs'),
-      409: { description: 'Already finished', content: { 'application/json': { schema: error } } },
+      409: errorStatus('Already finished, or changed while the cancel ran'),
       ...errors,
     },
   });
@@ -115,10 +131,7 @@ export function openApiDocument() {
       "Read whole lines of an attempt's log from an offset (file bytes locally, CloudWatch log events on AWS)",
     request: {
       params: id,
-      query: z.object({
-        attempt: z.coerce.number().int().min(0).optional(),
-        offset: z.coerce.number().int().min(0).optional(),
-      }),
+      query: logsQuerySchema,
     },
     responses: {
       200: {
@@ -145,7 +158,7 @@ export function openApiDocument() {
         description: 'Queue report',
         content: { 'application/json': { schema: z.object({}).passthrough() } },
       },
-      ...errors,
+      ...refusals,
     },
   });
 

@@ -13,12 +13,23 @@ export function fleetOf(spec: JobSpec): string {
   return gpus > 0 && gpuType !== undefined ? gpuType : CPU_POOL_TYPE;
 }
 
+/** Where an attempt's backend puts the job's state between attempts. */
+export interface AttemptLocations {
+  /**
+   * The job's checkpoint location from the `CheckpointStore` (jobs/ports.ts): a directory
+   * locally, an `s3://` prefix of the artifacts bucket on AWS. Every attempt of the job sees
+   * the same one, so an attempt after a preemption resumes from the last checkpoint.
+   */
+  readonly checkpointDir?: string;
+}
+
 /** The spec's variables plus the platform's own, which win: a job cannot fake its identity. */
-export function attemptEnvironment(job: JobRecord): Record<string, string> {
+export function attemptEnvironment(job: JobRecord, locations: AttemptLocations = {}): Record<string, string> {
   return {
     ...job.spec.env,
     DRIVETRAIN_JOB_ID: job.id,
     DRIVETRAIN_ATTEMPT: String(job.attempt),
+    ...(locations.checkpointDir !== undefined && { DRIVETRAIN_CHECKPOINT_DIR: locations.checkpointDir }),
   };
 }
 

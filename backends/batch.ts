@@ -7,10 +7,10 @@ import {
   type SubmitJobRequest,
   TerminateJobCommand,
 } from '@aws-sdk/client-batch';
-import { type QueueCapacity, queueName } from '../config/queues';
+import { queueName } from '../config/queues';
 import type { Dispatch, JobRecord } from '../jobs/job';
 import type { BackendJobStatus, BackendSubmission, ComputeBackend } from '../jobs/ports';
-import { PRIORITY_CLASS_NAMES, PRIORITY_CLASSES } from '../scheduler/priority-classes';
+import { PRIORITY_CLASSES } from '../scheduler/priority-classes';
 import { argv, attemptEnvironment, attemptTags, fleetOf } from './attempt';
 import { ImageJobDefinitions } from './batch-job-definitions';
 
@@ -30,8 +30,9 @@ const HOST_FAILURE = 'Host EC2';
 const MAX_BATCH_ATTEMPTS = 10;
 
 /**
- * AWS Batch: one SubmitJob per attempt, into the fair-share queue of the job's fleet, class
- * and capacity, with the team as share identifier. Batch has no client token, so submit
+ * AWS Batch: one SubmitJob per attempt, into the queue of the pool the scheduler placed the
+ * job in (one compute environment behind it, so the job runs exactly there), with the team
+ * as share identifier and the class as scheduling priority. Batch has no client token, so submit
  * looks the deterministic name up first: a dispatcher that crashed after submitting finds
  * its job instead of starting a second one.
  */
@@ -47,7 +48,7 @@ export class BatchBackend implements ComputeBackend {
   }
 
   async submit({ job, dispatch }: BackendSubmission): Promise<{ backendJobId: string }> {
-    const existing = await this.findOn(batchQueue(this.options.env, job, dispatch), dispatch.name);
+    const existing = await this.findOn(batchQueue(this.options.env, dispatch), dispatch.name);
     if (existing) return existing;
     const base = baseJobDefinition(this.options.env, job);
     const jobDefinition = await this.jobDefinitions.forImage(base, job.spec.image);
@@ -58,16 +59,9 @@ export class BatchBackend implements ComputeBackend {
     return { backendJobId: jobId };
   }
 
-  /**
-   * Looks in `dispatch.queue` when the dispatcher recorded it, else in the queue of every
-   * class on the dispatch's pool: a dispatch alone does not say the job's class.
-   */
+  /** Looks in `dispatch.queue` when the dispatcher recorded it, else in the queue of the dispatch's pool. */
   async findByName(dispatch: Dispatch): Promise<{ backendJobId: string } | undefined> {
-    for (const queue of dispatch.queue ? [dispatch.queue] : candidateQueues(this.options.env, dispatch)) {
-      const found = await this.findOn(queue, dispatch.name);
-      if (found) return found;
-    }
-    return undefined;
+    return this.findOn(dispatch.queue ?? batchQueue(this.options.env, dispatch), dispatch.name);
   }
 
   async terminate(dispatch: Dispatch, reason: string): Promise<void> {
@@ -88,17 +82,9 @@ export class BatchBackend implements ComputeBackend {
   }
 }
 
-/** The queue of the job's fleet, class and capacity; gangs have queues of their own. */
-export function batchQueue(env: string, job: JobRecord, dispatch: Dispatch): string {
-  const capacity: QueueCapacity = job.spec.resources.nodes > 1 ? 'multi-node' : dispatch.capacityType;
-  return queueName(env, fleetOf(job.spec), job.spec.priorityClass, capacity);
-}
-
-function candidateQueues(env: string, dispatch: Dispatch): string[] {
-  const suffix = `-${dispatch.capacityType}`;
-  const fleet = dispatch.pool.endsWith(suffix) ? dispatch.pool.slice(0, -suffix.length) : dispatch.pool;
-  const capacity: QueueCapacity = dispatch.nodes.length > 1 ? 'multi-node' : dispatch.capacityType;
-  return PRIORITY_CLASS_NAMES.map((priorityClass) => queueName(env, fleet, priorityClass, capacity));
+/** The queue of the pool the job was placed in (config/queues.ts: one queue per Batch pool). */
+export function batchQueue(env: string, dispatch: Dispatch): string {
+  return queueName(env, dispatch.pool);
 }
 
 /** The job definition CDK deploys for this shape of job (see lib/compute/training-job-definitions). */
@@ -119,7 +105,7 @@ export function submitJobRequest(
   const gang = spec.resources.nodes > 1;
   return {
     jobName: dispatch.name,
-    jobQueue: batchQueue(env, job, dispatch),
+    jobQueue: batchQueue(env, dispatch),
     jobDefinition,
     shareIdentifier: job.team,
     schedulingPriorityOverride: PRIORITY_CLASSES[spec.priorityClass].value,

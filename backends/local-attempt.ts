@@ -22,7 +22,12 @@ export interface LocalAttemptOptions {
   readonly killGraceMs: number;
   /** Called once every node is running, unless the attempt already ended. */
   readonly onRunning: () => void;
+  /** The attempt is stopped (FAILED, "timed out") when it has run this long. */
+  readonly maxRuntimeMs?: number;
 }
+
+/** The reason every backend gives for an attempt stopped at its `maxRuntimeS`. */
+export const TIMED_OUT = 'timed out';
 
 /**
  * The OS processes of one attempt, one per gang node, each the leader of its own process
@@ -38,6 +43,7 @@ export class LocalAttempt {
   private readonly children: ChildProcess[] = [];
   private readonly exited = new Set<number>();
   private killTimer: NodeJS.Timeout | undefined;
+  private readonly deadline: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: LocalAttemptOptions) {
     // An unwritable log (full disk, bad permissions) must neither crash the runtime nor hide the outcome.
@@ -54,6 +60,17 @@ export class LocalAttempt {
       if (this.outcome === undefined) options.onRunning();
     });
     this.done = this.finish(closed);
+    if (options.maxRuntimeMs !== undefined) {
+      this.deadline = setTimeout(
+        () => this.decide({ state: 'FAILED', reason: TIMED_OUT }),
+        options.maxRuntimeMs,
+      );
+    }
+  }
+
+  /** Process ids of the nodes (each the leader of its process group), as spawned. */
+  get pids(): number[] {
+    return this.children.flatMap((child) => (child.pid === undefined ? [] : [child.pid]));
   }
 
   /** Stops every node: SIGTERM to each process group, SIGKILL after the grace period. */
@@ -126,6 +143,7 @@ export class LocalAttempt {
   private async finish(closed: Promise<unknown>[]): Promise<AttemptOutcome> {
     await Promise.all(closed);
     clearTimeout(this.killTimer);
+    clearTimeout(this.deadline);
     await finished(this.options.log.end()).catch(() => undefined);
     // Every process has exited, so some rule above has decided.
     return this.outcome ?? { state: 'FAILED', reason: 'ended without an exit status' };

@@ -1,9 +1,18 @@
-import { createWriteStream } from 'node:fs';
+import {
+  createWriteStream,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { Dispatch, JobRecord } from '../jobs/job';
-import type { BackendJobStatus, BackendSubmission, ComputeBackend } from '../jobs/ports';
+import type { BackendJobStatus, BackendSubmission, CheckpointStore, ComputeBackend } from '../jobs/ports';
+import { isRunning, type RecordedProcess, recordProcess } from '../local/pid-files';
 import { argv, attemptEnvironment } from './attempt';
 import { type AttemptOutcome, LocalAttempt, type NodeLaunch } from './local-attempt';
 
@@ -29,10 +38,47 @@ export interface LocalProcessBackendOptions {
    */
   readonly cwd?: string;
   /**
-   * Environment the job's variables are added to (PATH and friends).
-   * @default process.env
+   * Environment the job's variables are added to.
+   * @default the runtime's PATH, HOME, USER, LANG, TZ and TMPDIR, nothing else (no credentials)
    */
   readonly baseEnv?: NodeJS.ProcessEnv;
+  /**
+   * Where each attempt's record goes (`<runDir>/<name>.json`: its processes, then how it
+   * ended), so a runtime that restarts after a crash reaps what the last one left running
+   * and can still tell the dispatcher about attempts of an earlier lifetime. Without it the
+   * backend knows only the attempts of this process's lifetime.
+   */
+  readonly runDir?: string;
+  /** Gives every attempt DRIVETRAIN_CHECKPOINT_DIR: a directory per job. */
+  readonly checkpoints?: Pick<CheckpointStore, 'locationOf'>;
+  /** Told each attempt's process groups while they run, to kill them should this process die. */
+  readonly groupGuard?: ProcessGroupGuard;
+}
+
+/** Something that kills process groups once the runtime is gone (local/process-reaper.mjs). */
+export interface ProcessGroupGuard {
+  watch(pgid: number): void;
+  release(pgid: number): void;
+}
+
+/** The variables of the runtime's own environment a job inherits: enough to find programs and a home. */
+const INHERITED_ENV = [
+  'PATH',
+  'HOME',
+  'USER',
+  'LOGNAME',
+  'SHELL',
+  'LANG',
+  'LC_ALL',
+  'LC_CTYPE',
+  'TZ',
+  'TMPDIR',
+];
+
+export function minimalEnvironment(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return Object.fromEntries(
+    INHERITED_ENV.flatMap((name) => (env[name] === undefined ? [] : [[name, env[name]]])),
+  );
 }
 
 /** The log of one attempt; job ids come from URLs, so anything that could leave `logDir` is refused. */
@@ -46,22 +92,78 @@ export function attemptLogPath(logDir: string, jobId: string, attempt: number): 
 /** Terminate reasons that mean "the platform took the capacity back": the job is requeued. */
 const PREEMPTION = 'preempt';
 
+/** Outcomes of ended attempts stay in memory this long (after that, the record file answers). */
+const ENDED_KEPT_MS = 10 * 60_000;
+/** Records of attempts that ended longer ago than this are removed at start, as Batch purges old jobs. */
+const RECORDS_KEPT_MS = 7 * 24 * 3600_000;
+
+/** What `<runDir>/<name>.json` holds. */
+interface AttemptRecord {
+  readonly name: string;
+  readonly jobId: string;
+  readonly attempt: number;
+  readonly processes: RecordedProcess[];
+  readonly outcome?: AttemptOutcome;
+  readonly endedAt?: string;
+}
+
+interface AttemptEntry {
+  attempt?: LocalAttempt;
+  started: Promise<void>;
+  outcome?: AttemptOutcome;
+  endedAtMs?: number;
+}
+
 /**
  * The embedded backend: each attempt runs as real OS processes on this machine, one per
- * gang node, with the GPU slots the scheduler placed it on. It knows only the attempts of
- * this process's lifetime: after a restart, findByName finds nothing and the dispatcher
- * requeues what was running.
+ * gang node, with the GPU slots the scheduler placed it on. Attempts die with the runtime:
+ * their process groups are killed by the guard when it goes, and reaped from their records
+ * when it starts again; those attempts then report INTERRUPTED, so the dispatcher requeues
+ * their jobs (counted against their retries) and they resume from their checkpoints.
  */
 export class LocalProcessBackend implements ComputeBackend {
   readonly kind = 'local' as const;
-  private readonly attempts = new Map<string, { attempt?: LocalAttempt; started: Promise<void> }>();
+  private readonly attempts = new Map<string, AttemptEntry>();
   /** Busy CUDA devices per `<pool>/<node>`. */
   private readonly busyGpus = new Map<string, Set<number>>();
 
-  constructor(private readonly options: LocalProcessBackendOptions) {}
+  constructor(private readonly options: LocalProcessBackendOptions) {
+    if (options.runDir) mkdirSync(options.runDir, { recursive: true });
+  }
 
   logPath(jobId: string, attempt: number): string {
     return attemptLogPath(this.options.logDir, jobId, attempt);
+  }
+
+  /**
+   * After a restart: kills every process an earlier lifetime of the runtime left running (a
+   * SIGKILLed runtime runs no cleanup), records those attempts as interrupted, and removes
+   * records older than a week. Returns the names of the attempts it reaped.
+   */
+  async recover(): Promise<string[]> {
+    const { runDir } = this.options;
+    if (!runDir) return [];
+    const reaped: string[] = [];
+    for (const file of readdirSync(runDir).filter((f) => f.endsWith('.json'))) {
+      const record = this.readRecord(file.slice(0, -'.json'.length));
+      if (!record || this.attempts.has(record.name)) continue;
+      if (record.outcome) {
+        if (Date.now() - Date.parse(record.endedAt ?? '') > RECORDS_KEPT_MS)
+          rmSync(join(runDir, file), { force: true });
+        continue;
+      }
+      await killAttemptProcesses(record);
+      this.writeRecord({
+        ...record,
+        outcome: {
+          state: 'INTERRUPTED',
+          reason: 'interrupted: the local runtime stopped while the attempt ran',
+        },
+        endedAt: new Date().toISOString(),
+      });
+      reaped.push(record.name);
+    }
+    return reaped;
   }
 
   /** Returns once the processes are spawned; a second submit of the same name returns the same id. */
@@ -71,8 +173,10 @@ export class LocalProcessBackend implements ComputeBackend {
       await known.started;
       return { backendJobId: dispatch.name };
     }
+    // An attempt of an earlier lifetime is never run a second time: its record says how it ended.
+    if (this.readRecord(dispatch.name)) return { backendJobId: dispatch.name };
     // Registered before the first await, so a concurrent submit sees it.
-    const entry: { attempt?: LocalAttempt; started: Promise<void> } = { started: Promise.resolve() };
+    const entry: AttemptEntry = { started: Promise.resolve() };
     this.attempts.set(dispatch.name, entry);
     entry.started = this.start(job, dispatch, entry);
     await entry.started;
@@ -80,7 +184,33 @@ export class LocalProcessBackend implements ComputeBackend {
   }
 
   async findByName(dispatch: Dispatch): Promise<{ backendJobId: string } | undefined> {
-    return this.attempts.has(dispatch.name) ? { backendJobId: dispatch.name } : undefined;
+    return this.attempts.has(dispatch.name) || this.readRecord(dispatch.name)
+      ? { backendJobId: dispatch.name }
+      : undefined;
+  }
+
+  /** The process table's view of these attempts, and the records of earlier lifetimes. */
+  async reconcile(dispatches: readonly Dispatch[]): Promise<Map<string, BackendJobStatus>> {
+    const known = new Map<string, BackendJobStatus>();
+    for (const { name } of dispatches) {
+      const entry = this.attempts.get(name);
+      const outcome = entry ? entry.outcome : this.readRecord(name)?.outcome;
+      if (entry && !outcome) {
+        known.set(name, { name, backendJobId: name, state: entry.attempt ? 'RUNNING' : 'STARTING' });
+      } else if (outcome) {
+        known.set(name, { name, backendJobId: name, ...outcome });
+      } else if (this.readRecord(name)) {
+        // A record without an outcome and no process of this lifetime: reaped by recover().
+        known.set(name, {
+          name,
+          backendJobId: name,
+          state: 'INTERRUPTED',
+          reason: "interrupted: the attempt's processes are gone",
+        });
+      }
+    }
+    this.forgetEnded();
+    return known;
   }
 
   /** Idempotent; resolves once every process of the attempt is gone. */
@@ -97,6 +227,11 @@ export class LocalProcessBackend implements ComputeBackend {
     await Promise.all(names.map((name) => this.terminateByName(name, reason)));
   }
 
+  /** GPU slots held by running attempts, per `<pool>/<node>`: all zero once the cluster drains. */
+  busySlots(): Record<string, number> {
+    return Object.fromEntries([...this.busyGpus].map(([key, devices]) => [key, devices.size]));
+  }
+
   private async terminateByName(name: string, reason: string): Promise<void> {
     const entry = this.attempts.get(name);
     if (entry === undefined) return;
@@ -105,9 +240,12 @@ export class LocalProcessBackend implements ComputeBackend {
     await entry.attempt?.stop({ state, reason });
   }
 
-  private async start(job: JobRecord, dispatch: Dispatch, entry: { attempt?: LocalAttempt }): Promise<void> {
-    const report = (outcome: AttemptOutcome) =>
+  private async start(job: JobRecord, dispatch: Dispatch, entry: AttemptEntry): Promise<void> {
+    const report = (outcome: AttemptOutcome) => {
+      entry.outcome = outcome;
+      entry.endedAtMs = Date.now();
       this.options.onStatus({ name: dispatch.name, backendJobId: dispatch.name, ...outcome });
+    };
     const slots = this.reserveGpus(job, dispatch);
     if (typeof slots === 'string') {
       report({ state: 'FAILED', reason: slots });
@@ -116,17 +254,41 @@ export class LocalProcessBackend implements ComputeBackend {
     try {
       const logPath = this.logPath(job.id, job.attempt);
       await mkdir(dirname(logPath), { recursive: true });
+      const checkpointDir = this.options.checkpoints?.locationOf(job);
+      if (checkpointDir) await mkdir(checkpointDir, { recursive: true });
       const port = await freePort();
       const attempt = new LocalAttempt({
-        nodes: slots.map((slot, index) => this.nodeLaunch(job, index, port, slot.devices)),
+        nodes: slots.map((slot, index) => this.nodeLaunch(job, index, port, slot.devices, checkpointDir)),
         cwd: this.options.cwd ?? process.cwd(),
         log: createWriteStream(logPath, { flags: 'a' }),
         killGraceMs: this.options.killGraceMs ?? 10_000,
-        onRunning: () => report({ state: 'RUNNING' }),
+        maxRuntimeMs: job.spec.maxRuntimeS * 1000,
+        onRunning: () => {
+          if (!entry.outcome)
+            this.options.onStatus({ name: dispatch.name, backendJobId: dispatch.name, state: 'RUNNING' });
+        },
       });
       entry.attempt = attempt;
+      // Recorded before anything else can happen, so a crash from here on leaves a record to reap from.
+      const { pids } = attempt;
+      for (const pid of pids) this.options.groupGuard?.watch(pid);
+      this.writeRecord({
+        name: dispatch.name,
+        jobId: job.id,
+        attempt: job.attempt,
+        processes: pids.map(recordProcess),
+      });
       void attempt.done.then((outcome) => {
+        for (const pid of pids) this.options.groupGuard?.release(pid);
         this.releaseGpus(slots);
+        this.writeRecord({
+          name: dispatch.name,
+          jobId: job.id,
+          attempt: job.attempt,
+          processes: [],
+          outcome,
+          endedAt: new Date().toISOString(),
+        });
         report(outcome);
       });
       await attempt.started;
@@ -137,13 +299,51 @@ export class LocalProcessBackend implements ComputeBackend {
     }
   }
 
-  private nodeLaunch(job: JobRecord, index: number, port: number, devices: readonly number[]): NodeLaunch {
+  private recordPath(name: string): string | undefined {
+    return this.options.runDir && /^[A-Za-z0-9_-]+$/.test(name)
+      ? join(this.options.runDir, `${name}.json`)
+      : undefined;
+  }
+
+  private readRecord(name: string): AttemptRecord | undefined {
+    const path = this.recordPath(name);
+    if (!path) return undefined;
+    try {
+      return JSON.parse(readFileSync(path, 'utf8')) as AttemptRecord;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Written whole to a temporary file, then renamed: a crash never leaves half a record. */
+  private writeRecord(record: AttemptRecord): void {
+    const path = this.recordPath(record.name);
+    if (!path) return;
+    writeFileSync(`${path}.tmp`, JSON.stringify(record));
+    renameSync(`${path}.tmp`, path);
+  }
+
+  private forgetEnded(): void {
+    const before = Date.now() - ENDED_KEPT_MS;
+    for (const [name, entry] of this.attempts) {
+      if (entry.endedAtMs !== undefined && entry.endedAtMs < before && this.options.runDir)
+        this.attempts.delete(name);
+    }
+  }
+
+  private nodeLaunch(
+    job: JobRecord,
+    index: number,
+    port: number,
+    devices: readonly number[],
+    checkpointDir: string | undefined,
+  ): NodeLaunch {
     const [command, ...rest] = argv(job.spec);
     return {
       argv: [command ?? '', ...rest],
       env: {
-        ...(this.options.baseEnv ?? process.env),
-        ...attemptEnvironment(job),
+        ...(this.options.baseEnv ?? minimalEnvironment()),
+        ...attemptEnvironment(job, { checkpointDir }),
         DRIVETRAIN_NODE_INDEX: String(index),
         DRIVETRAIN_NUM_NODES: String(job.spec.resources.nodes),
         // torch.distributed's env:// rendezvous: node 0 listens, the others connect.
@@ -209,4 +409,21 @@ async function freePort(): Promise<number> {
   await new Promise((resolve) => server.close(resolve));
   if (address === null || typeof address === 'string') throw new Error('no TCP port to listen on');
   return address.port;
+}
+
+/**
+ * Kills what is left of an attempt of an earlier lifetime: each node's process group, if its
+ * leader is still the process that was recorded, and waits until the leaders are gone.
+ */
+async function killAttemptProcesses(record: AttemptRecord): Promise<void> {
+  const alive = record.processes.filter(isRunning);
+  for (const { pid } of alive) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // ESRCH: the group is already gone.
+    }
+  }
+  const deadline = Date.now() + 5_000;
+  while (alive.some(isRunning) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
 }

@@ -2,13 +2,16 @@ import {
   CreateTrainingJobCommand,
   type CreateTrainingJobRequest,
   DescribeTrainingJobCommand,
+  type ResourceConfig,
   type SageMakerClient,
   StopTrainingJobCommand,
+  type TrainingInstanceType,
 } from '@aws-sdk/client-sagemaker';
+import { sageMakerInstanceOf } from '../config/capacity';
+import { TRAINING_INSTANCES } from '../config/sagemaker-instances';
 import type { Dispatch, JobRecord } from '../jobs/job';
 import type { BackendJobStatus, BackendSubmission, ComputeBackend } from '../jobs/ports';
 import { attemptEnvironment, attemptTags } from './attempt';
-import { trainingInstanceFor } from './sagemaker-instances';
 
 export interface SageMakerBackendOptions {
   /** Execution role the training jobs run as (SageMakerTraining.executionRole). */
@@ -17,7 +20,7 @@ export interface SageMakerBackendOptions {
   readonly outputUri: string;
   /** S3 prefix for checkpoints; each job gets `<checkpointUri>/<job id>/`. */
   readonly checkpointUri: string;
-  /** KMS key for output, checkpoints and the instances' storage volumes. */
+  /** KMS key for output and checkpoints, and for EBS storage volumes (instances without local NVMe). */
   readonly kmsKeyId: string;
   /** Private subnets for VPC-mode jobs. */
   readonly subnets: readonly string[];
@@ -110,12 +113,7 @@ export function createTrainingJobRequest(
     },
     RoleArn: options.roleArn,
     OutputDataConfig: { S3OutputPath: options.outputUri, KmsKeyId: options.kmsKeyId },
-    ResourceConfig: {
-      InstanceType: trainingInstanceFor(spec).type,
-      InstanceCount: spec.resources.nodes,
-      VolumeSizeInGB: options.volumeSizeGiB ?? 200,
-      VolumeKmsKeyId: options.kmsKeyId,
-    },
+    ResourceConfig: resourceConfig(instanceTypeOf(dispatch), spec.resources.nodes, options),
     StoppingCondition: {
       MaxRuntimeInSeconds: spec.maxRuntimeS,
       ...(spot ? { MaxWaitTimeInSeconds: spec.maxRuntimeS + (options.spotWaitS ?? 6 * 3600) } : {}),
@@ -128,6 +126,36 @@ export function createTrainingJobRequest(
     Tags: Object.entries(attemptTags(job)).map(([Key, Value]) => ({ Key, Value })),
     EnableInterContainerTrafficEncryption: true,
   };
+}
+
+/**
+ * Instances with local NVMe storage use it as their volume, encrypted by the instance's
+ * hardware module, and SageMaker refuses a volume key for them
+ * (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ResourceConfig.html);
+ * the others get an EBS volume encrypted with Drivetrain's key.
+ */
+function resourceConfig(
+  instanceType: string,
+  count: number,
+  options: SageMakerBackendOptions,
+): ResourceConfig {
+  const instance = TRAINING_INSTANCES[instanceType];
+  if (!instance) throw new Error(`${instanceType} is not in config/sagemaker-instances.ts`);
+  const type = instanceType as TrainingInstanceType;
+  if (instance.instanceStore) return { InstanceType: type, InstanceCount: count };
+  return {
+    InstanceType: type,
+    InstanceCount: count,
+    VolumeSizeInGB: options.volumeSizeGiB ?? 200,
+    VolumeKmsKeyId: options.kmsKeyId,
+  };
+}
+
+/** The instance type of the pool the job was placed in: the job runs on exactly that type. */
+function instanceTypeOf(dispatch: Dispatch): string {
+  const type = sageMakerInstanceOf(dispatch.pool);
+  if (type === undefined) throw new Error(`pool ${dispatch.pool} is not a SageMaker pool`);
+  return type;
 }
 
 /** The part of an EventBridge "SageMaker Training Job State Change" event the dispatcher reads. */

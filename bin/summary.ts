@@ -80,7 +80,7 @@ function describe(config: EnvironmentConfig): string {
     table([['GPU fleet', 'instance types', 'on-demand GPUs', 'spot GPUs', 'multi-node'], ...fleets]),
     `CPU fleet: ${config.cpuFleet.instanceClasses.join(',')}, up to ${config.cpuFleet.onDemandMaxVcpus} on-demand + ${config.cpuFleet.spotMaxVcpus} spot vCPUs`,
     '',
-    `${queues.length} Batch job queues (fleet x priority class x capacity), one fair-share policy:`,
+    `${queues.length} Batch job queues (one per Batch pool of the capacity model), one fair-share policy:`,
     table([['team', 'weight', 'GPU quota', 'priority classes'], ...teams]),
   ].join('\n');
 }

@@ -1,5 +1,11 @@
-import type { EnvironmentConfig, EnvironmentInput, EnvironmentName, TeamConfig } from './schema';
-import { parseEnvironment } from './schema';
+import { capacityPools, gpusByType } from './capacity';
+import {
+  type EnvironmentConfig,
+  type EnvironmentInput,
+  type EnvironmentName,
+  environmentSchema,
+  type TeamConfig,
+} from './schema';
 
 /**
  * dev, staging and prod. Accounts are placeholders: set them (or override with
@@ -50,6 +56,26 @@ const common = {
     nvidiaDevicePluginVersion: '0.17.4',
     systemNodes: { instanceType: 'm7i.xlarge', min: 2, max: 6 },
   },
+};
+
+/** Sensor ETL: each environment overrides sizes only. */
+const data = {
+  raw: { intelligentTieringAfterDays: 30, noncurrentVersionDays: 30 },
+  quarantineRetentionDays: 90,
+  maxObjectGiB: 100,
+  maxObjectsPerRun: 200,
+  emrThresholdGiB: 200,
+  eventBatchWindowSeconds: 60,
+  sweepEveryHours: 24,
+  glue: { workerType: 'G.1X' as const, workers: 10, timeoutMinutes: 240, maxConcurrentRuns: 20 },
+  emr: {
+    maxVcpus: 200,
+    maxMemoryGiB: 800,
+    maxDiskGiB: 4_000,
+    idleTimeoutMinutes: 15,
+    jobTimeoutMinutes: 720,
+  },
+  logRetentionDays: 90,
 };
 
 /** Team quotas scale with the environment; weights and allowed classes do not. */
@@ -125,8 +151,16 @@ const inputs: Record<EnvironmentName, EnvironmentInput> = {
     ],
     cpuFleet: { instanceClasses: ['c7i', 'm7i'], onDemandMaxVcpus: 256, spotMaxVcpus: 1_024 },
     batch: common.batch,
-    eks: { ...common.eks, gpuFleets: ['a10g'], maxGpuNodesPerGroup: 4 },
+    eks: { ...common.eks, gpuFleets: [{ fleet: 'a10g', onDemandNodes: 2, spotNodes: 2 }] },
+    sagemaker: {
+      instances: [
+        { instanceType: 'ml.g5.xlarge', onDemandQuota: 2, spotQuota: 2 },
+        { instanceType: 'ml.g5.12xlarge', onDemandQuota: 1, spotQuota: 1 },
+        { instanceType: 'ml.m5.xlarge', onDemandQuota: 2, spotQuota: 0 },
+      ],
+    },
     teams: teams(1, ['a10g', 'l4', 'a100']),
+    data,
     removalPolicy: 'destroy',
   },
   staging: {
@@ -152,8 +186,27 @@ const inputs: Record<EnvironmentName, EnvironmentInput> = {
     ],
     cpuFleet: { instanceClasses: ['c7i', 'm7i', 'r7i'], onDemandMaxVcpus: 4_096, spotMaxVcpus: 16_384 },
     batch: common.batch,
-    eks: { ...common.eks, gpuFleets: ['a10g', 'l4'], maxGpuNodesPerGroup: 32 },
+    eks: {
+      ...common.eks,
+      gpuFleets: [
+        { fleet: 'a10g', onDemandNodes: 32, spotNodes: 32 },
+        { fleet: 'l4', onDemandNodes: 16, spotNodes: 32 },
+      ],
+    },
+    sagemaker: {
+      instances: [
+        { instanceType: 'ml.g5.12xlarge', onDemandQuota: 4, spotQuota: 4 },
+        { instanceType: 'ml.g5.48xlarge', onDemandQuota: 2, spotQuota: 2 },
+        { instanceType: 'ml.p4d.24xlarge', onDemandQuota: 2, spotQuota: 0 },
+      ],
+    },
     teams: teams(4, ['a10g', 'l4', 'a100']),
+    data: {
+      ...data,
+      raw: { ...data.raw, archive: { storageClass: 'GLACIER_IR', afterDays: 180 } },
+      glue: { ...data.glue, workers: 20, maxConcurrentRuns: 50 },
+      emr: { ...data.emr, maxVcpus: 1_000, maxMemoryGiB: 4_000, maxDiskGiB: 20_000 },
+    },
     removalPolicy: 'retain',
   },
   prod: {
@@ -186,11 +239,65 @@ const inputs: Record<EnvironmentName, EnvironmentInput> = {
     ],
     cpuFleet: { instanceClasses: ['c7i', 'm7i', 'r7i'], onDemandMaxVcpus: 65_536, spotMaxVcpus: 262_144 },
     batch: { ...common.batch, shareDecaySeconds: 14_400 },
-    eks: { ...common.eks, gpuFleets: ['a10g', 'l4', 'h100'], maxGpuNodesPerGroup: 450 },
+    eks: {
+      ...common.eks,
+      gpuFleets: [
+        { fleet: 'a10g', onDemandNodes: 128, spotNodes: 128 },
+        { fleet: 'l4', onDemandNodes: 64, spotNodes: 64 },
+        { fleet: 'h100', onDemandNodes: 64, spotNodes: 0 },
+      ],
+    },
+    sagemaker: {
+      instances: [
+        { instanceType: 'ml.g5.48xlarge', onDemandQuota: 16, spotQuota: 16 },
+        { instanceType: 'ml.p4d.24xlarge', onDemandQuota: 16, spotQuota: 8 },
+        { instanceType: 'ml.p5.48xlarge', onDemandQuota: 16, spotQuota: 0 },
+      ],
+    },
     teams: teams(16, ['a10g', 'l4', 'a100', 'h100']),
+    // Petabyte backfills: see README, Sensor ETL at scale.
+    data: {
+      ...data,
+      raw: {
+        ...data.raw,
+        archive: { storageClass: 'GLACIER_IR', afterDays: 365 },
+        noncurrentVersionDays: 90,
+      },
+      quarantineRetentionDays: 365,
+      emrThresholdGiB: 500,
+      glue: { ...data.glue, workerType: 'G.2X', workers: 50, maxConcurrentRuns: 200 },
+      emr: { ...data.emr, maxVcpus: 10_000, maxMemoryGiB: 40_000, maxDiskGiB: 200_000 },
+      logRetentionDays: 365,
+    },
     removalPolicy: 'retain',
   },
 };
+
+/**
+ * Parses and validates one environment; errors name the field path. Past the schema, team
+ * quotas must fit the GPUs the capacity model has of each type, over every backend.
+ */
+export function parseEnvironment(input: EnvironmentInput): EnvironmentConfig {
+  const result = environmentSchema.safeParse(input);
+  const problems = result.success
+    ? quotaProblems(result.data)
+    : result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+  if (problems.length > 0 || !result.success) {
+    throw new Error(`invalid environment config ${String(input.name)}:\n  ${problems.join('\n  ')}`);
+  }
+  return result.data;
+}
+
+function quotaProblems(env: EnvironmentConfig): string[] {
+  const capacity = gpusByType(capacityPools(env));
+  return env.gpuFleets.flatMap((fleet) => {
+    const quota = env.teams.reduce((sum, team) => sum + (team.gpuQuota[fleet.name] ?? 0), 0);
+    const gpus = capacity.get(fleet.gpuType) ?? 0;
+    return quota > gpus
+      ? [`teams: team quotas on ${fleet.name} add up to ${quota} GPUs, more than the ${gpus} its pools hold`]
+      : [];
+  });
+}
 
 export const ENVIRONMENT_NAMES = Object.keys(inputs) as EnvironmentName[];
 

@@ -1,8 +1,14 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import type { LocalPoolSizes } from '../jobs/cluster';
 import { environmentConfig } from './environments';
 import type { EnvironmentConfig } from './schema';
+
+export interface LocalPoolSizes {
+  /** Nodes per pool. */
+  readonly nodesPerPool: number;
+  /** GPU slots per local node. */
+  readonly gpusPerNode: number;
+}
 
 /** Settings of the local runtime: the platform on one machine. */
 export interface LocalRuntimeConfig {

@@ -1,5 +1,8 @@
 import { z } from 'zod';
 import { PRIORITY_CLASS_NAMES } from '../scheduler/priority-classes';
+import { dataSchema } from './data';
+import { hasKnownSize, instanceVcpus } from './instance-types';
+import { TRAINING_INSTANCES } from './sagemaker-instances';
 
 /**
  * Typed per-environment configuration: the one source of truth for the stacks, the local
@@ -61,6 +64,27 @@ export const teamSchema = z.object({
 });
 export type TeamConfig = z.infer<typeof teamSchema>;
 
+export const sageMakerSchema = z.object({
+  /**
+   * Training instance types jobs may be placed on, each with the account's service quota
+   * ("<type> for training job usage" and "... for spot training job usage"): the scheduler
+   * never places more instances than these.
+   */
+  instances: z
+    .array(
+      z.object({
+        instanceType: z.string().refine((t) => Object.hasOwn(TRAINING_INSTANCES, t), {
+          message: 'a SageMaker training instance type listed in config/sagemaker-instances.ts',
+        }),
+        onDemandQuota: z.number().int().min(0),
+        spotQuota: z.number().int().min(0),
+      }),
+    )
+    .default([]),
+  /** EBS storage volume per instance, for types without local NVMe storage. */
+  volumeSizeGiB: z.number().int().min(1).max(16_384).default(200),
+});
+
 export const environmentSchema = z
   .object({
     name: z.enum(['dev', 'staging', 'prod']),
@@ -95,10 +119,19 @@ export const environmentSchema = z
     }),
     eks: z.object({
       kubernetesVersion: z.literal('1.34'),
-      /** GPU node groups, one on-demand and one spot per listed fleet. */
-      gpuFleets: z.array(z.string()).min(1),
-      /** EKS allows at most 450 nodes per managed node group. */
-      maxGpuNodesPerGroup: z.number().int().min(1).max(450),
+      /**
+       * GPU capacity on EKS: a Karpenter NodePool per fleet and capacity type, whose GPU, CPU
+       * and memory limits are these node counts times the fleet's largest instance.
+       */
+      gpuFleets: z
+        .array(
+          z.object({
+            fleet: name,
+            onDemandNodes: z.number().int().min(0).max(5_000),
+            spotNodes: z.number().int().min(0).max(5_000),
+          }),
+        )
+        .min(1),
       systemNodes: z.object({
         instanceType: z.string(),
         min: z.number().int().min(1),
@@ -109,7 +142,10 @@ export const environmentSchema = z
       /** IAM role ARNs granted cluster-admin through an EKS access entry. */
       adminRoleArns: z.array(z.string()).default([]),
     }),
+    sagemaker: sageMakerSchema,
     teams: z.array(teamSchema).min(1),
+    /** Sensor ETL (config/data.ts). */
+    data: dataSchema,
     removalPolicy: z.enum(['destroy', 'retain']),
   })
   .superRefine((env, ctx) => {
@@ -123,6 +159,21 @@ export const environmentSchema = z
       ctx.addIssue({ code: 'custom', path: ['gpuFleets'], message: `two fleets of GPU type ${dupGpu}` });
     const dupTeam = duplicate(env.teams.map((t) => t.name));
     if (dupTeam) ctx.addIssue({ code: 'custom', path: ['teams'], message: `duplicate team ${dupTeam}` });
+    // A principal in two teams would act as whichever the API happened to find first.
+    const teamOfPrincipal = new Map<string, string>();
+    env.teams.forEach((team, i) => {
+      team.principals.forEach((principal, j) => {
+        const other = teamOfPrincipal.get(principal);
+        if (other !== undefined && other !== team.name) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['teams', i, 'principals', j],
+            message: `${principal} is already a principal of team ${other}`,
+          });
+        }
+        teamOfPrincipal.set(principal, team.name);
+      });
+    });
     env.teams.forEach((team, i) => {
       for (const fleet of Object.keys(team.gpuQuota)) {
         if (!fleets.has(fleet)) {
@@ -134,38 +185,42 @@ export const environmentSchema = z
         }
       }
     });
-    for (const fleet of env.gpuFleets) {
-      if (!fleet.instanceTypes.every(hasKnownSize)) continue; // reported by the field's own check
-      const quota = env.teams.reduce((sum, team) => sum + (team.gpuQuota[fleet.name] ?? 0), 0);
-      const { onDemand, spot } = fleetGpuCapacity(fleet);
-      if (quota > onDemand + spot) {
+    env.eks.gpuFleets.forEach(({ fleet }, i) => {
+      if (!fleets.has(fleet)) {
         ctx.addIssue({
           code: 'custom',
-          path: ['teams'],
-          message: `team quotas on ${fleet.name} add up to ${quota} GPUs, more than the fleet's ${onDemand + spot}`,
+          path: ['eks', 'gpuFleets', i, 'fleet'],
+          message: `unknown fleet ${fleet}`,
         });
       }
-    }
-    env.eks.gpuFleets.forEach((fleet, i) => {
-      if (!fleets.has(fleet)) {
-        ctx.addIssue({ code: 'custom', path: ['eks', 'gpuFleets', i], message: `unknown fleet ${fleet}` });
+    });
+    const gpuTypes = new Set(env.gpuFleets.map((f) => f.gpuType));
+    env.sagemaker.instances.forEach(({ instanceType }, i) => {
+      const gpuType = TRAINING_INSTANCES[instanceType]?.gpuType;
+      if (gpuType !== undefined && gpuType !== 'cpu' && !gpuTypes.has(gpuType)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['sagemaker', 'instances', i, 'instanceType'],
+          message: `${instanceType} carries ${gpuType} GPUs, which no fleet has`,
+        });
       }
+    });
+    env.gpuFleets.forEach((fleet, i) => {
+      fleet.instanceTypes.forEach((type, j) => {
+        if (!hasKnownSize(type)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['gpuFleets', i, 'instanceTypes', j],
+            message: `unknown size of ${type}`,
+          });
+        }
+      });
     });
   });
 
 export type EnvironmentConfig = z.infer<typeof environmentSchema>;
 export type EnvironmentInput = z.input<typeof environmentSchema>;
 export type EnvironmentName = EnvironmentConfig['name'];
-
-/** Parses and validates one environment; errors name the field path. */
-export function parseEnvironment(input: EnvironmentInput): EnvironmentConfig {
-  const result = environmentSchema.safeParse(input);
-  if (!result.success) {
-    const problems = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
-    throw new Error(`invalid environment config ${String(input.name)}:\n  ${problems.join('\n  ')}`);
-  }
-  return result.data;
-}
 
 /** GPUs a fleet can hold at full scale, per capacity type. */
 export function fleetGpuCapacity(fleet: GpuFleet): { onDemand: number; spot: number } {
@@ -180,28 +235,4 @@ export function fleetGpuCapacity(fleet: GpuFleet): { onDemand: number; spot: num
 export function vcpusPerGpuOf(fleet: GpuFleet): number {
   const largest = fleet.instanceTypes.map(instanceVcpus).reduce((a, b) => Math.max(a, b), 0);
   return Math.max(1, largest / fleet.gpusPerInstance);
-}
-
-const VCPUS_BY_SIZE: Record<string, number> = {
-  xlarge: 4,
-  '2xlarge': 8,
-  '4xlarge': 16,
-  '8xlarge': 32,
-  '12xlarge': 48,
-  '16xlarge': 64,
-  '24xlarge': 96,
-  '32xlarge': 128,
-  '48xlarge': 192,
-};
-
-function hasKnownSize(instanceType: string): boolean {
-  return Object.hasOwn(VCPUS_BY_SIZE, instanceType.split('.')[1] ?? '');
-}
-
-/** vCPUs of an EC2 instance type from its size suffix (GPU families follow the standard sizes). */
-export function instanceVcpus(instanceType: string): number {
-  const size = instanceType.split('.')[1] ?? '';
-  const vcpus = VCPUS_BY_SIZE[size];
-  if (vcpus === undefined) throw new Error(`unknown instance size in ${instanceType}`);
-  return vcpus;
 }

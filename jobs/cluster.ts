@@ -1,54 +1,52 @@
-import { type EnvironmentConfig, instanceVcpus, vcpusPerGpuOf } from '../config/schema';
+import { type CapacityPool, CPU_FLEET, capacityPools } from '../config/capacity';
+import type { LocalPoolSizes } from '../config/local';
+import type { EnvironmentConfig } from '../config/schema';
 import type { Pool, Team } from '../scheduler/model';
 
 /** GPU type of jobs that ask for no GPU: they run on the CPU fleet. */
-export const CPU_POOL_TYPE = 'cpu';
-
-/** Size of one CPU node in the scheduler's model (an m7i.16xlarge-like node). */
-const CPU_NODE = { gpus: 0, cpus: 64, memoryMiB: 256 * 1024 };
+export const CPU_POOL_TYPE = CPU_FLEET;
 
 /**
- * The scheduler's view of an environment on AWS: one pool per fleet and capacity type, as
- * many nodes as the compute environment's max vCPUs buy of the fleet's largest instance.
- * Multi-node capacity is on-demand and counts towards the on-demand pool; the Batch backend
- * sends gang jobs to the multi-node queue.
+ * The scheduler's view of an environment on AWS: the capacity model of config/capacity.ts,
+ * one pool per place a job really lands (a Batch compute environment, a Karpenter NodePool,
+ * a SageMaker instance type under its quota), each naming its backend and the job shapes
+ * it takes. The dispatcher sends a job to the backend of the pool it was placed in, and that
+ * backend runs it there: a Batch queue per pool, a NodePool selector, a SageMaker instance type.
  */
 export function awsPools(environment: EnvironmentConfig): Pool[] {
-  const pools: Pool[] = [];
-  for (const fleet of environment.gpuFleets) {
-    const nodeVcpus = Math.max(...fleet.instanceTypes.map(instanceVcpus));
-    const node = { gpus: fleet.gpusPerInstance, cpus: nodeVcpus, memoryMiB: fleet.instanceMemoryGiB * 1024 };
-    const perNode = vcpusPerGpuOf(fleet) * fleet.gpusPerInstance;
-    const onDemand = Math.floor((fleet.onDemandMaxVcpus + (fleet.multiNode?.maxVcpus ?? 0)) / perNode);
-    const spot = Math.floor(fleet.spotMaxVcpus / perNode);
-    if (onDemand > 0) pools.push(pool(fleet.gpuType, 'on-demand', onDemand, node));
-    if (spot > 0) pools.push(pool(fleet.gpuType, 'spot', spot, node));
-  }
-  const { cpuFleet } = environment;
-  const cpuNodes = (vcpus: number) => Math.floor(vcpus / CPU_NODE.cpus);
-  if (cpuNodes(cpuFleet.onDemandMaxVcpus) > 0)
-    pools.push(pool(CPU_POOL_TYPE, 'on-demand', cpuNodes(cpuFleet.onDemandMaxVcpus), CPU_NODE));
-  if (cpuNodes(cpuFleet.spotMaxVcpus) > 0)
-    pools.push(pool(CPU_POOL_TYPE, 'spot', cpuNodes(cpuFleet.spotMaxVcpus), CPU_NODE));
-  return pools;
+  return capacityPools(environment).map(toPool);
 }
 
-export interface LocalPoolSizes {
-  /** Nodes per GPU fleet and capacity type. */
-  readonly nodesPerPool: number;
-  /** GPU slots per local node. */
-  readonly gpusPerNode: number;
+function toPool(pool: CapacityPool): Pool {
+  return {
+    id: pool.id,
+    gpuType: pool.gpuType,
+    capacityType: pool.capacityType,
+    nodeCount: pool.nodeCount,
+    node: { ...pool.node },
+    backend: pool.backend,
+    jobShapes: pool.jobShapes,
+  };
 }
+
+export type { LocalPoolSizes };
 
 /**
- * One machine standing in for an environment: every fleet keeps its capacity types but gets
- * a few small nodes of GPU slots, enough to exercise quotas, preemption and gang jobs.
+ * One machine standing in for an environment: the Batch layout of the AWS model (each
+ * fleet's single-node on-demand and spot pools and its multi-node pool, the CPU pools),
+ * same ids and shapes, each with a few small nodes of GPU slots, all run by the local
+ * process backend.
  */
 export function localPools(environment: EnvironmentConfig, sizes: LocalPoolSizes): Pool[] {
   const node = { gpus: sizes.gpusPerNode, cpus: 64, memoryMiB: 256 * 1024 };
-  return awsPools(environment).map((p) =>
-    p.gpuType === CPU_POOL_TYPE ? { ...p, nodeCount: 1 } : { ...p, nodeCount: sizes.nodesPerPool, node },
-  );
+  return capacityPools(environment)
+    .filter((p) => p.backend === 'batch')
+    .map((p) => {
+      const local = { ...toPool(p), backend: 'local' };
+      return p.gpuType === CPU_POOL_TYPE
+        ? { ...local, nodeCount: 1 }
+        : { ...local, nodeCount: sizes.nodesPerPool, node };
+    });
 }
 
 /** Teams as the scheduler sees them: quotas in config are per fleet, the scheduler's per GPU type. */
@@ -61,13 +59,4 @@ export function teamsOf(environment: EnvironmentConfig): Team[] {
       Object.entries(t.gpuQuota).map(([fleet, gpus]) => [gpuTypeOf.get(fleet)!, gpus]),
     ),
   }));
-}
-
-function pool(
-  gpuType: string,
-  capacityType: Pool['capacityType'],
-  nodeCount: number,
-  node: Pool['node'],
-): Pool {
-  return { id: `${gpuType}-${capacityType}`, gpuType, capacityType, nodeCount, node };
 }

@@ -20,6 +20,18 @@ export interface Dispatch {
   /** Backend's own id (Batch job id, SageMaker training job ARN, RayJob uid, local pid key); absent until recorded. */
   readonly backendJobId?: string;
   readonly queue?: string;
+  /** When the dispatcher claimed the attempt: a backend may not know it yet just after. */
+  readonly submittedAt?: string;
+}
+
+/** A backend call that failed for one job and is tried again later (kept in the record, so it survives cold starts). */
+export interface BackendRetry {
+  readonly op: 'submit' | 'terminate';
+  /** Failures of `op` in a row. */
+  readonly count: number;
+  /** Not tried again before this ISO time. */
+  readonly notBefore: string;
+  readonly error: string;
 }
 
 /** Machine-readable reason a job waits, and a sentence for people. */
@@ -45,6 +57,12 @@ export interface JobRecord {
   readonly stateReason?: string;
   readonly exitCode?: number;
   readonly preemptions: number;
+  /**
+   * Attempts the infrastructure took away (spot reclaim, host loss, an attempt its backend
+   * lost): counted against `spec.retries`. Scheduler preemptions are not counted.
+   */
+  readonly interruptions?: number;
+  readonly backendRetry?: BackendRetry;
   /** GPU-seconds of earlier attempts: preempted work still counts as service received. */
   readonly attainedGpuS: number;
   /** A cancel was asked for while the job held capacity; the dispatcher stops it. */

@@ -43,6 +43,8 @@ export type JobChanges = Partial<
     | 'preemptions'
     | 'attainedGpuS'
     | 'cancelRequested'
+    | 'interruptions'
+    | 'backendRetry'
   >
 >;
 
@@ -116,6 +118,18 @@ export interface ComputeBackend {
    * purged). Batches where the API allows (Batch DescribeJobs takes 100 ids per call).
    */
   reconcile?(dispatches: readonly Dispatch[]): Promise<Map<string, BackendJobStatus>>;
+}
+
+/**
+ * Where attempts save checkpoints: `DRIVETRAIN_CHECKPOINT_DIR` of every attempt of a job (a
+ * directory locally, an S3 prefix of the artifacts bucket on AWS), and when the newest
+ * checkpoint there was written, which tells the scheduler how much work a preemption loses.
+ */
+export interface CheckpointStore {
+  /** The job's checkpoint location as its attempts see it. */
+  locationOf(job: JobKey): string;
+  /** When the newest object under the job's location was written; undefined when there is none. */
+  newestCheckpoint(job: JobKey): Promise<Date | undefined>;
 }
 
 /** Where job logs come from: files locally, CloudWatch Logs on AWS. */

@@ -59,12 +59,20 @@ export interface QueueSnapshot {
   readonly reasonOf?: (job: JobRecord) => PendingReason | undefined;
 }
 
+/**
+ * The report as one team may see it: its own head jobs with names and reasons, and of the
+ * other teams only the counts (job ids and names are theirs).
+ */
+export function queueReportFor(report: QueueReport, team: string): QueueReport {
+  return { ...report, teams: report.teams.map((t) => (t.team === team ? t : { ...t, heads: [] })) };
+}
+
 /** Per-team and per-pool view of who waits, who runs, and why, in one pass over each list. */
 export function buildQueueReport({ pending, active, pools, teams, reasonOf }: QueueSnapshot): QueueReport {
   const byTeam = new Map(
     teams.map((t) => [
       t.id,
-      { pending: 0, running: 0, gpusInUse: {} as Record<string, number>, heads: [] as JobRecord[] },
+      { pending: 0, running: 0, gpusInUse: new Map<string, number>(), heads: [] as JobRecord[] },
     ]),
   );
   for (const job of pending) {
@@ -77,9 +85,11 @@ export function buildQueueReport({ pending, active, pools, teams, reasonOf }: Qu
   for (const job of active) {
     const entry = byTeam.get(job.team);
     if (entry) {
-      const type = job.spec.resources.gpuType ?? CPU_POOL_TYPE;
+      // A CPU job may still name a GPU type (any string, even "constructor"): it is not one.
+      const { gpus, gpuType } = job.spec.resources;
+      const type = gpus > 0 && gpuType !== undefined ? gpuType : CPU_POOL_TYPE;
       entry.running++;
-      entry.gpusInUse[type] = (entry.gpusInUse[type] ?? 0) + gpusOf(job);
+      entry.gpusInUse.set(type, (entry.gpusInUse.get(type) ?? 0) + gpusOf(job));
     }
     if (job.dispatch) poolGpus.set(job.dispatch.pool, (poolGpus.get(job.dispatch.pool) ?? 0) + gpusOf(job));
   }
@@ -91,7 +101,7 @@ export function buildQueueReport({ pending, active, pools, teams, reasonOf }: Qu
         weight: team.weight,
         pending: entry.pending,
         running: entry.running,
-        gpusInUse: entry.gpusInUse,
+        gpusInUse: Object.fromEntries(entry.gpusInUse),
         quota: { ...team.nominalQuota },
         heads: entry.heads.map((j) => ({
           id: j.id,

@@ -1,8 +1,9 @@
 import { z } from 'zod';
+import { backendSpecProblems } from '../backends/spec-limits';
 import type { EnvironmentConfig } from '../config/schema';
 import { PRIORITY_CLASSES } from '../scheduler/priority-classes';
 import { idempotentJobId, newJobId, specHash } from './ids';
-import type { JobRecord } from './job';
+import type { BackendKind, JobRecord } from './job';
 import { JobNotFound, type JobPage, type JobStore, TransitionConflict } from './ports';
 import { type FieldError, fieldErrors, type JobSpec, jobSpecSchema } from './spec';
 import { isTerminal, JOB_STATES } from './states';
@@ -42,6 +43,8 @@ export const listQuerySchema = z
 export interface JobServiceOptions {
   readonly store: JobStore;
   readonly environment: EnvironmentConfig;
+  /** Backends this runtime runs jobs on; a spec naming another is refused. Unchecked when absent. */
+  readonly backends?: readonly BackendKind[];
   readonly clock?: () => Date;
   /** Called after a job is created, e.g. to wake the dispatcher. */
   readonly onSubmitted?: (job: JobRecord) => void | Promise<void>;
@@ -113,11 +116,18 @@ export class JobService {
       }
       try {
         if (job.state === 'PENDING' || job.state === 'PREEMPTED') {
-          return await this.options.store.transition(job, 'CANCELLED', {
-            endedAt: this.clock().toISOString(),
-            stateReason: 'cancelled by user',
-            pendingReason: undefined,
-          });
+          // At the version read: if the dispatcher claimed the job meanwhile, this write loses
+          // and the next try takes the cancelRequested path, so the backend job is stopped.
+          return await this.options.store.transition(
+            job,
+            'CANCELLED',
+            {
+              endedAt: this.clock().toISOString(),
+              stateReason: 'cancelled by user',
+              pendingReason: undefined,
+            },
+            job.version,
+          );
         }
         const marked = await this.options.store.update(job, { cancelRequested: true }, job.version);
         await this.options.onCancelRequested?.(marked);
@@ -177,10 +187,19 @@ export class JobService {
     } else if (resources.nodes > 1) {
       problems.push({ field: 'resources.nodes', reason: 'multi-node jobs need GPUs (EFA fleets)' });
     }
+    const { backends } = this.options;
+    if (backends && spec.backend !== 'auto' && !backends.includes(spec.backend)) {
+      problems.push({
+        field: 'backend',
+        reason: `no ${spec.backend} backend in this environment; use one of: ${[...backends, 'auto'].join(', ')}`,
+      });
+    }
     const preemptible = spec.preemptible ?? PRIORITY_CLASSES[spec.priorityClass].preemptible;
     if (PRIORITY_CLASSES[spec.priorityClass].preemptible && !preemptible) {
       problems.push({ field: 'preemptible', reason: 'the preemptible class is always preemptible' });
     }
+    // What the backends the job may land on accept (Batch, SageMaker and Kubernetes limits).
+    problems.push(...backendSpecProblems(spec, environment));
     return problems;
   }
 }

@@ -12,7 +12,8 @@ extendZodWithOpenApi(z);
 const label = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const envName = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-export const BACKENDS = ['batch', 'eks', 'sagemaker', 'auto'] as const;
+/** Where a job may ask to run; `local` exists only in the local runtime, `auto` lets the platform choose. */
+export const BACKENDS = ['batch', 'eks', 'sagemaker', 'local', 'auto'] as const;
 export type BackendChoice = (typeof BACKENDS)[number];
 
 export const resourcesSchema = z

@@ -19,7 +19,8 @@ export const JOB_STATES = [
 export type JobState = (typeof JOB_STATES)[number];
 
 const EDGES: Record<JobState, readonly JobState[]> = {
-  PENDING: ['DISPATCHED', 'CANCELLED'],
+  // FAILED from PENDING: a job that can never run here (its backend is not configured).
+  PENDING: ['DISPATCHED', 'CANCELLED', 'FAILED'],
   DISPATCHED: ['RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'PREEMPTED'],
   RUNNING: ['SUCCEEDED', 'FAILED', 'CANCELLED', 'PREEMPTED'],
   PREEMPTED: ['PENDING', 'CANCELLED'],

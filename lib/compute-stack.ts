@@ -5,7 +5,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { planQueues, type QueueCapacity, type QueuePlan } from '../config/queues';
+import { BATCH_JOB_QUEUE_QUOTA, planQueues, type QueueCapacity, type QueuePlan } from '../config/queues';
 import type { EnvironmentConfig } from '../config/schema';
 import { ArtifactStore } from './compute/artifact-store';
 import { FleetComputeEnvironments } from './compute/fleet-compute-environments';
@@ -18,12 +18,9 @@ export interface ComputeStackProps extends StackProps {
   readonly vpc: ec2.IVpc;
 }
 
-/** AWS Batch's default per-region job queue quota. */
-const BATCH_JOB_QUEUE_QUOTA = 50;
-
 /**
  * GPU and CPU compute on AWS Batch (on-demand, spot and EFA multi-node environments,
- * priority × capacity queues under one fair-share policy, base job definitions) plus the
+ * one queue per environment under one fair-share policy, base job definitions) plus the
  * SageMaker training resources the scheduler uses as its third backend.
  */
 export class ComputeStack extends Stack {
@@ -114,12 +111,10 @@ export class ComputeStack extends Stack {
         plan.name,
         new batch.JobQueue(this, `Queue-${plan.name}`, {
           jobQueueName: plan.name,
-          priority: plan.priority,
+          // Each queue has one compute environment of its own, so queue priority never arbitrates.
+          priority: 1,
           schedulingPolicy: this.fairshare,
-          computeEnvironments: plan.computeEnvironments.map((capacity, order) => ({
-            computeEnvironment: byCapacity.get(capacity)!,
-            order: order + 1,
-          })),
+          computeEnvironments: [{ computeEnvironment: byCapacity.get(plan.capacity)!, order: 1 }],
           // A job whose resources no environment can ever satisfy fails fast with a reason.
           jobStateTimeLimitActions: [
             {

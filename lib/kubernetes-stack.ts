@@ -76,15 +76,15 @@ export class KubernetesStack extends Stack {
       labels: { 'drivetrain/node-role': 'system' },
     });
 
-    for (const fleetName of eksConfig.gpuFleets) {
+    for (const entry of eksConfig.gpuFleets) {
       // The schema guarantees every listed fleet exists.
-      const fleet = config.gpuFleets.find((f) => f.name === fleetName)!;
+      const fleet = config.gpuFleets.find((f) => f.name === entry.fleet)!;
       this.gpuNodegroups.set(
-        fleetName,
-        new GpuNodegroups(this, `Gpu-${fleetName}`, {
+        entry.fleet,
+        new GpuNodegroups(this, `Gpu-${entry.fleet}`, {
           cluster: this.cluster,
           fleet,
-          maxNodes: eksConfig.maxGpuNodesPerGroup,
+          maxNodes: { 'on-demand': entry.onDemandNodes, spot: entry.spotNodes },
           nodeRole,
         }),
       );

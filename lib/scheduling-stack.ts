@@ -5,6 +5,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { TRAINING_INSTANCES } from '../config/sagemaker-instances';
 import type { EnvironmentConfig } from '../config/schema';
 import type { ComputeStack } from './compute-stack';
 import type { KubernetesStack } from './kubernetes-stack';
@@ -184,6 +185,7 @@ export class SchedulingStack extends Stack {
       sageMakerSubnetIds: privateSubnetIds,
       sageMakerSecurityGroupIds: [sagemaker.securityGroup.securityGroupId],
       sageMakerKeyArn: compute.key.keyArn,
+      sageMakerInstanceTypes: sageMakerInstanceTypes(config),
       clusterArn: cluster.clusterArn,
     });
     this.dispatcher = new SchedulingFunction(this, 'Dispatcher', {
@@ -290,6 +292,15 @@ export class SchedulingStack extends Stack {
     new CfnOutput(this, 'JobTableName', { value: this.jobs.table.tableName });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn });
   }
+}
+
+/** The capacity model's SageMaker instance types, by whether they carry local NVMe storage. */
+function sageMakerInstanceTypes(config: EnvironmentConfig) {
+  const types = [...new Set(config.sagemaker.instances.map((i) => i.instanceType))];
+  return {
+    ebs: types.filter((t) => !TRAINING_INSTANCES[t]?.instanceStore),
+    instanceStore: types.filter((t) => TRAINING_INSTANCES[t]?.instanceStore),
+  };
 }
 
 /** Job and execution roles of every base job definition: the only roles Batch jobs get. */

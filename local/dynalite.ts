@@ -1,12 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
+import { mkdirSync, rmSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { reapPidFile, recordProcess, writePidFile } from './pid-files';
 
-const require = createRequire(import.meta.url);
-const dynaliteCli = join(dirname(require.resolve('dynalite/package.json')), 'cli.js');
+const SERVER = new URL('./dynalite-server.mjs', import.meta.url).pathname;
 
 export interface LocalDynamoDb {
   readonly endpoint: string;
@@ -14,51 +14,76 @@ export interface LocalDynamoDb {
   close(): Promise<void>;
 }
 
+export interface LocalDynamoDbOptions {
+  /** LevelDB directory; in memory when absent (tests). */
+  readonly path?: string;
+  /**
+   * Where the server's pid file goes. At start, a server a SIGKILLed runtime left behind is
+   * killed from it first (it would hold the LevelDB lock).
+   */
+  readonly runDir?: string;
+  /** Called when the server died and was started again. */
+  readonly onRestart?: (exitCode: number | null) => void;
+}
+
 /**
  * DynamoDB on this machine: dynalite in its own process, as DynamoDB is its own service (and
  * so it has a core of its own rather than sharing the API's event loop). Persisted to `path`
- * (LevelDB) so jobs survive restarts, or in memory when no path is given (tests).
+ * (LevelDB) so jobs survive restarts, or in memory when no path is given (tests). The server
+ * exits when this process does, however it ends; a persisted one that dies (a kill -9) is
+ * started again on the same port, so clients only see a few refused connections, which the
+ * SDK retries.
  */
-export async function startLocalDynamoDb(options: { path?: string } = {}): Promise<LocalDynamoDb> {
-  // dynalite's CLI treats port 0 as "use 4567", so pick a free port first.
-  const freePort = await unusedPort();
-  const args = [
-    dynaliteCli,
-    '--host',
-    '127.0.0.1',
-    '--port',
-    String(freePort),
-    '--createTableMs',
-    '0',
-    '--deleteTableMs',
-    '0',
-    '--updateTableMs',
-    '0',
-  ];
-  if (options.path) args.push('--path', options.path);
-  const server = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  // Never leave a database server behind when this process ends, however it ends.
-  const stopServer = () => server.kill('SIGTERM');
-  process.once('exit', stopServer);
-  const port = await listeningPort(server);
+export async function startLocalDynamoDb(options: LocalDynamoDbOptions = {}): Promise<LocalDynamoDb> {
+  const pidFile = options.runDir && join(options.runDir, 'dynalite.pid');
+  if (pidFile) {
+    mkdirSync(options.runDir!, { recursive: true });
+    await reapPidFile(pidFile);
+  }
+  let closing = false;
+  let server = await startServer(0, options.path);
+  const port = server.port;
+  if (pidFile) writePidFile(pidFile, recordProcess(server.process.pid!));
   const endpoint = `http://127.0.0.1:${port}`;
   const client = localDynamoDbClient(endpoint);
+
+  const supervise = (child: ChildProcess) =>
+    child.once('exit', async (code) => {
+      // In memory, a restart would come back empty: better to fail loudly than to lose jobs.
+      if (closing || !options.path) return;
+      for (let tries = 0; !closing; tries++) {
+        try {
+          server = await startServer(port, options.path);
+          break;
+        } catch (error) {
+          if (tries >= 20) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 250));
+        }
+      }
+      if (pidFile) writePidFile(pidFile, recordProcess(server.process.pid!));
+      supervise(server.process);
+      options.onRestart?.(code);
+    });
+  supervise(server.process);
+
   return {
     endpoint,
     client,
     close: async () => {
+      closing = true;
       client.destroy();
-      process.removeListener('exit', stopServer);
-      if (server.exitCode === null) {
-        const exited = new Promise((resolve) => server.once('exit', resolve));
-        server.kill('SIGTERM');
+      const child = server.process;
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
         await exited;
       }
+      if (pidFile) rmSync(pidFile, { force: true });
     },
   };
 }
 
-function unusedPort(): Promise<number> {
+export function unusedPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = createServer();
     probe.once('error', reject);
@@ -76,22 +101,27 @@ export function localDynamoDbClient(endpoint: string): DynamoDBClient {
     region: 'local',
     // dynalite accepts any credentials; fixed ones keep the SDK from searching for real ones.
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    maxAttempts: 3,
+    // Enough tries (with the SDK's backoff) to ride out a restart of a killed dynalite.
+    maxAttempts: 6,
     // Enough sockets for a burst of concurrent API requests, each kept alive.
     requestHandler: new NodeHttpHandler({ httpAgent: { keepAlive: true, maxSockets: 64 } }),
   });
 }
 
-/** dynalite prints "Dynalite listening at: http://127.0.0.1:<port>" once it accepts connections. */
-function listeningPort(server: ChildProcess): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** Starts the server and resolves once it prints the port it listens on. */
+async function startServer(port: number, path: string | undefined) {
+  const args = [SERVER, '127.0.0.1', String(port), ...(path ? [path] : [])];
+  // stdin stays a pipe from this process: the server exits when it closes.
+  const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  const listening = await new Promise<number>((resolve, reject) => {
     let output = '';
-    server.stdout?.on('data', (chunk: Buffer) => {
+    child.stdout?.on('data', (chunk: Buffer) => {
       output += chunk.toString();
       const match = /listening at: \S+:(\d+)/.exec(output);
       if (match) resolve(Number(match[1]));
     });
-    server.once('error', reject);
-    server.once('exit', (code) => reject(new Error(`dynalite exited with ${code} before listening`)));
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`dynalite exited with ${code} before listening`)));
   });
+  return { process: child, port: listening };
 }

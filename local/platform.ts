@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { serve } from '@hono/node-server';
-import { createApi } from '../api/app';
+import { createApi, LOCAL_HOSTS } from '../api/app';
 import { localHeaderTeam } from '../api/identity';
 import type { LocalRuntimeConfig } from '../config/local';
 import { localPools, teamsOf } from '../jobs/cluster';
@@ -14,6 +14,7 @@ import { DynamoDbDispatcherState } from '../jobs/store/dynamodb-dispatcher-state
 import { DynamoDbJobStore } from '../jobs/store/dynamodb-job-store';
 import type { DispatchWorkerData, FromDispatcher, ToDispatcher } from './dispatch-worker';
 import { startLocalDynamoDb } from './dynalite';
+import type { FaultPlan } from './faults';
 import { localLogFiles } from './log-files';
 
 export interface LocalPlatform {
@@ -28,11 +29,23 @@ const JOB_TABLE = 'drivetrain-jobs';
  * job API on this thread, and the dispatcher with the process backend on a worker thread,
  * woken on submissions and cancels as EventBridge wakes the dispatcher Lambda.
  */
-export async function startLocalPlatform(config: LocalRuntimeConfig): Promise<LocalPlatform> {
+export interface LocalPlatformOptions {
+  /** Chaos testing only: faults the dispatcher and its backend inject. */
+  readonly faults?: FaultPlan;
+  /** Reports each dispatcher round (its time, the status reports it applied). */
+  readonly onRound?: (round: Extract<FromDispatcher, { type: 'round' }>) => void;
+}
+
+export async function startLocalPlatform(
+  config: LocalRuntimeConfig,
+  options: LocalPlatformOptions = {},
+): Promise<LocalPlatform> {
   const logDir = join(config.dataDir, 'logs');
   mkdirSync(logDir, { recursive: true });
   const db = await startLocalDynamoDb({
     path: config.persist ? join(config.dataDir, 'dynamodb') : undefined,
+    runDir: join(config.dataDir, 'run'),
+    onRestart: (code) => console.warn(`dynalite exited (${code}) and was started again`),
   });
   await ensureJobTable(db.client, JOB_TABLE);
   const store = new DynamoDbJobStore(db.client, JOB_TABLE);
@@ -43,9 +56,23 @@ export async function startLocalPlatform(config: LocalRuntimeConfig): Promise<Lo
     config,
     dynamoDbEndpoint: db.endpoint,
     tableName: JOB_TABLE,
+    reconcileEveryS: Number(process.env.DRIVETRAIN_RECONCILE_INTERVAL_S ?? 2),
+    faults: options.faults,
   });
+  if (options.onRound) {
+    const onRound = options.onRound;
+    dispatcher.on('message', (message: FromDispatcher) => {
+      if (message.type === 'round') onRound(message);
+    });
+  }
   const wake = () => dispatcher.postMessage({ type: 'wake' } satisfies ToDispatcher);
-  const service = new JobService({ store, environment, onSubmitted: wake, onCancelRequested: wake });
+  const service = new JobService({
+    store,
+    environment,
+    backends: ['local'],
+    onSubmitted: wake,
+    onCancelRequested: wake,
+  });
   const pools = localPools(environment, config.pools);
   const teams = teamsOf(environment);
   const app = createApi({
@@ -53,6 +80,7 @@ export async function startLocalPlatform(config: LocalRuntimeConfig): Promise<Lo
     resolveTeam: localHeaderTeam(environment),
     queues: () => latestQueueReport(dispatcherState, store, pools, teams),
     logs: localLogFiles(logDir, store),
+    allowedHosts: LOCAL_HOSTS,
   });
 
   const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port });

@@ -6,8 +6,9 @@ const EPSILON = 1e-9;
 
 /** Per-node free resources of one pool, with gang-aware best-fit placement. */
 export class PoolCapacity {
-  /** Sum of `freeGpus`, kept current: rounds ask for it on every step. */
+  /** Sums of `freeGpus` and `freeCpus`, kept current: rounds ask for them on every step. */
   private freeGpuTotal: number;
+  private freeCpuTotal: number;
 
   private constructor(
     readonly pool: Pool,
@@ -16,6 +17,7 @@ export class PoolCapacity {
     private readonly freeMemoryMiB: Float64Array,
   ) {
     this.freeGpuTotal = freeGpus.reduce((sum, free) => sum + free, 0);
+    this.freeCpuTotal = freeCpus.reduce((sum, free) => sum + free, 0);
   }
 
   static empty(pool: Pool): PoolCapacity {
@@ -47,6 +49,14 @@ export class PoolCapacity {
 
   totalFreeGpus(): number {
     return this.freeGpuTotal;
+  }
+
+  /**
+   * Whether anything could still start here: a free GPU in a GPU pool, a free vCPU in a
+   * CPU-only pool (whose jobs ask for no GPU at all).
+   */
+  hasRoom(): boolean {
+    return this.pool.node.gpus > 0 ? this.freeGpuTotal > EPSILON : this.freeCpuTotal > EPSILON;
   }
 
   /** Whether the job fits this pool when it is completely empty. */
@@ -102,6 +112,7 @@ export class PoolCapacity {
       this.freeGpus[node] = (this.freeGpus[node] ?? 0) + sign * member.gpus;
       this.freeGpuTotal += sign * member.gpus;
       this.freeCpus[node] = (this.freeCpus[node] ?? 0) + sign * member.cpus;
+      this.freeCpuTotal += sign * member.cpus;
       this.freeMemoryMiB[node] = (this.freeMemoryMiB[node] ?? 0) + sign * member.memoryMiB;
       const over =
         (this.freeGpus[node] ?? 0) < -EPSILON ||
@@ -140,7 +151,8 @@ export class ClusterCapacity {
     this.pool(placement.poolId).release(resources, placement.nodes);
   }
 
-  hasFreeGpus(): boolean {
-    return this.pools.some((pool) => pool.totalFreeGpus() > EPSILON);
+  /** Whether any pool has room left (see `PoolCapacity.hasRoom`). */
+  hasRoom(): boolean {
+    return this.pools.some((pool) => pool.hasRoom());
   }
 }

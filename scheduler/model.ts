@@ -93,7 +93,15 @@ export interface RunningJob {
  */
 export interface UsageLedger {
   readonly at: number;
-  readonly byTeam: Readonly<Record<string, Resources>>;
+  readonly byTeam: Readonly<Record<string, TeamUsage>>;
+}
+
+/**
+ * Decayed resource-seconds of one team. `gpus` sums every GPU type (kept for ledgers stored
+ * before `gpusByType` existed); fair share reads each GPU type on its own from `gpusByType`.
+ */
+export interface TeamUsage extends Resources {
+  readonly gpusByType?: Readonly<Record<string, number>>;
 }
 
 /** Everything one dispatch round looks at. Plain data, so it serialises as is. */

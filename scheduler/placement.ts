@@ -1,18 +1,19 @@
 import type { ClusterCapacity, PoolCapacity } from './capacity';
 import { isPreemptible, type Job, type Placement, poolAdmits } from './model';
+import { CAPACITY_PREFERENCE } from './priority-classes';
 
 /**
- * The pools a job may use, best first. Spot capacity can vanish at two minutes' notice, so
- * only preemptible jobs (which checkpoint) go there, and they go there first because it is
- * cheaper; everything else runs on-demand.
+ * The pools a job may use, best first, by its class's capacity preference (see
+ * `CAPACITY_PREFERENCE`): every policy, baselines included, places by this one rule.
  */
 export function eligiblePools(job: Job, capacity: ClusterCapacity): PoolCapacity[] {
   const sameType = capacity.pools.filter(
     (pool) => pool.pool.gpuType === job.resources.gpuType && poolAdmits(pool.pool, job),
   );
-  const onDemand = sameType.filter((pool) => pool.pool.capacityType === 'on-demand');
-  if (!isPreemptible(job)) return onDemand;
-  return [...sameType.filter((pool) => pool.pool.capacityType === 'spot'), ...onDemand];
+  const preference = CAPACITY_PREFERENCE[isPreemptible(job) ? 'preemptible' : job.priorityClass];
+  return preference.flatMap((capacityType) =>
+    sameType.filter((pool) => pool.pool.capacityType === capacityType),
+  );
 }
 
 /** The first placement that fits right now, in the job's pool preference order. */

@@ -54,7 +54,10 @@ export interface Decision {
   readonly preemptions: readonly PreemptJob[];
   /** One entry per job left pending; with `explain: false`, only for jobs the round looked at. */
   readonly waiting: readonly WaitingJob[];
+  /** The first of `reservations`, for callers that show one hold. */
   readonly reservation?: Reservation;
+  /** Every hold of the round; their node sets never overlap. */
+  readonly reservations?: readonly Reservation[];
   /** Store and pass back as `ClusterState.usage` next round. */
   readonly usage: UsageLedger;
 }

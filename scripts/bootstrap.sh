@@ -68,4 +68,16 @@ if [ "$(sha256sum "$iceberg_jar" 2>/dev/null | cut -c1-64)" != "$iceberg_sha256"
     exit 1
   fi
 fi
+# Feature store: Feast from PyPI in a virtualenv of its own (.venv-feast), apart from the
+# Spark toolchain: the compatibility test drives Feast's own client against Drivetrain's
+# feature server, and bench:features measures Feast's own feature server beside it.
+feast_stamp=.venv-feast/.drivetrain-stamp
+feast_hash=$(hash_of features/feast/requirements.lock)
+if [ "$(cat "$feast_stamp" 2>/dev/null)" != "$feast_hash" ]; then
+  log "python: creating .venv-feast (Feast and its Redis online store, ~600 MB)"
+  python3 -m venv .venv-feast
+  .venv-feast/bin/pip install --quiet --upgrade pip
+  .venv-feast/bin/pip install --quiet --no-deps -r features/feast/requirements.lock
+  echo "$feast_hash" >"$feast_stamp"
+fi
 log "ready"

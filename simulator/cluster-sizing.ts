@@ -1,50 +1,98 @@
+import { type EnvironmentConfig, fleetGpuCapacity } from '../config/schema';
 import type { Pool, Team } from '../scheduler/model';
+import type { Resources } from '../scheduler/resources';
 import type { TraceSummary } from './trace';
 import type { WorkloadRule } from './workload';
+
+export interface SizingRule {
+  /** Offered load the cluster is sized for. */
+  readonly targetLoad: number;
+  /** Offered load the sized cluster must land in; it is reported either way. */
+  readonly loadRange: readonly [number, number];
+  /** Share of the cluster's GPUs bought as spot (see `spotShareOf`). */
+  readonly spotShare: number;
+}
+
+export const DEFAULT_SIZING: Omit<SizingRule, 'spotShare'> = { targetLoad: 0.8, loadRange: [0.75, 0.85] };
 
 export interface SizedCluster {
   readonly pools: readonly Pool[];
   readonly teams: readonly Team[];
+  /** The node every pool is made of; jobs are split into gang members of this size. */
+  readonly node: Resources;
   readonly capacityGpus: number;
   /** Trace GPU-time over (capacity × submit span). */
   readonly offeredLoad: number;
+  readonly loadInRange: boolean;
 }
+
+/** Node sizes tried, largest first: small traces need finer steps to land in the load range. */
+const GPUS_PER_NODE = [8, 4, 2, 1];
 
 /**
  * The benchmark cluster, derived from the trace by fixed rules rather than tuned:
- * - size: the largest number of whole nodes at which offered load is still ≥ `minLoad`;
- * - spot: the share of nodes equal to the share of jobs drawn preemptible (only they may use
- *   spot), the rest on-demand;
+ * - size: whole nodes nearest `targetLoad`, with the largest node (of 8, 4, 2, 1 GPUs, CPUs
+ *   and memory per GPU as in the workload rule's node) that puts offered load inside
+ *   `loadRange` and still holds the trace's largest job;
+ * - spot: `spotShare` of the nodes (from an environment's config), the rest on-demand;
  * - teams: one per trace `cluster`, equal weights (no team has a claim the trace could
- *   justify), and each GPU type's capacity split into equal nominal quotas.
+ *   justify), and each pool's capacity split into equal nominal quotas.
  */
 export function sizeCluster(
   trace: TraceSummary,
   teamIds: readonly string[],
   workload: WorkloadRule,
-  minLoad: number,
+  rule: SizingRule,
 ): SizedCluster {
-  const gpusPerNode = workload.node.gpus;
-  const nodes = Math.floor(trace.offeredGpus / (minLoad * gpusPerNode));
-  if (nodes < 1) throw new Error('trace offers too little load for even one node');
-  const spotNodes = Math.round(nodes * workload.classMix.preemptible);
+  const candidates = GPUS_PER_NODE.filter((gpus) => gpus <= workload.node.gpus).map((gpus) => {
+    const minNodes = Math.ceil(trace.maxGpus / gpus);
+    const nodes = Math.max(1, minNodes, Math.round(trace.offeredGpus / (rule.targetLoad * gpus)));
+    const offeredLoad = trace.gpuTimeS / (nodes * gpus * trace.spanS);
+    const loadInRange = offeredLoad >= rule.loadRange[0] && offeredLoad <= rule.loadRange[1];
+    return { gpus, nodes, offeredLoad, loadInRange };
+  });
+  const distance = (load: number) => Math.abs(load - rule.targetLoad);
+  const chosen =
+    candidates.find((c) => c.loadInRange) ??
+    candidates.reduce((best, c) => (distance(c.offeredLoad) < distance(best.offeredLoad) ? c : best));
+  const perGpu = (total: number) => (total * chosen.gpus) / workload.node.gpus;
+  const node = {
+    gpus: chosen.gpus,
+    cpus: perGpu(workload.node.cpus),
+    memoryMiB: perGpu(workload.node.memoryMiB),
+  };
+  const spotNodes = Math.round(chosen.nodes * rule.spotShare);
   const pool = (capacityType: Pool['capacityType'], nodeCount: number): Pool => ({
     id: `${workload.gpuType}-${capacityType}`,
     gpuType: workload.gpuType,
     capacityType,
     nodeCount,
-    node: workload.node,
+    node,
   });
-  const pools = [pool('on-demand', nodes - spotNodes), pool('spot', spotNodes)].filter(
+  const pools = [pool('on-demand', chosen.nodes - spotNodes), pool('spot', spotNodes)].filter(
     (p) => p.nodeCount > 0,
   );
-  const capacityGpus = nodes * gpusPerNode;
+  const capacityGpus = chosen.nodes * chosen.gpus;
   return {
     pools,
     teams: equalTeams(teamIds, workload.gpuType, capacityGpus),
+    node,
     capacityGpus,
-    offeredLoad: trace.gpuTimeS / (capacityGpus * trace.spanS),
+    offeredLoad: chosen.offeredLoad,
+    loadInRange: chosen.loadInRange,
   };
+}
+
+/** Share of an environment's GPUs that its config buys as spot, over all GPU fleets. */
+export function spotShareOf(environment: EnvironmentConfig): number {
+  let spot = 0;
+  let total = 0;
+  for (const fleet of environment.gpuFleets) {
+    const capacity = fleetGpuCapacity(fleet);
+    spot += capacity.spot;
+    total += capacity.spot + capacity.onDemand;
+  }
+  return total === 0 ? 0 : spot / total;
 }
 
 /** Equal weights; quotas split by largest remainder so they add up to the capacity exactly. */

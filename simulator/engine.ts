@@ -24,6 +24,7 @@ export interface SimulationConfig {
 export interface JobOutcome {
   readonly id: string;
   readonly team: string;
+  readonly gpus: number;
   readonly submitTime: number;
   readonly finishTime: number;
   /** Total time spent pending, over all attempts. */
@@ -181,6 +182,7 @@ export class Simulation {
       this.outcomes.push({
         id,
         team: tracked.job.team,
+        gpus: tracked.job.resources.gpus,
         submitTime: tracked.job.submitTime,
         finishTime: now,
         waitS: now - tracked.job.submitTime - tracked.ranS,

@@ -56,6 +56,8 @@ export interface TraceSummary {
   readonly gpuTimeS: number;
   /** GPUs the trace keeps busy on average over its submit span. */
   readonly offeredGpus: number;
+  /** GPUs of the largest job: any cluster for the trace must hold it. */
+  readonly maxGpus: number;
 }
 
 export function summarizeTrace(records: readonly TraceRecord[]): TraceSummary {
@@ -71,5 +73,6 @@ export function summarizeTrace(records: readonly TraceRecord[]): TraceSummary {
     spanS,
     gpuTimeS,
     offeredGpus: gpuTimeS / spanS,
+    maxGpus: records.reduce((most, record) => Math.max(most, record.gpus), 0),
   };
 }

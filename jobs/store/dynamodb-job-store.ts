@@ -248,7 +248,9 @@ function decodeToken(token: string, index: JobIndex, partition: string): Record<
     key === null ||
     Array.isArray(key) ||
     Object.keys(key).sort().join() !== expected.join() ||
-    !Object.values(key).every((v) => typeof v === 'string' && v.length <= 512) ||
+    // DynamoDB refuses empty key attributes: an empty string would come back as a 500.
+    !Object.values(key).every((v) => typeof v === 'string' && v.length > 0 && v.length <= 512) ||
+    !/^[a-z0-9]{1,64}$/.test((key as Record<string, string>)[JOB_TABLE.partitionKey] ?? '') ||
     (key as Record<string, string>)[index.partitionKey] !== partition
   ) {
     throw new InvalidPageToken();

@@ -22,6 +22,7 @@ const teams = teamsOf(environment);
 const service = new JobService({
   store: jobStore,
   environment,
+  backends: ['batch', 'eks', 'sagemaker'],
   onSubmitted: async (job) => {
     metrics.addMetric('JobSubmitted', 'Count', 1);
     // Wakes the dispatcher now rather than at its next scheduled round.

@@ -1,22 +1,20 @@
 import { BatchClient } from '@aws-sdk/client-batch';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SageMakerClient } from '@aws-sdk/client-sagemaker';
 import type { Context } from 'aws-lambda';
-import { BatchBackend, type BatchJobStateChange, batchEventToStatus } from '../../backends/batch';
+import { BatchBackend } from '../../backends/batch';
 import { eksTokenProvider } from '../../backends/eks-token';
 import { HttpKubernetesApi } from '../../backends/kubernetes-api';
 import { RayEksBackend } from '../../backends/ray-eks';
-import {
-  SageMakerBackend,
-  type SageMakerTrainingJobStateChange,
-  sagemakerEventToStatus,
-} from '../../backends/sagemaker';
+import { SageMakerBackend } from '../../backends/sagemaker';
 import { awsPools, teamsOf } from '../../jobs/cluster';
 import { Dispatcher } from '../../jobs/dispatcher';
-import type { BackendJobStatus } from '../../jobs/ports';
 import { DynamoDbDispatcherState } from '../../jobs/store/dynamodb-dispatcher-state';
+import { S3CheckpointStore } from '../../jobs/store/s3-checkpoint-store';
 import { DrivetrainPolicy } from '../../scheduler/drivetrain/policy';
 import { dynamodb, environment, jobStore, requiredEnv } from '../commons/platform';
 import { logger, metrics, tracer } from '../commons/powertools';
+import { type DispatcherEvent, isQueueBatch, type QueueBatch, statusesOf, statusOf } from './events';
 
 const region = requiredEnv('AWS_REGION');
 
@@ -27,6 +25,12 @@ const dispatcher = new Dispatcher({
   teams: teamsOf(environment),
   defaultBackend: 'batch',
   stateStore: new DynamoDbDispatcherState(dynamodb, requiredEnv('JOB_TABLE_NAME')),
+  warn: (message, detail) => logger.warn(message, detail),
+  // Each job's attempts checkpoint under this prefix of the artifacts bucket (SageMaker syncs there too).
+  checkpoints: S3CheckpointStore.fromUri(
+    tracer.captureAWSv3Client(new S3Client({})),
+    process.env.CHECKPOINT_URI ?? requiredEnv('SAGEMAKER_CHECKPOINT_URI'),
+  ),
   backends: {
     batch: new BatchBackend(tracer.captureAWSv3Client(new BatchClient({})), { env: environment.name }),
     sagemaker: new SageMakerBackend(tracer.captureAWSv3Client(new SageMakerClient({})), {
@@ -47,39 +51,26 @@ const dispatcher = new Dispatcher({
   },
 });
 
-type DispatcherEvent = { source?: string; 'detail-type'?: string; detail?: unknown };
-
-/** What a backend's EventBridge state-change event says about one attempt, if it is one. */
-export function statusOf(event: DispatcherEvent): BackendJobStatus | undefined {
-  switch (event['detail-type']) {
-    case 'Batch Job State Change':
-      return batchEventToStatus(event as BatchJobStateChange);
-    case 'SageMaker Training Job State Change':
-      return sagemakerEventToStatus(event as SageMakerTrainingJobStateChange);
-    default:
-      return undefined; // the schedule or a job submission: just run a round
-  }
-}
-
 /**
- * One invocation = apply the event (if it reports a backend state change), then one round.
- * Reserved concurrency 1 keeps rounds from racing; a failed round is retried by Lambda and
- * healed by the next one, since every step is idempotent.
+ * One invocation = one round, which first applies the state changes it was given: a batch
+ * from the queue (many events in one round), or the event itself. Reserved concurrency 1
+ * keeps rounds from racing. A failed round fails the whole batch, which SQS delivers again
+ * (applying a state change twice changes nothing) and dead-letters after five tries.
  */
-export const handler = async (event: DispatcherEvent, context: Context) => {
+export const handler = async (event: DispatcherEvent | QueueBatch, context: Context) => {
   logger.addContext(context);
   try {
-    const status = statusOf(event);
-    if (status) {
-      const job = await dispatcher.applyStatus(status);
-      logger.info('backend status applied', { name: status.name, state: status.state, jobState: job?.state });
-    }
-    const summary = await dispatcher.round();
+    const statuses = isQueueBatch(event)
+      ? statusesOf(event, logger)
+      : [statusOf(event)].filter((s) => s !== undefined);
+    const summary = await dispatcher.round(statuses);
+    metrics.addMetric('StatusesApplied', 'Count', summary.statuses);
     metrics.addMetric('JobsStarted', 'Count', summary.started.length);
     metrics.addMetric('JobsPreempted', 'Count', summary.preempted.length);
+    metrics.addMetric('JobsLost', 'Count', summary.lost.length);
     metrics.addMetric('JobsPending', 'Count', summary.pending);
     logger.info('round done', { ...summary, started: summary.started.length });
-    return summary;
+    return isQueueBatch(event) ? { batchItemFailures: [] } : summary;
   } finally {
     metrics.publishStoredMetrics();
   }

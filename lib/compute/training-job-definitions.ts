@@ -27,6 +27,9 @@ export function retryOnHostFailureOnly(): batch.RetryStrategy[] {
   ];
 }
 
+/** Every node of the gang, however many SubmitJob asks for. */
+export const OPEN_NODE_RANGE = '0:';
+
 /** NCCL and PyTorch data loaders need pinned memory, many files and a large stack. */
 const TRAINING_ULIMITS: batch.Ulimit[] = [
   { name: batch.UlimitName.MEMLOCK, softLimit: -1, hardLimit: -1 },
@@ -109,22 +112,32 @@ export class TrainingJobDefinitions extends Construct {
       const gpus = fleet.gpusPerInstance;
       // Leave a tenth of each node to the ECS agent, the OS and the page cache.
       const cpu = Math.floor(gpus * vcpusPerGpuOf(fleet) * 0.9);
-      this.multiNode.set(
-        fleet.name,
-        new batch.MultiNodeJobDefinition(this, name, {
-          ...common,
-          jobDefinitionName: `drivetrain-${config.name}-${fleet.name}-multi-node`,
-          instanceType: new ec2.InstanceType(fleet.multiNode.instanceType),
-          mainNode: 0,
-          containers: [
-            {
-              startNode: 0,
-              endNode: fleet.multiNode.maxNodes - 1,
-              container: container(name, { gpu: gpus, cpu, memoryGiB: 900 }, fleet.multiNode.efaInterfaces),
-            },
-          ],
-        }),
-      );
+      const definition = new batch.MultiNodeJobDefinition(this, name, {
+        ...common,
+        jobDefinitionName: `drivetrain-${config.name}-${fleet.name}-multi-node`,
+        instanceType: new ec2.InstanceType(fleet.multiNode.instanceType),
+        mainNode: 0,
+        containers: [
+          {
+            startNode: 0,
+            endNode: 1,
+            container: container(name, { gpu: gpus, cpu, memoryGiB: 900 }, fleet.multiNode.efaInterfaces),
+          },
+        ],
+      });
+      // One open-ended range ("0:"), which Batch requires before SubmitJob may override numNodes
+      // (https://docs.aws.amazon.com/batch/latest/APIReference/API_NodeOverrides.html); the
+      // L2 writes closed ranges only. NumNodes is the default gang of two.
+      const cfn = definition.node.defaultChild as batch.CfnJobDefinition;
+      cfn.addPropertyOverride('NodeProperties.NodeRangeProperties.0.TargetNodes', OPEN_NODE_RANGE);
+      // The Batch API's device permissions are READ, WRITE and MKNOD; the L2 writes them in lower case.
+      for (let device = 0; device < fleet.multiNode.efaInterfaces; device++) {
+        cfn.addPropertyOverride(
+          `NodeProperties.NodeRangeProperties.0.Container.LinuxParameters.Devices.${device}.Permissions`,
+          ['READ', 'WRITE', 'MKNOD'],
+        );
+      }
+      this.multiNode.set(fleet.name, definition);
     }
   }
 }

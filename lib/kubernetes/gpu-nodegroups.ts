@@ -21,8 +21,8 @@ export interface GpuNodegroupsProps {
   readonly cluster: eks.ICluster;
   /** The fleet whose instance types and root volume size the nodes use. */
   readonly fleet: GpuFleet;
-  /** Upper bound of each node group; both start and idle at zero nodes. */
-  readonly maxNodes: number;
+  /** Upper bound of each node group (none where 0); both start and idle at zero nodes. */
+  readonly maxNodes: Record<CapacityType, number>;
   readonly nodeRole: iam.IRole;
 }
 
@@ -41,8 +41,7 @@ export class GpuNodegroups extends Construct {
       rootVolumeGiB: fleet.rootVolumeGiB,
     });
 
-    // A fleet bought on-demand only (no spot vCPUs in config) gets no spot group, as in Batch.
-    const offered = capacityTypes.filter((c) => c === 'on-demand' || fleet.spotMaxVcpus > 0);
+    const offered = capacityTypes.filter((c) => props.maxNodes[c] > 0);
     for (const capacity of offered) {
       // No nodegroupName: instance type or AMI changes replace the group, which a fixed name would block.
       const nodegroup = new eks.Nodegroup(this, capacity === 'spot' ? 'Spot' : 'OnDemand', {
@@ -53,7 +52,7 @@ export class GpuNodegroups extends Construct {
         launchTemplateSpec: launchTemplate.spec,
         minSize: 0,
         desiredSize: 0,
-        maxSize: props.maxNodes,
+        maxSize: props.maxNodes[capacity],
         labels: {
           [GPU_TYPE_LABEL]: fleet.gpuType,
           [CAPACITY_TYPE_LABEL]: capacity,

@@ -13,8 +13,16 @@ export interface DispatcherPermissionsProps {
   /** Subnets and security groups every training job must use. */
   readonly sageMakerSubnetIds: readonly string[];
   readonly sageMakerSecurityGroupIds: readonly string[];
-  /** The key training jobs must encrypt output and volumes with. */
+  /** The key training jobs must encrypt output and EBS volumes with. */
   readonly sageMakerKeyArn: string;
+  /**
+   * Training instance types of the capacity model, by storage: SageMaker refuses a volume
+   * key for types with local NVMe storage, so only the others are held to the key.
+   */
+  readonly sageMakerInstanceTypes: {
+    readonly ebs: readonly string[];
+    readonly instanceStore: readonly string[];
+  };
   readonly clusterArn: string;
 }
 
@@ -70,22 +78,7 @@ export function dispatcherPermissions(
       resources: [...props.batchRoleArns],
       conditions: { StringEquals: { 'iam:PassedToService': 'batch.amazonaws.com' } },
     }),
-    new iam.PolicyStatement({
-      sid: 'CreateTrainingJobsInDrivetrainNetwork',
-      actions: ['sagemaker:CreateTrainingJob'],
-      resources: [trainingJobs],
-      conditions: {
-        Null: { 'sagemaker:VpcSubnets': 'false', 'sagemaker:VpcSecurityGroupIds': 'false' },
-        'ForAllValues:StringEquals': {
-          'sagemaker:VpcSubnets': [...props.sageMakerSubnetIds],
-          'sagemaker:VpcSecurityGroupIds': [...props.sageMakerSecurityGroupIds],
-        },
-        StringEquals: {
-          'sagemaker:VolumeKmsKey': props.sageMakerKeyArn,
-          'sagemaker:OutputKmsKey': props.sageMakerKeyArn,
-        },
-      },
-    }),
+    ...trainingJobStatements(trainingJobs, props),
     new iam.PolicyStatement({
       sid: 'ManageTrainingJobs',
       actions: ['sagemaker:AddTags', 'sagemaker:DescribeTrainingJob', 'sagemaker:StopTrainingJob'],
@@ -114,6 +107,60 @@ export function dispatcherPermissions(
       [trainingJobs]: `Training jobs are named ${ATTEMPT_NAME_PREFIX}<job id>-<attempt> at run time; creation is also pinned to Drivetrain's subnets, security group and key.`,
     },
   };
+}
+
+/**
+ * CreateTrainingJob pinned to Drivetrain's subnets, security groups, output key and the
+ * configured instance types: EBS-backed types must encrypt their volume with the key, types
+ * with local NVMe storage must not name one (their storage is encrypted by the instance).
+ */
+function trainingJobStatements(
+  trainingJobs: string,
+  props: DispatcherPermissionsProps,
+): iam.PolicyStatement[] {
+  const network = {
+    Null: {
+      'sagemaker:VpcSubnets': 'false',
+      'sagemaker:VpcSecurityGroupIds': 'false',
+      'sagemaker:InstanceTypes': 'false',
+    },
+    'ForAllValues:StringEquals': {
+      'sagemaker:VpcSubnets': [...props.sageMakerSubnetIds],
+      'sagemaker:VpcSecurityGroupIds': [...props.sageMakerSecurityGroupIds],
+    },
+  };
+  const { ebs, instanceStore } = props.sageMakerInstanceTypes;
+  const statement = (sid: string, types: readonly string[], key: Record<string, Record<string, string>>) =>
+    new iam.PolicyStatement({
+      sid,
+      actions: ['sagemaker:CreateTrainingJob'],
+      resources: [trainingJobs],
+      conditions: {
+        ...key,
+        Null: { ...network.Null, ...key.Null },
+        'ForAllValues:StringEquals': {
+          ...network['ForAllValues:StringEquals'],
+          'sagemaker:InstanceTypes': [...types],
+        },
+        StringEquals: { ...key.StringEquals, 'sagemaker:OutputKmsKey': props.sageMakerKeyArn },
+      },
+    });
+  return [
+    ...(ebs.length > 0
+      ? [
+          statement('CreateEbsTrainingJobs', ebs, {
+            StringEquals: { 'sagemaker:VolumeKmsKey': props.sageMakerKeyArn },
+          }),
+        ]
+      : []),
+    ...(instanceStore.length > 0
+      ? [
+          statement('CreateInstanceStoreTrainingJobs', instanceStore, {
+            Null: { 'sagemaker:VolumeKmsKey': 'true' },
+          }),
+        ]
+      : []),
+  ];
 }
 
 /** ARN of the default event bus, the only bus the API puts events on. */

@@ -22,15 +22,9 @@ export function waitingSince(job: Job): number {
   return job.submitTime + job.attainedGpuS / Math.max(1, job.resources.gpus);
 }
 
-/**
- * Strict classes with aging: a job climbs one band per `agingStepS` of waiting, so a
- * preemptible job outranks fresh standard work after one step and nothing waits for ever.
- * Aging changes the order only; the right to preempt stays with the job's own class.
- */
-export function bandOf(job: Job, now: number, agingStepS: number): number {
-  const base = CLASS_RANK[job.priorityClass];
-  const steps = Math.floor(Math.max(0, now - waitingSince(job)) / agingStepS);
-  return Math.min(TOP_BAND, base + steps);
+/** Strict classes: a job's band is its class, whatever its age (see `agedLevel` for aging). */
+export function bandOf(job: Job): number {
+  return CLASS_RANK[job.priorityClass];
 }
 
 /**
@@ -41,6 +35,17 @@ export function bandOf(job: Job, now: number, agingStepS: number): number {
 export function serviceLevel(job: Job): number {
   if (job.attainedGpuS === 0) return 0;
   return Math.floor(Math.log2(1 + job.attainedGpuS / GPU_HOUR));
+}
+
+/**
+ * Aging within a class: each `agingStepS` waited takes a job one service level back towards
+ * fresh work, so a preempted job is not stuck behind new arrivals for ever. Aging never
+ * crosses classes (a fresh critical job always goes before old standard work); the
+ * starvation bound, not aging, is what caps a wait.
+ */
+export function agedLevel(job: Job, now: number, agingStepS: number): number {
+  const steps = Math.floor(Math.max(0, now - waitingSince(job)) / agingStepS);
+  return Math.max(0, serviceLevel(job) - steps);
 }
 
 /**
@@ -109,12 +114,13 @@ export class PendingIndex {
     if (entry !== undefined) this.depart(entry);
   }
 
-  /** Teams with a job in band `band` or above. */
-  teamsFrom(band: number, now: number): string[] {
-    return [...this.heaps.keys()].filter((team) => this.bestHeap(team, band, now) !== undefined);
+  /** Teams with a job in band `band`. */
+  teamsIn(band: number): string[] {
+    const name = CLASSES_ASCENDING[band]!;
+    return [...this.heaps].filter(([, byClass]) => hasLive(byClass.get(name))).map(([team]) => team);
   }
 
-  /** Removes and returns the team's next job of band `band` or above: highest band, least service, oldest. */
+  /** Removes and returns the team's next job of band `band`: least (aged) service, then oldest. */
   takeNext(team: string, band: number, now: number): Job | undefined {
     const entry = this.bestHeap(team, band, now)?.pop();
     if (entry === undefined) return undefined;
@@ -122,8 +128,26 @@ export class PendingIndex {
     return entry.job;
   }
 
-  bandOf(job: Job, now: number): number {
-    return bandOf(job, now, this.agingStepS);
+  /**
+   * Removes and returns the job that has waited longest, over every team and class, if it
+   * has waited at least `minWaitS`. Each heap's head is its oldest job, so heads suffice.
+   */
+  takeOldest(now: number, minWaitS: number): Job | undefined {
+    let oldest: KeyedHeap<Entry> | undefined;
+    let since = now - minWaitS;
+    for (const byClass of this.heaps.values())
+      for (const byLevel of byClass.values())
+        for (const heap of byLevel.values()) {
+          const head = liveHead(heap);
+          if (head !== undefined && waitingSince(head) <= since) {
+            since = waitingSince(head);
+            oldest = heap;
+          }
+        }
+    const entry = oldest?.pop();
+    if (entry === undefined) return undefined;
+    this.depart(entry);
+    return entry.job;
   }
 
   private enqueue(job: Job): void {
@@ -177,21 +201,22 @@ export class PendingIndex {
     return heap;
   }
 
-  private bestHeap(team: string, minBand: number, now: number): KeyedHeap<Entry> | undefined {
+  private bestHeap(team: string, band: number, now: number): KeyedHeap<Entry> | undefined {
     let best: KeyedHeap<Entry> | undefined;
-    let bestRank: [number, number, number] | undefined;
-    for (const byLevel of this.heaps.get(team)?.values() ?? [])
-      for (const heap of byLevel.values()) {
-        const head = liveHead(heap);
-        if (head === undefined) continue;
-        const band = this.bandOf(head, now);
-        if (band < minBand) continue;
-        const rank: [number, number, number] = [-band, serviceLevel(head), waitingSince(head)];
-        if (bestRank === undefined || compareRanks(rank, bestRank) < 0) {
-          best = heap;
-          bestRank = rank;
-        }
+    let bestLevel = Number.POSITIVE_INFINITY;
+    let bestSince = Number.POSITIVE_INFINITY;
+    const byLevel = this.heaps.get(team)?.get(CLASSES_ASCENDING[band]!);
+    for (const heap of byLevel?.values() ?? []) {
+      const head = liveHead(heap);
+      if (head === undefined) continue;
+      const level = agedLevel(head, now, this.agingStepS);
+      const since = waitingSince(head);
+      if (level < bestLevel || (level === bestLevel && since < bestSince)) {
+        best = heap;
+        bestLevel = level;
+        bestSince = since;
       }
+    }
     return best;
   }
 }
@@ -233,10 +258,7 @@ function liveHead(heap: KeyedHeap<Entry>): Job | undefined {
   return undefined;
 }
 
-function compareRanks(a: readonly number[], b: readonly number[]): number {
-  for (let i = 0; i < a.length; i++) {
-    const diff = (a[i] ?? 0) - (b[i] ?? 0);
-    if (diff !== 0) return diff;
-  }
-  return 0;
+function hasLive(byLevel: ReadonlyMap<number, KeyedHeap<Entry>> | undefined): boolean {
+  for (const heap of byLevel?.values() ?? []) if (liveHead(heap) !== undefined) return true;
+  return false;
 }

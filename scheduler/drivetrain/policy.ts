@@ -2,6 +2,7 @@ import { ClusterBook } from '../cluster-book';
 import type { ClusterState, Job } from '../model';
 import type { Decision, PolicySession, RoundOptions, SchedulingPolicy } from '../policy';
 import { DecayedUsage } from '../usage';
+import { ResourceDimensions } from './fair-share';
 import { PendingIndex } from './pending-index';
 import { DispatchRound, type DrivetrainConfig } from './round';
 
@@ -9,29 +10,36 @@ const HOUR = 3600;
 
 /**
  * Defaults are round numbers chosen for the platform, not fitted to any trace:
- * - aging: a job climbs one band per 4 h waited, so preemptible work outranks fresh standard
- *   work after half a working day and nothing starves;
+ * - aging: a preempted job sheds one service level per 4 h waited, within its class;
+ * - starvation: nobody waits more than a day before the next nodes it fits are held for it;
+ *   the 4 oldest such jobs are served per round;
  * - fair share remembers a day of usage (half-life), long enough to span a burst of jobs;
- * - churn: at most 16 preemptions per round, never of a job younger than 10 minutes;
+ * - churn: at most 16 preemptions per round, never of a job younger than 10 minutes, so a
+ *   team's lent quota comes back within 10 minutes plus a round per 16 borrowed jobs;
  * - a restart is assumed to cost 2 minutes before the job does useful work again;
- * - backfill looks at up to 8 blocked jobs per team and band, 64 in all, per round.
+ * - backfill tries up to 8 blocked jobs per team and band, 64 in all, and looks at no more
+ *   than 4,096 jobs per round.
  */
 export const DEFAULT_DRIVETRAIN_CONFIG: DrivetrainConfig = {
   agingStepS: 4 * HOUR,
   usageHalfLifeS: 24 * HOUR,
   maxPreemptionsPerRound: 16,
   preemption: { graceS: 600, restartOverheadS: 120 },
-  backfillDepth: { perTeamAndBand: 8, perRound: 64 },
+  backfillDepth: { perTeamAndBand: 8, perRound: 64, scanPerRound: 4096 },
+  starvation: { boundS: 24 * HOUR, maxReservations: 4 },
 };
 
 /**
  * The Drivetrain policy, in order of precedence:
- * 1. strict priority bands (class, lifted by aging);
- * 2. within a band, the team furthest below its weighted DRF share goes first;
- * 3. within a team, least attained service, then longest waiting;
+ * 0. jobs past the starvation bound, oldest first, start or hold their earliest nodes;
+ * 1. strict priority classes (aging never lifts a job above a higher class);
+ * 2. within a class, the team furthest below its weighted DRF share goes first (each GPU
+ *    type, vCPUs and memory are separate resources);
+ * 3. within a team, least attained service (aged), then longest waiting;
  * 4. a job starts on free capacity (borrowing idle quota if need be), or by preempting the
  *    cheapest minimal set of lower-class preemptible or borrowed work, or waits;
- * 5. the first job that must wait holds nodes (EASY backfill) and the rest backfill around it.
+ * 5. the first other job that must wait holds nodes too (EASY backfill) and the rest
+ *    backfill around every hold.
  */
 export class DrivetrainPolicy implements SchedulingPolicy {
   readonly name = 'drivetrain';
@@ -51,6 +59,7 @@ class DrivetrainSession implements PolicySession {
   private readonly book: ClusterBook;
   private readonly pending: PendingIndex;
   private readonly decay: DecayedUsage;
+  private readonly dimensions: ResourceDimensions;
 
   constructor(
     state: ClusterState,
@@ -59,6 +68,7 @@ class DrivetrainSession implements PolicySession {
     this.book = new ClusterBook(state);
     this.pending = new PendingIndex(state.pending, config.agingStepS);
     this.decay = new DecayedUsage(config.usageHalfLifeS);
+    this.dimensions = new ResourceDimensions(state.pools);
   }
 
   submit(job: Job): void {
@@ -86,6 +96,7 @@ class DrivetrainSession implements PolicySession {
       capacity: this.book.capacity(),
       pending: this.pending,
       usage: this.decay.advance(this.book.usage, running, now),
+      dimensions: this.dimensions,
     };
     const round = new DispatchRound(inputs, now, this.config, this.decay);
     const decision = round.decide(options.explain ?? true);

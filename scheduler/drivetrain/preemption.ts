@@ -1,11 +1,7 @@
 import type { PoolCapacity } from '../capacity';
 import { classOf, isPreemptible, type Job, type Placement, type RunningJob } from '../model';
 import type { PreemptJob } from '../policy';
-import type { PriorityClassName } from '../priority-classes';
 import type { QuotaLedger } from './quota';
-
-/** Release-blocking work is never stopped (see priority-classes.ts); its borrowing ends with it. */
-const NEVER_PREEMPTED: PriorityClassName = 'critical';
 
 export interface PreemptionRules {
   /** A job that started less than this ago is left alone, so two jobs cannot ping-pong. */
@@ -27,8 +23,10 @@ export interface Eviction {
 }
 
 /**
- * Running jobs that could ever be preempted this round (not critical, past their grace),
- * per pool and in preference order, built once per round and filtered per waiting job.
+ * Running jobs that could ever be preempted this round (past their grace), per pool and in
+ * preference order, built once per round and filtered per waiting job. Critical work is in
+ * the catalog only for quota reclaim: no class may preempt it, but work it runs on quota
+ * borrowed from another team goes back when that team asks (see `eligibleFor`).
  */
 export class VictimCatalog {
   private readonly byPool = new Map<string, Victim[]>();
@@ -44,8 +42,7 @@ export class VictimCatalog {
     rules: PreemptionRules,
   ) {
     for (const candidate of running) {
-      if (candidate.job.priorityClass === NEVER_PREEMPTED || now - candidate.startedAt < rules.graceS)
-        continue;
+      if (now - candidate.startedAt < rules.graceS) continue;
       const victims = this.byPool.get(candidate.placement.poolId) ?? [];
       // The reason is settled per waiting job in `for`; this one only sorts.
       victims.push({
@@ -84,7 +81,9 @@ export class VictimCatalog {
    * A running job may be stopped for `job`:
    * - higher-class: the job's class may preempt, the victim is preemptible and of a lower class;
    * - reclaim-quota: the job stays within its team's nominal quota, and the victim is work
-   *   another team runs on borrowed quota, of no higher class than the job.
+   *   another team runs on borrowed quota, whatever its class (Kueue's reclaimWithinCohort:
+   *   Any). Borrowing is a loan of idle capacity, so the owner gets it back within one grace
+   *   period plus a round per `maxPreemptionsPerRound` victims, even from critical work.
    */
   private eligibleFor(job: Job, poolId: string, mayReclaim: boolean): Victim[] {
     const eligible: Victim[] = [];
@@ -104,12 +103,7 @@ export class VictimCatalog {
       const victimClass = classOf(running);
       if (jobClass.mayPreempt && isPreemptible(running) && victimClass.value < jobClass.value) {
         eligible.push(victim);
-      } else if (
-        mayReclaim &&
-        running.team !== job.team &&
-        victimClass.value <= jobClass.value &&
-        isBorrowing(running.team)
-      ) {
+      } else if (mayReclaim && running.team !== job.team && isBorrowing(running.team)) {
         eligible.push({ ...victim, reason: 'reclaim-quota' });
       }
     }
@@ -124,8 +118,12 @@ export class VictimCatalog {
   }
 }
 
+/**
+ * GPU-seconds a preemption throws away. A checkpoint older than the attempt (saved by an
+ * earlier attempt, which this one resumed from) saves nothing of this attempt's work.
+ */
 export function restartCostGpuS(candidate: RunningJob, now: number, rules: PreemptionRules): number {
-  const lostS = Math.max(0, now - candidate.lastCheckpointAt);
+  const lostS = Math.max(0, now - Math.max(candidate.lastCheckpointAt, candidate.startedAt));
   return candidate.job.resources.gpus * (lostS + rules.restartOverheadS);
 }
 

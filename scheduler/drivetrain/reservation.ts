@@ -3,20 +3,22 @@ import { type Job, perNode, type RunningJob } from '../model';
 import type { Reservation } from '../policy';
 
 /**
- * EASY backfill (Lifka, 1995): the first job that cannot start gets the nodes it will be able
- * to use earliest, assuming every running job ends at its declared max runtime (its "shadow
+ * EASY backfill (Lifka, 1995): a job that cannot start gets the nodes it will be able to use
+ * earliest, assuming every running job ends at its declared max runtime (its "shadow
  * time"). Other jobs may use those nodes only if they are sure to be gone by then, so the
- * reserved job is never delayed by backfill.
+ * reserved job is never delayed by backfill. `free` rules out nodes already held for
+ * another job, so reservations never overlap.
  */
 export function reserveEarliest(
   job: Job,
   pools: readonly PoolCapacity[],
   runningIn: (poolId: string) => readonly RunningJob[],
   now: number,
+  free: (pool: PoolCapacity, node: number) => boolean = () => true,
 ): Reservation | undefined {
   let best: Reservation | undefined;
   for (const pool of pools) {
-    const reservation = reserveIn(pool, job, runningIn(pool.pool.id), now);
+    const reservation = reserveIn(pool, job, runningIn(pool.pool.id), now, (node) => free(pool, node));
     if (reservation !== undefined && (best === undefined || reservation.untilS < best.untilS))
       best = reservation;
   }
@@ -28,6 +30,7 @@ function reserveIn(
   job: Job,
   running: readonly RunningJob[],
   now: number,
+  free: (node: number) => boolean,
 ): Reservation | undefined {
   if (!pool.couldEverHold(job.resources)) return undefined;
   const trial = pool.clone();
@@ -35,18 +38,19 @@ function reserveIn(
   const endOf = (run: RunningJob) => Math.max(now, run.startedAt + run.job.maxRuntimeS);
   const byEnd = [...running].sort((a, b) => endOf(a) - endOf(b));
   const member = perNode(job.resources);
-  let roomy = 0;
-  for (let node = 0; node < trial.nodeCount; node++) if (trial.nodeHolds(node, member)) roomy++;
-  let nodes = roomy >= job.resources.nodes ? trial.findNodes(job.resources) : undefined;
+  const roomy = (node: number) => free(node) && trial.nodeHolds(node, member);
+  let roomyCount = 0;
+  for (let node = 0; node < trial.nodeCount; node++) if (roomy(node)) roomyCount++;
+  let nodes = roomyCount >= job.resources.nodes ? trial.findNodes(job.resources, free) : undefined;
   let untilS = now;
   for (const run of byEnd) {
     if (nodes !== undefined) break;
     // Only nodes this release turns roomy can change the answer; count them, search once.
-    const before = run.placement.nodes.filter((node) => trial.nodeHolds(node, member)).length;
+    const before = run.placement.nodes.filter(roomy).length;
     trial.release(run.job.resources, run.placement.nodes);
-    roomy += run.placement.nodes.filter((node) => trial.nodeHolds(node, member)).length - before;
+    roomyCount += run.placement.nodes.filter(roomy).length - before;
     untilS = endOf(run);
-    if (roomy >= job.resources.nodes) nodes = trial.findNodes(job.resources);
+    if (roomyCount >= job.resources.nodes) nodes = trial.findNodes(job.resources, free);
   }
   return nodes === undefined
     ? undefined
@@ -55,13 +59,13 @@ function reserveIn(
 
 /** Whether `candidate` may start on `node` of `poolId` without delaying the reserved job. */
 export function respectsReservation(
-  reservation: Reservation | undefined,
+  reservation: Reservation,
   poolId: string,
   node: number,
   candidate: Job,
   now: number,
 ): boolean {
-  if (reservation === undefined || reservation.placement.poolId !== poolId) return true;
+  if (reservation.placement.poolId !== poolId) return true;
   if (!reservation.placement.nodes.includes(node)) return true;
   return now + candidate.maxRuntimeS <= reservation.untilS;
 }

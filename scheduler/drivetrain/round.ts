@@ -11,10 +11,9 @@ import {
 } from '../model';
 import { eligiblePools, place } from '../placement';
 import type { Decision, PendingReason, PreemptJob, Reservation, StartJob, WaitingJob } from '../policy';
-import { addResources, NO_RESOURCES, type Resources, scaleResources } from '../resources';
 import type { DecayedUsage } from '../usage';
-import { FairShare } from './fair-share';
-import { type PendingIndex, TOP_BAND } from './pending-index';
+import { FairShare, type ResourceDimensions } from './fair-share';
+import { bandOf, type PendingIndex, TOP_BAND } from './pending-index';
 import {
   type Eviction,
   evictionIn,
@@ -28,7 +27,7 @@ import { reserveEarliest, respectsReservation } from './reservation';
 import { WhyPending } from './why-pending';
 
 export interface DrivetrainConfig {
-  /** Waiting this long lifts a job one priority band (see `bandOf`). */
+  /** Waiting this long takes a job one service level back, within its class (see `agedLevel`). */
   readonly agingStepS: number;
   /** Half-life of the usage history behind fair share. */
   readonly usageHalfLifeS: number;
@@ -37,10 +36,22 @@ export interface DrivetrainConfig {
   readonly preemption: PreemptionRules;
   /**
    * Bounds on the backfill scan, so a round stays cheap with 100,000 jobs queued (Slurm's
-   * bf_max_job_test and bf_max_job_user_part play the same part): jobs that fail to start
-   * per team and band, and in the whole round.
+   * bf_max_job_test and bf_max_job_user_part play the same part): jobs whose placement was
+   * tried and failed, per team and band and in the whole round, and jobs looked at in all
+   * (a job whose shape already failed this round costs a lookup, not a placement search).
    */
-  readonly backfillDepth: { readonly perTeamAndBand: number; readonly perRound: number };
+  readonly backfillDepth: {
+    readonly perTeamAndBand: number;
+    readonly perRound: number;
+    readonly scanPerRound: number;
+  };
+  /**
+   * No starvation: a job pending longer than `boundS` (over all its attempts) goes first,
+   * whatever its class and its team's share, and if it cannot start it holds the nodes it
+   * can have earliest, which no other job may take for longer than that. The oldest
+   * `maxReservations` such jobs are served this way each round.
+   */
+  readonly starvation: { readonly boundS: number; readonly maxReservations: number };
 }
 
 /** What a round starts from. The round spends `capacity` and pops from `pending`. */
@@ -52,6 +63,14 @@ export interface RoundInputs {
   readonly pending: PendingIndex;
   /** Already advanced to `now`. */
   readonly usage: UsageLedger;
+  readonly dimensions: ResourceDimensions;
+}
+
+/** Nodes held for a waiting job; a starvation hold binds every job, an EASY hold may yield. */
+interface Hold {
+  readonly reservation: Reservation;
+  readonly holder: Job;
+  readonly starving: boolean;
 }
 
 /**
@@ -75,8 +94,11 @@ export class DispatchRound {
    * hold until a preemption frees some.
    */
   private readonly failedShapes = new Map<string, PendingReason>();
-  private reservation: Reservation | undefined;
-  private reservedFor: Job | undefined;
+  private readonly holds: Hold[] = [];
+  private easyHoldTaken = false;
+  /** Jobs whose placement was searched for and failed, and jobs looked at in all. */
+  private failures = 0;
+  private scanned = 0;
   /** Highest band in which a job was left waiting. */
   private blockedBand = -1;
 
@@ -88,13 +110,7 @@ export class DispatchRound {
   ) {
     this.capacity = inputs.capacity;
     this.quota = new QuotaLedger(inputs.teams, inputs.running);
-    this.fairShare = new FairShare(
-      inputs.teams,
-      inputs.running,
-      inputs.usage,
-      decay,
-      clusterTotal(inputs.pools),
-    );
+    this.fairShare = new FairShare(inputs.teams, inputs.running, inputs.usage, decay, inputs.dimensions);
     this.why = new WhyPending(this.quota);
     for (const run of inputs.running) this.runningIn(run.placement.poolId).push(run);
   }
@@ -102,52 +118,67 @@ export class DispatchRound {
   decide(explain: boolean): Decision {
     const { pending } = this.inputs;
     const leftWaiting: Job[] = [];
+    const { boundS, maxReservations } = this.config.starvation;
+    // Starving jobs first, oldest first: each starts now or holds its earliest nodes.
+    for (let served = 0; served < maxReservations; served++) {
+      const job = pending.takeOldest(this.now, boundS);
+      if (job === undefined) break;
+      if (!this.tryStart(job, bandOf(job), true)) leftWaiting.push(job);
+    }
     for (let band = TOP_BAND; band >= 0 && !this.exhausted(); band--) {
-      const active = new Set(pending.teamsFrom(band, this.now));
+      const active = new Set(pending.teamsIn(band));
       const misses = new Map<string, number>();
       while (active.size > 0 && !this.exhausted()) {
         const team = this.fairShare.neediest(active)!;
         const job = pending.takeNext(team, band, this.now);
         if (job === undefined) {
           active.delete(team);
-        } else if (!this.tryStart(job, pending.bandOf(job, this.now))) {
-          leftWaiting.push(job);
-          misses.set(team, (misses.get(team) ?? 0) + 1);
-          if ((misses.get(team) ?? 0) >= this.config.backfillDepth.perTeamAndBand) active.delete(team);
+          continue;
         }
+        this.scanned++;
+        const failuresBefore = this.failures;
+        if (this.tryStart(job, band, false)) continue;
+        leftWaiting.push(job);
+        // Only a placement that was really searched for spends the team's budget.
+        if (this.failures === failuresBefore) continue;
+        misses.set(team, (misses.get(team) ?? 0) + 1);
+        if ((misses.get(team) ?? 0) >= this.config.backfillDepth.perTeamAndBand) active.delete(team);
       }
     }
-    if (explain) for (const job of pending.all()) this.leaveUnscanned(job, pending.bandOf(job, this.now));
+    if (explain) for (const job of pending.all()) this.leaveUnscanned(job, bandOf(job));
     for (const job of leftWaiting) pending.requeue(job);
+    const reservations = this.holds.map((hold) => hold.reservation);
     return {
       starts: this.starts,
       preemptions: this.preemptions,
       waiting: this.waiting,
       usage: this.inputs.usage,
-      ...(this.reservation && { reservation: this.reservation }),
+      ...(reservations.length > 0 && { reservation: reservations[0], reservations }),
     };
   }
 
   /** Stop scanning: the backfill budget is spent, or nothing more can start this round. */
   private exhausted(): boolean {
-    if (this.waiting.length >= this.config.backfillDepth.perRound) return true;
-    if (this.capacity.hasFreeGpus()) return false;
+    const depth = this.config.backfillDepth;
+    if (this.failures >= depth.perRound || this.scanned >= depth.scanPerRound) return true;
+    if (this.capacity.hasRoom()) return false;
     return this.preemptions.length >= this.config.maxPreemptionsPerRound || this.victims.isEmpty;
   }
 
-  private tryStart(job: Job, band: number): boolean {
+  private tryStart(job: Job, band: number, starving: boolean): boolean {
     const pools = eligiblePools(job, this.capacity);
     if (!pools.some((pool) => pool.couldEverHold(job.resources))) {
       this.leaveWaiting(job, band, this.why.unschedulable(job));
       return false;
     }
-    const shape = this.shapeKey(job);
-    const knownFailure = this.failedShapes.get(shape);
+    // A starving job is never answered from the cache: it must get its own hold.
+    const shape = starving ? undefined : this.shapeKey(job);
+    const knownFailure = shape === undefined ? undefined : this.failedShapes.get(shape);
     if (knownFailure !== undefined) {
       this.leaveWaiting(job, band, knownFailure);
       return false;
     }
-    const placement = place(job, pools, (pool, node) => this.mayUse(pool, node, job));
+    const placement = place(job, pools, (pool, node) => this.mayUse(pool, node, job, false));
     if (placement !== undefined) {
       this.start(job, placement);
       return true;
@@ -158,20 +189,26 @@ export class DispatchRound {
       this.start(job, eviction.placement);
       return true;
     }
-    const reason = this.failureReason(job, pools);
-    this.failedShapes.set(shape, reason);
+    const reason = this.failureReason(job, pools, starving);
+    if (shape !== undefined) {
+      this.failures++;
+      this.failedShapes.set(shape, reason);
+    }
     this.leaveWaiting(job, band, reason);
     return false;
   }
 
-  private failureReason(job: Job, pools: readonly PoolCapacity[]): PendingReason {
-    if (this.reservation !== undefined && place(job, pools) !== undefined) {
-      return this.why.heldForGang(this.reservation);
+  private failureReason(job: Job, pools: readonly PoolCapacity[], starving: boolean): PendingReason {
+    const blockingHold = this.holds[0];
+    if (!starving && blockingHold !== undefined && place(job, pools) !== undefined) {
+      return this.why.heldForGang(blockingHold.reservation);
     }
-    // EASY: the first job that cannot start holds the nodes it can get earliest.
-    if (this.reservation === undefined) {
-      this.reservation = reserveEarliest(job, pools, (poolId) => this.runningIn(poolId), this.now);
-      this.reservedFor = job;
+    // EASY: the first other job that cannot start holds the nodes it can get earliest too.
+    if (starving || !this.easyHoldTaken) {
+      this.easyHoldTaken ||= !starving;
+      const free = (pool: PoolCapacity, node: number) => !this.isHeld(pool.pool.id, node);
+      const reservation = reserveEarliest(job, pools, (poolId) => this.runningIn(poolId), this.now, free);
+      if (reservation !== undefined) this.holds.push({ reservation, holder: job, starving });
     }
     if (!this.quota.fitsQuota(job.team, job.resources.gpuType, job.resources.gpus)) {
       return this.why.quotaExhausted(job);
@@ -187,10 +224,7 @@ export class DispatchRound {
       const candidates = this.victims.for(job, pool.pool.id);
       const freeable = candidates.reduce((sum, victim) => sum + victim.running.job.resources.gpus, 0);
       if (freeable + pool.totalFreeGpus() < job.resources.gpus) continue;
-      // A hold by a job this one may preempt anyway (an aged lower class) does not bind it.
-      const holder = this.reservedFor;
-      const bound = holder === undefined || !outranksPreemptible(job, holder);
-      const usable = (node: number) => !bound || this.mayUse(pool, node, job);
+      const usable = (node: number) => this.mayUse(pool, node, job, true);
       const eviction = evictionIn(pool, job, candidates, this.quota, budget, usable);
       if (eviction !== undefined && (best === undefined || totalCost(eviction) < totalCost(best)))
         best = eviction;
@@ -205,12 +239,27 @@ export class DispatchRound {
   private shapeKey(job: Job): string {
     const { gpuType, gpus, nodes, cpus, memoryMiB } = job.resources;
     const reclaims = this.quota.fitsQuota(job.team, gpuType, gpus) ? job.team : 'over-quota';
-    const runtime = this.reservation === undefined ? '' : job.maxRuntimeS;
+    const runtime = this.holds.length === 0 ? '' : job.maxRuntimeS;
     return `${reclaims}|${job.priorityClass}|${job.preemptible}|${gpuType}|${gpus}|${nodes}|${cpus}|${memoryMiB}|${runtime}`;
   }
 
-  private mayUse(pool: PoolCapacity, node: number, job: Job): boolean {
-    return respectsReservation(this.reservation, pool.pool.id, node, job, this.now);
+  /**
+   * Whether `job` may take `node` without delaying a held job. With `evicting`, an EASY hold
+   * by a job that this one may preempt anyway does not bind it; a starvation hold binds all.
+   */
+  private mayUse(pool: PoolCapacity, node: number, job: Job, evicting: boolean): boolean {
+    for (const { reservation, holder, starving } of this.holds) {
+      if (evicting && !starving && outranksPreemptible(job, holder)) continue;
+      if (!respectsReservation(reservation, pool.pool.id, node, job, this.now)) return false;
+    }
+    return true;
+  }
+
+  private isHeld(poolId: string, node: number): boolean {
+    return this.holds.some(
+      ({ reservation }) =>
+        reservation.placement.poolId === poolId && reservation.placement.nodes.includes(node),
+    );
   }
 
   private start(job: Job, placement: Placement): void {
@@ -277,11 +326,4 @@ export class DispatchRound {
 
 function outranksPreemptible(job: Job, other: Job): boolean {
   return classOf(job).mayPreempt && isPreemptible(other) && classOf(other).value < classOf(job).value;
-}
-
-function clusterTotal(pools: readonly Pool[]): Resources {
-  return pools.reduce<Resources>(
-    (total, pool) => addResources(total, scaleResources(pool.node, pool.nodeCount)),
-    NO_RESOURCES,
-  );
 }

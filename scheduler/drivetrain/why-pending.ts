@@ -27,10 +27,10 @@ export class WhyPending {
   }
 
   noCapacity(job: Job): PendingReason {
-    const { gpus, gpuType, nodes } = job.resources;
-    return this.capacityReasons.get(gpuType, gpus * 2 + (job.preemptible ? 1 : 0), () => {
-      const shape = nodes > 1 ? `${gpus} ${gpuType} GPUs over ${nodes} nodes` : `${gpus} ${gpuType} GPUs`;
-      return `no pool the job may use has ${shape} free, and nothing there may be preempted for it`;
+    const { gpus, gpuType, cpus } = job.resources;
+    const detail = (gpus > 0 ? gpus : cpus) * 2 + (job.preemptible ? 1 : 0);
+    return this.capacityReasons.get(gpuType, detail, () => {
+      return `no pool the job may use has ${shapeOf(job)} free, and nothing there may be preempted for it`;
     });
   }
 
@@ -57,11 +57,19 @@ export class WhyPending {
   }
 
   unschedulable(job: Job): PendingReason {
-    const { gpus, gpuType, nodes } = job.resources;
-    return this.unschedulableReasons.get(`${gpuType}|${nodes}|${job.preemptible}`, gpus, () => {
-      return `no ${gpuType} pool the job may use can hold ${gpus} GPUs over ${nodes} node(s), even when empty`;
+    const { gpus, gpuType, nodes, cpus } = job.resources;
+    return this.unschedulableReasons.get(`${gpuType}|${nodes}|${job.preemptible}`, gpus || cpus, () => {
+      return `no pool the job may use can hold ${shapeOf(job)}, even when empty`;
     });
   }
+}
+
+/** What the job asks for, in words: GPUs for GPU work, vCPUs and memory for CPU-only work. */
+function shapeOf(job: Job): string {
+  const { gpus, gpuType, nodes, cpus, memoryMiB } = job.resources;
+  const what =
+    gpus > 0 ? `${gpus} ${gpuType} GPUs` : `${cpus} vCPUs and ${Math.ceil(memoryMiB / 1024)} GiB of memory`;
+  return nodes > 1 ? `${what} over ${nodes} nodes` : what;
 }
 
 /**

@@ -1,6 +1,5 @@
 import { ClusterBook } from '../../scheduler/cluster-book';
-import { JobQueue } from '../../scheduler/job-queue';
-import type { ClusterState, Job } from '../../scheduler/model';
+import { type ClusterState, classOf, type Job } from '../../scheduler/model';
 import { eligiblePools, place } from '../../scheduler/placement';
 import type {
   Decision,
@@ -24,11 +23,27 @@ export interface BatchFairshareConfig {
 }
 
 /**
- * A model of an AWS Batch fair-share job queue, which cannot run here. Each share identifier
- * (team) has a FIFO queue. The share with the least usage × weightFactor dispatches its head
- * job next, where usage is what it runs now plus its decayed recent usage, counted in GPUs
- * (the scarce resource here; Batch counts vCPUs). A share whose head does not fit is passed
- * over for the round. No preemption, no backfill within a share.
+ * Jobs of one share the scheduler looks at: Batch's front of queue is the first 100
+ * RUNNABLE jobs (GetJobQueueSnapshot, FrontOfQueueDetail).
+ */
+const FRONT_OF_QUEUE = 100;
+
+/**
+ * A model of an AWS Batch fair-share job queue, which cannot run here, from its documentation
+ * (https://docs.aws.amazon.com/batch/latest/userguide/fair-share-scheduling.html, the
+ * FairsharePolicy and FrontOfQueueDetail API references, and "Diving deeper into fair-share
+ * scheduling in AWS Batch", AWS HPC blog):
+ * - each share identifier (team) queues its jobs by scheduling priority (the class value),
+ *   then submit time;
+ * - the share with the least usage × weightFactor dispatches next, where usage is vCPU-seconds
+ *   of running and recently completed jobs, decayed over shareDecaySeconds (here, what a
+ *   share holds now plus its decayed average, both in vCPUs);
+ * - computeReservation keeps (computeReservation/100)^activeShares of the vCPUs for inactive
+ *   shares;
+ * - when a share's first job does not fit, Batch places a later, smaller one of the front of
+ *   the queue that does; there are no reservations, so a large job waits until room happens
+ *   to open;
+ * - no preemption (Batch never stops a running job for another).
  */
 export class BatchFairsharePolicy implements SchedulingPolicy {
   readonly name = 'batch-fairshare';
@@ -44,9 +59,18 @@ export class BatchFairsharePolicy implements SchedulingPolicy {
   }
 }
 
+/** One share's jobs of one scheduling priority, in submit order, with lazy removal. */
+interface PriorityLane {
+  readonly priority: number;
+  readonly jobs: Job[];
+  head: number;
+}
+
 class BatchFairshareSession implements PolicySession {
   private readonly book: ClusterBook;
-  private readonly shares = new Map<string, JobQueue>();
+  /** share → lanes, highest priority first. */
+  private readonly shares = new Map<string, PriorityLane[]>();
+  private readonly pendingIds = new Set<string>();
   private readonly decay: DecayedUsage;
 
   constructor(
@@ -54,22 +78,30 @@ class BatchFairshareSession implements PolicySession {
     private readonly config: BatchFairshareConfig,
   ) {
     this.book = new ClusterBook(state);
-    // Batch reads 0 as "current usage only"; a one-second half-life is that, near enough.
-    this.decay = new DecayedUsage(Math.max(1, config.shareDecaySeconds));
-    for (const job of state.pending) this.submit(job);
+    // Batch reads 0 as its minimum window of 600 s.
+    this.decay = new DecayedUsage(config.shareDecaySeconds > 0 ? config.shareDecaySeconds : 600);
+    for (const job of [...state.pending].sort((a, b) => a.submitTime - b.submitTime)) this.submit(job);
   }
 
   submit(job: Job): void {
-    let queue = this.shares.get(job.team);
-    if (queue === undefined) {
-      queue = new JobQueue((queued) => queued.submitTime);
-      this.shares.set(job.team, queue);
+    this.pendingIds.add(job.id);
+    let lanes = this.shares.get(job.team);
+    if (lanes === undefined) {
+      lanes = [];
+      this.shares.set(job.team, lanes);
     }
-    queue.add(job);
+    const priority = classOf(job).value;
+    let lane = lanes.find((candidate) => candidate.priority === priority);
+    if (lane === undefined) {
+      lane = { priority, jobs: [], head: 0 };
+      lanes.push(lane);
+      lanes.sort((a, b) => b.priority - a.priority);
+    }
+    lane.jobs.push(job);
   }
 
   withdraw(jobId: string): void {
-    for (const queue of this.shares.values()) queue.withdraw(jobId);
+    this.pendingIds.delete(jobId);
   }
 
   finish(jobId: string): void {
@@ -83,36 +115,47 @@ class BatchFairshareSession implements PolicySession {
     const usage = this.decay.advance(this.book.usage, running, now);
     const capacity = this.book.capacity();
     const held = new Map<string, number>();
-    for (const { job } of running) held.set(job.team, (held.get(job.team) ?? 0) + job.resources.gpus);
-    const cap = this.usableGpus(held);
-    let inUse = [...held.values()].reduce((sum, gpus) => sum + gpus, 0);
-    const priority = (share: string) =>
-      (this.decay.averageAllocation(usage, share).gpus + (held.get(share) ?? 0)) *
+    for (const { job } of running) held.set(job.team, (held.get(job.team) ?? 0) + job.resources.cpus);
+    const cap = this.usableVcpus(held);
+    let inUse = [...held.values()].reduce((sum, cpus) => sum + cpus, 0);
+    const standing = (share: string) =>
+      (this.decay.averageAllocation(usage, share).cpus + (held.get(share) ?? 0)) *
       (this.config.weightFactors[share] ?? 1);
 
     const started = new Map<string, Job>();
     const starts: StartJob[] = [];
-    const open = new Set([...this.shares].filter(([, queue]) => queue.size > 0).map(([share]) => share));
+    // Starts only take capacity away, so a shape that did not fit stays unfit this round.
+    const unfit = new Set<string>();
+    const open = new Set([...this.shares.keys()].filter((share) => this.front(share).length > 0));
     while (open.size > 0) {
       const share = [...open].reduce((best, next) => {
-        const diff = priority(next) - priority(best);
+        const diff = standing(next) - standing(best);
         return diff < 0 || (diff === 0 && next < best) ? next : best;
       });
-      const queue = this.shares.get(share)!;
-      const head = queue.peek()!;
-      const fitsReservation = inUse + head.resources.gpus <= cap;
-      const placement = fitsReservation ? place(head, eligiblePools(head, capacity)) : undefined;
-      if (placement === undefined) {
+      let chosen: { job: Job; placement: NonNullable<ReturnType<typeof place>> } | undefined;
+      for (const job of this.front(share)) {
+        if (inUse + job.resources.cpus > cap) continue;
+        const shape = `${job.priorityClass}|${job.preemptible}|${job.resources.gpuType}|${job.resources.gpus}|${job.resources.nodes}|${job.resources.cpus}|${job.resources.memoryMiB}`;
+        if (unfit.has(shape)) continue;
+        const placement = place(job, eligiblePools(job, capacity));
+        if (placement === undefined) {
+          unfit.add(shape);
+          continue;
+        }
+        chosen = { job, placement };
+        break;
+      }
+      if (chosen === undefined) {
         open.delete(share);
         continue;
       }
-      queue.pop();
-      capacity.allocate(head.resources, placement);
-      inUse += head.resources.gpus;
-      held.set(share, (held.get(share) ?? 0) + head.resources.gpus);
-      starts.push({ jobId: head.id, placement });
-      started.set(head.id, head);
-      if (queue.size === 0) open.delete(share);
+      const { job, placement } = chosen;
+      this.pendingIds.delete(job.id);
+      capacity.allocate(job.resources, placement);
+      inUse += job.resources.cpus;
+      held.set(share, (held.get(share) ?? 0) + job.resources.cpus);
+      starts.push({ jobId: job.id, placement });
+      started.set(job.id, job);
     }
     const decision = {
       starts,
@@ -124,12 +167,31 @@ class BatchFairshareSession implements PolicySession {
     return decision;
   }
 
-  /** GPUs active shares may hold: computeReservation keeps the rest for inactive shares. */
-  private usableGpus(held: ReadonlyMap<string, number>): number {
-    const total = this.book.pools.reduce((sum, pool) => sum + pool.node.gpus * pool.nodeCount, 0);
+  /** The share's first FRONT_OF_QUEUE pending jobs, in the order Batch considers them. */
+  private front(share: string): Job[] {
+    const front: Job[] = [];
+    for (const lane of this.shares.get(share) ?? []) {
+      while (lane.head < lane.jobs.length && !this.pendingIds.has(lane.jobs[lane.head]!.id)) lane.head++;
+      if (lane.head > 256 && lane.head * 2 > lane.jobs.length) {
+        lane.jobs.splice(0, lane.head);
+        lane.head = 0;
+      }
+      for (let i = lane.head; i < lane.jobs.length && front.length < FRONT_OF_QUEUE; i++) {
+        const job = lane.jobs[i]!;
+        if (this.pendingIds.has(job.id)) front.push(job);
+      }
+      if (front.length >= FRONT_OF_QUEUE) break;
+    }
+    return front;
+  }
+
+  /** vCPUs active shares may hold: computeReservation keeps the rest for inactive shares. */
+  private usableVcpus(held: ReadonlyMap<string, number>): number {
+    const total = this.book.pools.reduce((sum, pool) => sum + pool.node.cpus * pool.nodeCount, 0);
+    if (this.config.computeReservation === 0) return total;
     const active = new Set([
       ...held.keys(),
-      ...[...this.shares].filter(([, q]) => q.size > 0).map(([s]) => s),
+      ...[...this.shares.keys()].filter((share) => this.front(share).length > 0),
     ]);
     const anyInactive = this.book.teams.some((team) => !active.has(team.id));
     return anyInactive ? total * (1 - (this.config.computeReservation / 100) ** active.size) : total;
@@ -137,11 +199,13 @@ class BatchFairshareSession implements PolicySession {
 
   private explain(): WaitingJob[] {
     const waiting: WaitingJob[] = [];
-    for (const queue of this.shares.values()) {
-      const head = queue.peek();
-      for (const job of queue.all())
-        waiting.push({ jobId: job.id, reason: job === head ? HEAD_BLOCKED : BEHIND_HEAD });
+    for (const share of this.shares.keys()) {
+      const [head, ...rest] = this.front(share);
+      if (head !== undefined) waiting.push({ jobId: head.id, reason: HEAD_BLOCKED });
+      for (const job of rest) waiting.push({ jobId: job.id, reason: BEHIND_HEAD });
     }
+    const listed = new Set(waiting.map((w) => w.jobId));
+    for (const jobId of this.pendingIds) if (!listed.has(jobId)) waiting.push({ jobId, reason: BEHIND_HEAD });
     return waiting;
   }
 }

@@ -2,7 +2,7 @@ import type { ClusterState } from '../../scheduler/model';
 import type { Decision, PolicySession, SchedulingPolicy } from '../../scheduler/policy';
 import { QueueOrderSession } from './queue-order';
 
-/** First in, first out, no backfill: a job starts only once everything older has. */
+/** First in, first out, with EASY backfill (see `QueueOrderSession`); no preemption. */
 export class FifoPolicy implements SchedulingPolicy {
   readonly name = 'fifo';
 

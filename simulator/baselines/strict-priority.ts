@@ -5,7 +5,7 @@ import { QueueOrderSession } from './queue-order';
 // Submit times are epoch seconds (< 1e10), so class and submit time pack into one key.
 const CLASS_STRIDE = 1e10;
 
-/** Highest class first, FIFO within a class, no backfill, no preemption. */
+/** Highest class first, FIFO within a class, with EASY backfill; no preemption. */
 export class StrictPriorityPolicy implements SchedulingPolicy {
   readonly name = 'strict-priority';
 

@@ -59,7 +59,7 @@ async function storedJob(overrides: Partial<JobRecord> = {}): Promise<JobRecord>
 
 /** A log stream of `count` events served in pages of `pageSize`, CloudWatch style. */
 function logsClient(count: number, pageSize: number) {
-  return new RecordingClient({
+  return new RecordingClient('logs', {
     GetLogEvents: (input: { nextToken?: string }) => {
       const from = input.nextToken ? Number(input.nextToken.slice(2)) : 0;
       const to = Math.min(count, from + pageSize);
@@ -77,7 +77,7 @@ function source(batch: RecordingClient, logs: RecordingClient): BatchLogSource {
 describe('BatchLogSource', () => {
   test('reads the stream Batch reports for the attempt, from the head', async () => {
     const job = await storedJob();
-    const batch = new RecordingClient({
+    const batch = new RecordingClient('batch', {
       DescribeJobs: () => ({ jobs: [{ container: { logStreamName: STREAM } }] }),
     });
     const logs = logsClient(3, 100);
@@ -96,7 +96,7 @@ describe('BatchLogSource', () => {
 
   test('continues from an offset across pages and says complete once the job ended', async () => {
     const job = await storedJob({ state: 'SUCCEEDED' });
-    const batch = new RecordingClient({
+    const batch = new RecordingClient('batch', {
       DescribeJobs: () => ({ jobs: [{ container: { logStreamName: STREAM } }] }),
     });
 
@@ -107,7 +107,7 @@ describe('BatchLogSource', () => {
 
   test("a gang job's log is its main node's", async () => {
     const job = await storedJob();
-    const batch = new RecordingClient({
+    const batch = new RecordingClient('batch', {
       DescribeJobs: (input: { jobs: string[] }) =>
         input.jobs[0] === 'batch-job-1'
           ? { jobs: [{ nodeProperties: { mainNode: 0, numNodes: 4 } }] }
@@ -121,7 +121,7 @@ describe('BatchLogSource', () => {
 
   test('a job not yet started on Batch has no lines and is not complete', async () => {
     const job = await storedJob();
-    const batch = new RecordingClient({ DescribeJobs: () => ({ jobs: [{ status: 'RUNNABLE' }] }) });
+    const batch = new RecordingClient('batch', { DescribeJobs: () => ({ jobs: [{ status: 'RUNNABLE' }] }) });
     const logs = logsClient(0, 10);
 
     const chunk = await source(batch, logs).read(job.id, 1, 0);

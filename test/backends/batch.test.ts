@@ -1,32 +1,36 @@
-import type { BatchClient, DescribeJobDefinitionsRequest, ListJobsRequest } from '@aws-sdk/client-batch';
+import {
+  type BatchClient,
+  DescribeJobDefinitionsCommand,
+  type DescribeJobDefinitionsRequest,
+  type JobDefinition,
+  type ListJobsRequest,
+} from '@aws-sdk/client-batch';
 import { describe, expect, test } from 'vitest';
 import { BatchBackend, type BatchJobStateChange, batchEventToStatus } from '../../backends/batch';
 import { derivedName } from '../../backends/batch-job-definitions';
 import { JOB_ID, submission } from './fixtures';
 import { RecordingClient } from './recording-client';
+import { synthesizedJobDefinitions } from './synthesized';
 
 const IMAGE = '123456789012.dkr.ecr.us-west-2.amazonaws.com/drivetrain/perception:1.4';
 const NAME = `dt-${JOB_ID}-1`;
 
-/** Batch as CDK deployed it: base definitions running IMAGE, no jobs yet unless given. */
+/** Batch as CDK deploys it: the synthesized base definitions (running IMAGE_OF_BASE), no jobs yet unless given. */
+const DEPLOYED = synthesizedJobDefinitions('dev');
+const IMAGE_OF_BASE = DEPLOYED[0]!.containerProperties?.image;
+
 function batch(jobs: { jobName: string; jobId: string; createdAt: number }[] = []) {
-  const client = new RecordingClient({
+  const client: RecordingClient = new RecordingClient('batch', {
     ListJobs: (input: ListJobsRequest) => ({
       jobSummaryList: jobs.filter((j) => input.filters?.[0]?.values?.includes(j.jobName)),
     }),
-    DescribeJobDefinitions: ({ jobDefinitionName }: DescribeJobDefinitionsRequest) => ({
-      jobDefinitions:
-        jobDefinitionName?.startsWith('drivetrain-dev-') && !/-[0-9a-f]{16}$/.test(jobDefinitionName)
-          ? [
-              {
-                jobDefinitionName,
-                revision: 3,
-                type: 'container',
-                containerProperties: { image: IMAGE, privileged: false },
-                retryStrategy: { attempts: 3 },
-              },
-            ]
-          : [],
+    DescribeJobDefinitions: ({
+      jobDefinitionName,
+    }: DescribeJobDefinitionsRequest): { jobDefinitions: JobDefinition[] } => ({
+      jobDefinitions: [
+        ...DEPLOYED,
+        ...client.inputsOf('RegisterJobDefinition').map((r) => ({ ...(r as JobDefinition), revision: 1 })),
+      ].filter((d) => d.jobDefinitionName === jobDefinitionName),
     }),
     SubmitJob: () => ({ jobId: 'batch-job-1', jobName: NAME }),
   });
@@ -50,7 +54,7 @@ const TAGS = {
 };
 
 describe('BatchBackend.submit', () => {
-  test('submits a single-node GPU job to its class and capacity queue with the team as share', async () => {
+  test('submits a single-node GPU job to the queue of its pool with the team as share', async () => {
     // GIVEN
     const { client, backend } = batch();
 
@@ -62,8 +66,8 @@ describe('BatchBackend.submit', () => {
     expect(client.inputsOf('SubmitJob')).toEqual([
       {
         jobName: NAME,
-        jobQueue: 'drivetrain-dev-a10g-standard-on-demand',
-        jobDefinition: 'drivetrain-dev-gpu',
+        jobQueue: 'drivetrain-dev-a10g-on-demand',
+        jobDefinition: derivedName('drivetrain-dev-gpu', IMAGE),
         shareIdentifier: 'perception',
         schedulingPriorityOverride: 500,
         containerOverrides: {
@@ -83,7 +87,7 @@ describe('BatchBackend.submit', () => {
     ]);
   });
 
-  test('submits a gang job with node overrides to the fleet multi-node queue and definition', async () => {
+  test('submits a gang job with node overrides to the multi-node pool queue and definition', async () => {
     // GIVEN
     const { client, backend } = batch();
     const gang = submission({
@@ -91,7 +95,7 @@ describe('BatchBackend.submit', () => {
         resources: { gpus: 8, gpuType: 'a100', cpus: 86, memoryMiB: 900_000, nodes: 4 },
         priorityClass: 'critical',
       },
-      dispatch: { pool: 'a100-on-demand' },
+      dispatch: { pool: 'a100-multi-node' },
     });
 
     // WHEN
@@ -101,8 +105,8 @@ describe('BatchBackend.submit', () => {
     expect(client.inputsOf('SubmitJob')).toEqual([
       {
         jobName: NAME,
-        jobQueue: 'drivetrain-dev-a100-critical-multi-node',
-        jobDefinition: 'drivetrain-dev-a100-multi-node',
+        jobQueue: 'drivetrain-dev-a100-multi-node',
+        jobDefinition: derivedName('drivetrain-dev-a100-multi-node', IMAGE),
         shareIdentifier: 'perception',
         schedulingPriorityOverride: 1000,
         nodeOverrides: {
@@ -144,8 +148,8 @@ describe('BatchBackend.submit', () => {
     // THEN
     expect(client.inputsOf('SubmitJob')).toMatchObject([
       {
-        jobQueue: 'drivetrain-dev-cpu-preemptible-spot',
-        jobDefinition: 'drivetrain-dev-cpu',
+        jobQueue: 'drivetrain-dev-cpu-spot',
+        jobDefinition: derivedName('drivetrain-dev-cpu', IMAGE),
         schedulingPriorityOverride: 100,
         containerOverrides: {
           resourceRequirements: [
@@ -191,13 +195,20 @@ describe('BatchBackend.submit', () => {
     await backend.submit(submission({ spec: { image }, attempt: 2 }));
 
     // THEN
+    const base = DEPLOYED.find((d) => d.jobDefinitionName === 'drivetrain-dev-gpu')!;
     expect(client.inputsOf('RegisterJobDefinition')).toEqual([
       {
         jobDefinitionName: derived,
         type: 'container',
-        containerProperties: { image, privileged: false },
-        retryStrategy: { attempts: 3 },
-        tags: { 'drivetrain:base-definition': 'drivetrain-dev-gpu' },
+        parameters: base.parameters,
+        schedulingPriority: base.schedulingPriority,
+        retryStrategy: base.retryStrategy,
+        timeout: base.timeout,
+        propagateTags: base.propagateTags,
+        platformCapabilities: base.platformCapabilities,
+        containerProperties: { ...base.containerProperties, image },
+        nodeProperties: undefined,
+        tags: { ...base.tags, 'drivetrain:base-definition': 'drivetrain-dev-gpu' },
       },
     ]);
     expect(client.inputsOf('SubmitJob')).toMatchObject([
@@ -207,11 +218,99 @@ describe('BatchBackend.submit', () => {
   });
 });
 
+describe('requests AWS accepts', () => {
+  test('a job running the image of the deployed definition submits against the definition itself', async () => {
+    const { client, backend } = batch();
+
+    await backend.submit(submission({ spec: { image: IMAGE_OF_BASE } }));
+
+    expect(client.inputsOf('RegisterJobDefinition')).toEqual([]);
+    expect(client.inputsOf('SubmitJob')).toMatchObject([{ jobDefinition: 'drivetrain-dev-gpu' }]);
+  });
+
+  test('the synthesized multi-node definitions take numNodes overrides (open node range)', () => {
+    const multiNode = DEPLOYED.filter((d) => d.type === 'multinode');
+
+    expect(multiNode.length).toBeGreaterThan(0);
+    for (const definition of multiNode) {
+      expect(definition.nodeProperties?.nodeRangeProperties?.map((r) => r.targetNodes)).toEqual(['0:']);
+    }
+  });
+
+  test('a numNodes override of a closed node range is rejected, citing the rule', async () => {
+    // GIVEN a definition with the closed range the L2 writes by default
+    const closed = structuredClone(DEPLOYED.find((d) => d.type === 'multinode')!);
+    closed.nodeProperties!.nodeRangeProperties![0]!.targetNodes = '0:255';
+    const client = new RecordingClient('batch', {
+      DescribeJobDefinitions: () => ({ jobDefinitions: [closed] }),
+    });
+
+    // WHEN
+    await client.send(new DescribeJobDefinitionsCommand({ jobDefinitionName: closed.jobDefinitionName }));
+    const submit = client.problemsOf('SubmitJob', {
+      jobName: NAME,
+      jobQueue: 'drivetrain-dev-a100-multi-node',
+      jobDefinition: closed.jobDefinitionName,
+      nodeOverrides: { numNodes: 4 },
+    });
+
+    // THEN
+    expect(submit).toEqual([
+      expect.stringMatching(
+        /^batch-numnodes-open-range: numNodes 4 overrides a definition without an open-ended node range \(0:255\).*API_NodeOverrides/,
+      ),
+    ]);
+  });
+
+  test.each([
+    [{ jobName: '-starts-with-a-dash' }, /batch-job-name/],
+    [{ shareIdentifier: 'team-a' }, /batch-share-identifier/],
+    [{ schedulingPriorityOverride: 10_000 }, /batch-scheduling-priority/],
+    [{ timeout: { attemptDurationSeconds: 30 } }, /batch-timeout-minimum/],
+    [{ retryStrategy: { attempts: 11 } }, /batch-retry-strategy/],
+    [{ arrayProperties: { size: 10_001 } }, /batch-array-size/],
+    [
+      { containerOverrides: { environment: [{ name: 'AWS_BATCH_JOB_ID', value: 'x' }] } },
+      /batch-no-aws-batch-variables/,
+    ],
+    [{ tags: { 'aws:owner': 'me' } }, /batch-tags/],
+  ])('breaking a documented SubmitJob rule (%o) is rejected', (change, rule) => {
+    const client = new RecordingClient('batch');
+    const request = { jobName: NAME, jobQueue: 'q', jobDefinition: 'drivetrain-dev-cpu', ...change };
+
+    expect(client.problemsOf('SubmitJob', request).join('\n')).toMatch(rule);
+  });
+
+  test('the model refuses types, enums and unknown members', () => {
+    const client = new RecordingClient('batch');
+
+    expect(
+      client.problemsOf('SubmitJob', {
+        jobName: NAME,
+        jobQueue: 'q',
+        jobDefinition: 'd',
+        timeout: { attemptDurationSeconds: '60' },
+        retryStrategy: { attempts: 2, evaluateOnExit: [{ action: 'retry' }] },
+        queue: 'typo',
+      }),
+    ).toEqual(
+      expect.arrayContaining([
+        'SubmitJob.timeout.attemptDurationSeconds: expected an integer (Integer)',
+        'SubmitJob.retryStrategy.evaluateOnExit[0].action: "retry" is not one of RETRY, EXIT',
+        'SubmitJob.queue: not a member of the request',
+      ]),
+    );
+    expect(
+      client.problemsOf('DescribeJobs', { jobs: Array.from({ length: 101 }, (_, i) => `id-${i}`) }),
+    ).toEqual([]);
+  });
+});
+
 describe('BatchBackend.findByName', () => {
   test('lists jobs of any status by name on the recorded queue', async () => {
     // GIVEN
     const { client, backend } = batch([{ jobName: NAME, jobId: 'batch-job-7', createdAt: 1 }]);
-    const { dispatch } = submission({ dispatch: { queue: 'drivetrain-dev-a10g-standard-on-demand' } });
+    const { dispatch } = submission({ dispatch: { queue: 'drivetrain-dev-a10g-on-demand' } });
 
     // WHEN
     const found = await backend.findByName(dispatch);
@@ -222,14 +321,14 @@ describe('BatchBackend.findByName', () => {
       {
         command: 'ListJobs',
         input: {
-          jobQueue: 'drivetrain-dev-a10g-standard-on-demand',
+          jobQueue: 'drivetrain-dev-a10g-on-demand',
           filters: [{ name: 'JOB_NAME', values: [NAME] }],
         },
       },
     ]);
   });
 
-  test('without a recorded queue, searches the queue of each class on the pool', async () => {
+  test('without a recorded queue, searches the queue of the pool', async () => {
     // GIVEN
     const { client, backend } = batch();
     const { dispatch } = submission({ dispatch: { pool: 'a10g-spot', capacityType: 'spot' } });
@@ -240,9 +339,7 @@ describe('BatchBackend.findByName', () => {
     // THEN
     expect(found).toBeUndefined();
     expect(client.inputsOf('ListJobs').map((i) => (i as ListJobsRequest).jobQueue)).toEqual([
-      'drivetrain-dev-a10g-critical-spot',
-      'drivetrain-dev-a10g-standard-spot',
-      'drivetrain-dev-a10g-preemptible-spot',
+      'drivetrain-dev-a10g-spot',
     ]);
   });
 
@@ -252,7 +349,7 @@ describe('BatchBackend.findByName', () => {
       { jobName: NAME, jobId: 'older', createdAt: 1 },
       { jobName: NAME, jobId: 'newer', createdAt: 2 },
     ]);
-    const { dispatch } = submission({ dispatch: { queue: 'drivetrain-dev-a10g-standard-on-demand' } });
+    const { dispatch } = submission({ dispatch: { queue: 'drivetrain-dev-a10g-on-demand' } });
 
     // WHEN
     const found = await backend.findByName(dispatch);

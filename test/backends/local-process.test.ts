@@ -277,6 +277,105 @@ describe('LocalProcessBackend', () => {
   });
 });
 
+describe('LocalProcessBackend limits and environment', () => {
+  test('stops an attempt that runs past its maxRuntimeS: FAILED, "timed out"', async () => {
+    // GIVEN an attempt limited to half a second (the spec's minimum is 60 s; the backend takes any)
+    const base = nodeJob('setInterval(() => {}, 1000)');
+    const attempt = { ...base, job: { ...base.job, spec: { ...base.job.spec, maxRuntimeS: 0.5 } } };
+
+    // WHEN
+    const started = Date.now();
+    await backend.submit(attempt);
+    const ended = await statuses.ended(attempt.dispatch.name);
+
+    // THEN
+    expect(ended).toMatchObject({ state: 'FAILED', reason: 'timed out' });
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  test("gives a job a minimal environment, never the runtime's own (no credentials)", async () => {
+    // GIVEN a runtime with secrets in its environment
+    process.env.AWS_SECRET_ACCESS_KEY = 'do-not-leak';
+    const attempt = nodeJob('console.log(JSON.stringify(Object.keys(process.env).sort()))');
+
+    // WHEN
+    try {
+      await backend.submit(attempt);
+      await statuses.ended(attempt.dispatch.name);
+    } finally {
+      delete process.env.AWS_SECRET_ACCESS_KEY;
+    }
+
+    // THEN
+    const names = JSON.parse(logOf(attempt)) as string[];
+    expect(names).not.toContain('AWS_SECRET_ACCESS_KEY');
+    expect(names.filter((n) => !n.startsWith('DRIVETRAIN_'))).toEqual(
+      expect.arrayContaining(['CUDA_VISIBLE_DEVICES', 'MASTER_ADDR', 'MASTER_PORT', 'WANDB_MODE']),
+    );
+    for (const name of names) {
+      expect(name).toMatch(
+        /^(DRIVETRAIN_\w+|CUDA_VISIBLE_DEVICES|MASTER_ADDR|MASTER_PORT|WANDB_MODE|PATH|HOME|USER|LOGNAME|SHELL|LANG|LC_ALL|LC_CTYPE|TZ|TMPDIR)$/,
+      );
+    }
+  });
+});
+
+describe('LocalProcessBackend across a crash of the runtime', () => {
+  let runDir: string;
+  beforeEach(() => {
+    runDir = mkdtempSync(join(tmpdir(), 'drivetrain-run-'));
+  });
+  afterEach(() => rmSync(runDir, { recursive: true, force: true }));
+
+  const withRecords = (onStatus = statuses.onStatus) =>
+    new LocalProcessBackend({ logDir, runDir, onStatus, gpusPerNode: 4, killGraceMs: 300 });
+
+  test('reconcile reports running and ended attempts, so a lost status report is repaired', async () => {
+    // GIVEN a backend whose reports all go nowhere
+    const deaf = withRecords(() => undefined);
+    const long = nodeJob('setInterval(() => {}, 1000)', {}, `${JOB_ID.slice(0, -2)}2a`);
+    const short = nodeJob('process.exit(0)', {}, `${JOB_ID.slice(0, -2)}2b`);
+    await deaf.submit(long);
+    await deaf.submit(short);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+
+    // WHEN
+    const known = await deaf.reconcile([long.dispatch, short.dispatch, nodeJob('').dispatch]);
+
+    // THEN
+    expect(known.get(long.dispatch.name)).toMatchObject({ state: 'RUNNING' });
+    expect(known.get(short.dispatch.name)).toMatchObject({ state: 'SUCCEEDED', exitCode: 0 });
+    expect(known.has(nodeJob('').dispatch.name)).toBe(false);
+    await deaf.terminate(long.dispatch, 'cancelled by user');
+  });
+
+  test('a restarted runtime kills what the last one left running, and reports those attempts INTERRUPTED', async () => {
+    // GIVEN an attempt started by a runtime that then died without cleaning up
+    const before = withRecords(() => undefined);
+    const attempt = nodeJob("console.log('pid', process.pid); setInterval(() => {}, 1000)");
+    await before.submit(attempt);
+    await logContains(attempt, 'pid');
+    const pid = Number(/pid (\d+)/.exec(logOf(attempt))?.[1]);
+
+    // WHEN a new lifetime starts over the same records
+    const after = withRecords();
+    const reaped = await after.recover();
+    const known = await after.reconcile([attempt.dispatch]);
+
+    // THEN
+    expect(reaped).toEqual([attempt.dispatch.name]);
+    expect(isAlive(pid)).toBe(false);
+    expect(known.get(attempt.dispatch.name)).toMatchObject({
+      state: 'INTERRUPTED',
+      reason: 'interrupted: the local runtime stopped while the attempt ran',
+    });
+    // An attempt of an earlier lifetime is found by name and never run a second time.
+    expect(await after.findByName(attempt.dispatch)).toEqual({ backendJobId: attempt.dispatch.name });
+    await after.submit(attempt);
+    expect(statuses.statesOf(attempt.dispatch.name)).toEqual([]);
+  });
+});
+
 describe('attemptLogPath', () => {
   test('refuses a job id that would leave the log directory', () => {
     // GIVEN / WHEN / THEN

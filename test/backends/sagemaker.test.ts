@@ -5,7 +5,6 @@ import {
   type SageMakerBackendOptions,
   sagemakerEventToStatus,
 } from '../../backends/sagemaker';
-import { trainingInstanceFor } from '../../backends/sagemaker-instances';
 import { JOB_ID, submission } from './fixtures';
 import { RecordingClient } from './recording-client';
 
@@ -23,8 +22,11 @@ const OPTIONS: SageMakerBackendOptions = {
 const serviceError = (name: string, message: string) =>
   new SageMakerServiceException({ name, message, $fault: 'client', $metadata: {} });
 
-function sagemaker(responders: ConstructorParameters<typeof RecordingClient>[0] = {}) {
-  const client = new RecordingClient({ CreateTrainingJob: () => ({ TrainingJobArn: ARN }), ...responders });
+function sagemaker(responders: ConstructorParameters<typeof RecordingClient>[1] = {}) {
+  const client = new RecordingClient('sagemaker', {
+    CreateTrainingJob: () => ({ TrainingJobArn: ARN }),
+    ...responders,
+  });
   return { client, backend: new SageMakerBackend(client.as<SageMakerClient>(), OPTIONS) };
 }
 
@@ -38,12 +40,8 @@ const BASE_REQUEST = {
   },
   RoleArn: OPTIONS.roleArn,
   OutputDataConfig: { S3OutputPath: OPTIONS.outputUri, KmsKeyId: OPTIONS.kmsKeyId },
-  ResourceConfig: {
-    InstanceType: 'ml.g5.12xlarge',
-    InstanceCount: 2,
-    VolumeSizeInGB: 200,
-    VolumeKmsKeyId: OPTIONS.kmsKeyId,
-  },
+  // g5 has local NVMe storage: no EBS volume, so no volume size and no volume key.
+  ResourceConfig: { InstanceType: 'ml.g5.12xlarge', InstanceCount: 2 },
   CheckpointConfig: {
     S3Uri: `s3://drivetrain-staging-artifacts/sagemaker/checkpoints/${JOB_ID}`,
     LocalPath: '/opt/ml/checkpoints',
@@ -66,7 +64,12 @@ describe('SageMakerBackend.submit', () => {
     const { client, backend } = sagemaker();
 
     // WHEN
-    const result = await backend.submit(submission({ spec: twoNodes, dispatch: { backend: 'sagemaker' } }));
+    const result = await backend.submit(
+      submission({
+        spec: twoNodes,
+        dispatch: { backend: 'sagemaker', pool: 'sagemaker-g5.12xlarge-on-demand' },
+      }),
+    );
 
     // THEN
     expect(result).toEqual({ backendJobId: ARN });
@@ -85,7 +88,10 @@ describe('SageMakerBackend.submit', () => {
   test('uses managed spot with a wait budget on top of the runtime when placed on spot', async () => {
     // GIVEN
     const { client, backend } = sagemaker();
-    const spot = submission({ spec: twoNodes, dispatch: { pool: 'a10g-spot', capacityType: 'spot' } });
+    const spot = submission({
+      spec: twoNodes,
+      dispatch: { pool: 'sagemaker-g5.12xlarge-spot', capacityType: 'spot' },
+    });
 
     // WHEN
     await backend.submit(spot);
@@ -110,7 +116,9 @@ describe('SageMakerBackend.submit', () => {
     });
 
     // WHEN
-    const result = await backend.submit(submission());
+    const result = await backend.submit(
+      submission({ dispatch: { pool: 'sagemaker-g5.12xlarge-on-demand' } }),
+    );
 
     // THEN
     expect(result).toEqual({ backendJobId: ARN });
@@ -118,28 +126,92 @@ describe('SageMakerBackend.submit', () => {
   });
 });
 
-describe('trainingInstanceFor', () => {
+describe('instance type', () => {
   test.each([
-    [{ gpus: 1, gpuType: 'a10g', cpus: 8, memoryMiB: 48 * 1024 }, 'ml.g5.4xlarge'],
-    [{ gpus: 2, gpuType: 'l4', cpus: 8, memoryMiB: 16_384 }, 'ml.g6.12xlarge'],
-    [{ gpus: 8, gpuType: 'h100', cpus: 96, memoryMiB: 1_000_000 }, 'ml.p5.48xlarge'],
-    [{ gpus: 0, cpus: 16, memoryMiB: 32_768 }, 'ml.m5.4xlarge'],
-  ])('puts %o on %s, the smallest instance that holds it', (resources, expected) => {
+    ['sagemaker-g5.12xlarge-on-demand', 'ml.g5.12xlarge'],
+    ['sagemaker-p4d.24xlarge-spot', 'ml.p4d.24xlarge'],
+  ])('a job placed on %s runs on %s', async (pool, instanceType) => {
     // GIVEN
-    const { job } = submission({ spec: { resources } });
+    const { client, backend } = sagemaker();
 
-    // WHEN / THEN
-    expect(trainingInstanceFor(job.spec).type).toBe(expected);
+    // WHEN
+    await backend.submit(submission({ dispatch: { backend: 'sagemaker', pool } }));
+
+    // THEN
+    expect(client.inputsOf('CreateTrainingJob')).toMatchObject([
+      { ResourceConfig: { InstanceType: instanceType } },
+    ]);
   });
 
-  test('refuses a node no instance can hold', () => {
-    // GIVEN
-    const { job } = submission({
-      spec: { resources: { gpus: 16, gpuType: 'a100', cpus: 8, memoryMiB: 1024 } },
-    });
+  test('instances without local storage get an EBS volume encrypted with the key', async () => {
+    const { client, backend } = sagemaker();
 
-    // WHEN / THEN
-    expect(() => trainingInstanceFor(job.spec)).toThrow(/no SageMaker instance has 16 a100 GPUs/);
+    await backend.submit(
+      submission({
+        spec: { resources: { gpus: 0, cpus: 4, memoryMiB: 8192 } },
+        dispatch: { pool: 'sagemaker-m5.xlarge-on-demand' },
+      }),
+    );
+
+    expect(client.inputsOf('CreateTrainingJob')).toMatchObject([
+      {
+        ResourceConfig: {
+          InstanceType: 'ml.m5.xlarge',
+          VolumeSizeInGB: 200,
+          VolumeKmsKeyId: OPTIONS.kmsKeyId,
+        },
+      },
+    ]);
+  });
+
+  test('a volume key on an instance type with local NVMe storage (p4d) is rejected, citing the rule', () => {
+    const client = new RecordingClient('sagemaker');
+    const request = {
+      ...BASE_REQUEST,
+      ResourceConfig: { InstanceType: 'ml.p4d.24xlarge', InstanceCount: 1, VolumeKmsKeyId: OPTIONS.kmsKeyId },
+      StoppingCondition: { MaxRuntimeInSeconds: 3600 },
+    };
+
+    expect(client.problemsOf('CreateTrainingJob', request)).toEqual([
+      expect.stringMatching(
+        /^sagemaker-no-volume-key-on-instance-storage: VolumeKmsKeyId on ml\.p4d\.24xlarge.*API_ResourceConfig/,
+      ),
+    ]);
+  });
+
+  test.each([
+    [
+      {
+        EnableManagedSpotTraining: true,
+        StoppingCondition: { MaxRuntimeInSeconds: 7200, MaxWaitTimeInSeconds: 3600 },
+      },
+      /sagemaker-spot-wait-time/,
+    ],
+    [{ StoppingCondition: { MaxRuntimeInSeconds: 29 * 86_400 } }, /sagemaker-max-runtime/],
+    [
+      { AlgorithmSpecification: { ...BASE_REQUEST.AlgorithmSpecification, TrainingImage: 'python 3' } },
+      /sagemaker-image-reference/,
+    ],
+    [
+      { Environment: Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`V${i}`, 'x'])) },
+      /Environment: 101 entries, at most 100/,
+    ],
+    [{ Environment: { LONG: 'x'.repeat(513) } }, /Environment\.LONG: 513 characters, at most 512/],
+    [{ Tags: [{ Key: 'project', Value: 'a|b' }] }, /does not match|sagemaker-tags/],
+    [{ TrainingJobName: `dt-${'x'.repeat(70)}` }, /TrainingJobName: 73 characters, at most 63/],
+  ])('breaking the model or a documented rule (%o) is rejected', (change, rule) => {
+    const client = new RecordingClient('sagemaker');
+    const request = { ...BASE_REQUEST, StoppingCondition: { MaxRuntimeInSeconds: 3600 }, ...change };
+
+    expect(client.problemsOf('CreateTrainingJob', request).join('\n')).toMatch(rule);
+  });
+
+  test('refuses a placement on a pool that is not SageMaker capacity', async () => {
+    const { backend } = sagemaker();
+
+    await expect(backend.submit(submission({ dispatch: { pool: 'a10g-on-demand' } }))).rejects.toThrow(
+      /pool a10g-on-demand is not a SageMaker pool/,
+    );
   });
 });
 

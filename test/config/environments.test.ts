@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
-import { allEnvironments, environmentConfig } from '../../config/environments';
-import { planQueues } from '../../config/queues';
-import { type EnvironmentInput, fleetGpuCapacity, parseEnvironment } from '../../config/schema';
+import { allEnvironments, environmentConfig, parseEnvironment } from '../../config/environments';
+import { BATCH_JOB_QUEUE_QUOTA, planQueues } from '../../config/queues';
+import { type EnvironmentInput, fleetGpuCapacity } from '../../config/schema';
 
 const devInput = (): EnvironmentInput => structuredClone(environmentConfig('dev')) as EnvironmentInput;
 
@@ -47,18 +47,43 @@ describe('environment config', () => {
 
     expect(() => parseEnvironment(input)).toThrow(/duplicate team perception/);
   });
+
+  test('a role listed under two teams is rejected, naming both', () => {
+    const input = devInput();
+    const role = 'arn:aws:iam::111111111111:role/researchers';
+    input.teams[0]!.principals = [role];
+    input.teams[1]!.principals = [role];
+
+    expect(() => parseEnvironment(input)).toThrow(
+      /teams\.1\.principals\.0: arn:aws:iam::111111111111:role\/researchers is already a principal of team perception/,
+    );
+  });
+
+  test('an EKS fleet that does not exist is rejected with its field path', () => {
+    const input = devInput();
+    input.eks.gpuFleets = [{ fleet: 'tpu', onDemandNodes: 1, spotNodes: 0 }];
+
+    expect(() => parseEnvironment(input)).toThrow(/eks\.gpuFleets\.0\.fleet: unknown fleet tpu/);
+  });
+
+  test('a SageMaker instance type outside the catalogue is rejected', () => {
+    const input = devInput();
+    input.sagemaker!.instances = [{ instanceType: 'ml.z9.huge', onDemandQuota: 1, spotQuota: 0 }];
+
+    expect(() => parseEnvironment(input)).toThrow(/sagemaker\.instances\.0\.instanceType/);
+  });
 });
 
 describe('queue plan', () => {
   test('stays within the Batch job-queue quota in every environment', () => {
-    for (const env of allEnvironments()) expect(planQueues(env).length).toBeLessThanOrEqual(50);
+    for (const env of allEnvironments())
+      expect(planQueues(env).length).toBeLessThanOrEqual(BATCH_JOB_QUEUE_QUOTA);
   });
 
   test('never plans a queue on capacity the fleet does not have', () => {
     // dev's l4 fleet is spot-only.
     const l4 = planQueues(environmentConfig('dev')).filter((q) => q.fleet === 'l4');
 
-    expect(l4.every((q) => q.computeEnvironments.every((c) => c === 'spot'))).toBe(true);
-    expect(l4.some((q) => q.priorityClass === 'critical')).toBe(false);
+    expect(l4.map((q) => q.capacity)).toEqual(['spot']);
   });
 });

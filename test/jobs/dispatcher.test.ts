@@ -228,10 +228,11 @@ describe('dispatcher state', () => {
 
     await dispatcher({ stateStore }).round();
 
-    // Three 4-GPU jobs, one 4-GPU on-demand node: one starts, two wait with this round's reasons.
+    // Three 4-GPU standard jobs, one 4-GPU node each on-demand and spot (standard work may
+    // fall back to spot): two start, one waits with this round's reason.
     const queues = (await stateStore.load())?.queues;
     const perception = queues?.teams.find((team) => team.team === 'perception');
-    expect(perception).toMatchObject({ pending: 2, running: 1, gpusInUse: { a10g: 4 } });
+    expect(perception).toMatchObject({ pending: 1, running: 2, gpusInUse: { a10g: 8 } });
     expect(perception?.heads.map((head) => head.reason?.code)).not.toContain('queued');
     expect(queues?.pools.find((pool) => pool.pool === 'a10g-on-demand')?.gpusInUse).toBe(4);
   });
@@ -327,7 +328,7 @@ describe('crash between the backend submit and the state write', () => {
     });
   });
 
-  test('a crash before the backend saw the submit is healed by submitting under the same name', async () => {
+  test('a submit lost in transit is retried after its backoff under the same name', async () => {
     const { job } = await service.submit('perception', spec());
     let first = true;
     const flaky = new RecordingBackend();
@@ -335,15 +336,18 @@ describe('crash between the backend submit and the state write', () => {
     flaky.submit = async (submission) => {
       if (first) {
         first = false;
-        throw new Error('killed before the request left');
+        throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
       }
       return original(submission);
     };
-    await expect(dispatcher({ backends: { local: flaky } }).round()).rejects.toThrow();
+    await dispatcher({ backends: { local: flaky } }).round();
+    expect(await get(job)).toMatchObject({ state: 'DISPATCHED', backendRetry: { op: 'submit', count: 1 } });
 
+    now = new Date(now.getTime() + 60_000);
     await dispatcher({ backends: { local: flaky } }).round();
 
     expect(flaky.created).toBe(1);
     expect((await get(job)).dispatch?.backendJobId).toBe('backend-1');
+    expect((await get(job)).backendRetry).toBeUndefined();
   });
 });

@@ -1,5 +1,6 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, test } from 'vitest';
+import { capacityPools } from '../../config/capacity';
 import { environmentConfig } from '../../config/environments';
 import { queueName } from '../../config/queues';
 import { computeTemplate, propertiesOf } from './app-fixture';
@@ -131,26 +132,23 @@ describe('job queues', () => {
       .Properties.ComputeEnvironmentOrder.toSorted((a, b) => a.Order - b.Order)
       .map((o) => o.ComputeEnvironment['Fn::GetAtt'][0]);
 
-  test('the top tier runs on on-demand capacity only', () => {
-    const critical = order(queueName('dev', 'a10g', 'critical', 'on-demand'));
+  test.each([
+    ['a10g-on-demand', /OnDemand/],
+    ['a10g-spot', /Spot/],
+    ['a100-multi-node', /MultiNode/],
+    ['cpu-spot', /Spot/],
+  ])('the %s queue feeds exactly its own compute environment, so nothing spills', (pool, environment) => {
+    const environments = order(queueName('dev', pool));
 
-    expect(critical).toHaveLength(1);
-    expect(critical[0]).toMatch(/OnDemand/);
+    expect(environments).toHaveLength(1);
+    expect(environments[0]).toMatch(environment);
   });
 
-  test('preemptible work tries spot first and overflows to on-demand', () => {
-    const preemptible = order(queueName('dev', 'a10g', 'preemptible', 'spot'));
+  test('there is one queue per Batch pool of the capacity model, and no other', () => {
+    const names = propertiesOf(computeTemplate('dev'), 'AWS::Batch::JobQueue').map((q) => q.JobQueueName);
+    const batchPools = capacityPools(environmentConfig('dev')).filter((p) => p.backend === 'batch');
 
-    expect(preemptible[0]).toMatch(/Spot/);
-    expect(preemptible[1]).toMatch(/OnDemand/);
-  });
-
-  test('higher classes get higher queue priority', () => {
-    const priority = (cls: 'critical' | 'standard' | 'preemptible') =>
-      queue(queueName('dev', 'a10g', cls, 'on-demand')).Properties.Priority;
-
-    expect(priority('critical')).toBeGreaterThan(priority('standard'));
-    expect(priority('standard')).toBeGreaterThan(priority('preemptible'));
+    expect(names.sort()).toEqual(batchPools.map((p) => queueName('dev', p.id)).sort());
   });
 
   test('every queue uses the fair-share policy', () => {

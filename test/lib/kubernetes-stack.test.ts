@@ -143,10 +143,11 @@ describe('KubernetesStack', () => {
     test("GPU groups use the fleet's instance types and scale from zero to the configured maximum", () => {
       for (const ng of gpuNodegroups(dev.template)) {
         expect(ng.InstanceTypes).toEqual(['g5.12xlarge', 'g5.48xlarge']);
+        const entry = devConfig.eks.gpuFleets.find((f) => f.fleet === 'a10g')!;
         expect(ng.ScalingConfig).toEqual({
           MinSize: 0,
           DesiredSize: 0,
-          MaxSize: devConfig.eks.maxGpuNodesPerGroup,
+          MaxSize: ng.CapacityType === 'SPOT' ? entry.spotNodes : entry.onDemandNodes,
         });
       }
     });
@@ -204,10 +205,10 @@ describe('KubernetesStack', () => {
       const devGpu = gpuNodegroups(dev.template);
       const prodGpu = gpuNodegroups(prod.template);
 
-      // One on-demand group per fleet, plus a spot group where the fleet buys spot.
+      // A group per fleet and capacity type with nodes in config.
       const expectedGroups = (config: typeof devConfig) =>
         config.eks.gpuFleets.reduce(
-          (n, name) => n + 1 + (config.gpuFleets.find((f) => f.name === name)!.spotMaxVcpus > 0 ? 1 : 0),
+          (n, entry) => n + (entry.onDemandNodes > 0 ? 1 : 0) + (entry.spotNodes > 0 ? 1 : 0),
           0,
         );
       expect(devGpu).toHaveLength(expectedGroups(devConfig));
@@ -217,7 +218,7 @@ describe('KubernetesStack', () => {
       ).toEqual(['ON_DEMAND']);
       expect(prodGpu.length).toBeGreaterThan(devGpu.length);
       expect(new Set(prodGpu.map((ng) => ng.Labels['drivetrain/gpu-type']))).toEqual(
-        new Set(prodConfig.eks.gpuFleets),
+        new Set(prodConfig.eks.gpuFleets.map((f) => f.fleet)),
       );
       expect(Math.min(...prodGpu.map((ng) => ng.ScalingConfig.MaxSize))).toBeGreaterThan(
         Math.max(...devGpu.map((ng) => ng.ScalingConfig.MaxSize)),

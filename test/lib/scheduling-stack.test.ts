@@ -108,28 +108,7 @@ describe('SchedulingStack', () => {
         'job submissions',
         { EventPattern: { source: ['drivetrain.jobs'], 'detail-type': ['Drivetrain Job Submitted'] } },
       ],
-      [
-        "state changes of jobs in Drivetrain's Batch queues only",
-        {
-          EventPattern: {
-            source: ['aws.batch'],
-            'detail-type': ['Batch Job State Change'],
-            detail: {
-              jobQueue: [{ prefix: 'arn:aws:batch:us-east-1:111111111111:job-queue/drivetrain-dev-' }],
-            },
-          },
-        },
-      ],
-      [
-        'state changes of dt- SageMaker training jobs only',
-        {
-          EventPattern: {
-            source: ['aws.sagemaker'],
-            'detail-type': ['SageMaker Training Job State Change'],
-            detail: { TrainingJobName: [{ prefix: 'dt-' }] },
-          },
-        },
-      ],
+      // Batch and SageMaker state changes reach it through SQS: test/lib/dispatcher-triggers.test.ts.
     ])('is woken by %s, with retries and a dead-letter queue', (_name, trigger) => {
       template.hasResourceProperties('AWS::Events::Rule', {
         ...trigger,

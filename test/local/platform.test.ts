@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -144,6 +144,48 @@ describe('local runtime, over HTTP, with real processes', () => {
     expect(after.some((s) => s.preemptions >= 1)).toBe(true);
     for (const sweep of after) await call('DELETE', `/jobs/${sweep.id}`, 'mapping');
     for (const sweep of after) await waitFor('mapping', sweep.id, inState('CANCELLED'), 10_000);
+  });
+
+  test('a preempted training job resumes from its checkpoint on its next attempt, not from epoch 1', async () => {
+    // GIVEN preemptible training jobs holding every a10g slot, a few epochs in
+    const sweeps = [];
+    for (let i = 0; i < 4; i++)
+      sweeps.push(
+        await submit(
+          'mapping',
+          gpuJob(`resumable-${i}`, ['python3', 'examples/train_sample.py', '14', '0.3'], {
+            priorityClass: 'preemptible',
+          }),
+        ),
+      );
+    for (const sweep of sweeps) await waitFor('mapping', sweep.id, inState('RUNNING'));
+    const logOf = (id: string, attempt: number) =>
+      readFileSync(join(dataDir, 'logs', id, `attempt-${attempt}.log`), 'utf8');
+    for (const sweep of sweeps) {
+      const deadline = Date.now() + 20_000;
+      while (!logOf(sweep.id, 1).includes('epoch 2/14') && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+
+    // WHEN critical work needs those GPUs
+    const release = await submit(
+      'perception',
+      gpuJob('release-gate', ['sleep', '1'], { priorityClass: 'critical' }),
+    );
+    await waitFor('perception', release.id, inState('SUCCEEDED'), 20_000);
+
+    // THEN the victim went back to the queue, and its next attempt picked up at its last checkpoint
+    const after = await Promise.all(
+      sweeps.map((s) => waitFor('mapping', s.id, inState('SUCCEEDED', 'FAILED'), 40_000)),
+    );
+    const victims = after.filter((s) => s.preemptions >= 1);
+    expect(victims.length).toBeGreaterThan(0);
+    for (const victim of victims) {
+      expect(victim.state).toBe('SUCCEEDED');
+      const resumed = logOf(victim.id, victim.attempt);
+      expect(resumed).toMatch(/resuming from epoch ([2-9]|1[0-4])\b/);
+      expect(resumed).not.toContain('epoch 1/14');
+    }
   });
 
   test('a gang job starts all its nodes together, each knowing its rank', async () => {

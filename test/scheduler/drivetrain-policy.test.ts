@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { DEFAULT_DRIVETRAIN_CONFIG, DrivetrainPolicy } from '../../scheduler/drivetrain/policy';
+import type { Team } from '../../scheduler/model';
 import { job, NOW, pool, running, state, team } from './fixtures';
 
 const policy = new DrivetrainPolicy();
@@ -60,21 +61,46 @@ describe('placement', () => {
 describe('priority and aging', () => {
   test('GIVEN one free GPU WHEN a critical and a standard job wait THEN the critical job starts', () => {
     const pools = [pool('od', 1)];
+    const teams = [team('a', 1), team('c', 7)];
     const busy = running(job('r', { gpus: 7, team: 'c', priorityClass: 'critical' }), 'od', [0]);
     const pending = [job('std', { submitTime: NOW - 500 }), job('crit', { priorityClass: 'critical' })];
-    const decision = policy.decide(state({ pools, running: [busy], pending }), NOW);
+    const decision = policy.decide(state({ pools, teams, running: [busy], pending }), NOW);
     expect(startedIds(decision)).toEqual(['crit']);
   });
 
-  test('GIVEN a preemptible job waiting two aging steps WHEN a fresh standard job competes for one GPU THEN the aged job starts', () => {
+  // Regression: aging used to lift a job one class per step, so after two steps preemptible
+  // work went before fresh standard work (and old standard work before fresh critical work).
+  test('GIVEN a preemptible job waiting three aging steps WHEN a fresh standard job competes for one GPU THEN the standard job starts', () => {
     const pools = [pool('od', 1)];
     const busy = running(job('r', { gpus: 7, priorityClass: 'critical' }), 'od', [0]);
     const aged = job('old', {
       priorityClass: 'preemptible',
-      submitTime: NOW - 2 * DEFAULT_DRIVETRAIN_CONFIG.agingStepS - 1,
+      submitTime: NOW - 3 * DEFAULT_DRIVETRAIN_CONFIG.agingStepS - 1,
     });
     const decision = policy.decide(state({ pools, running: [busy], pending: [job('fresh'), aged] }), NOW);
-    expect(startedIds(decision)).toEqual(['old']);
+    expect(startedIds(decision)).toEqual(['fresh']);
+  });
+
+  test('GIVEN standard work waiting three aging steps WHEN a fresh critical job competes for one GPU THEN the critical job starts', () => {
+    const pools = [pool('od', 1)];
+    const teams = [team('a', 1), team('b', 0), team('c', 7)];
+    const busy = running(job('r', { gpus: 7, team: 'c', priorityClass: 'critical' }), 'od', [0]);
+    const aged = job('old', { submitTime: NOW - 3 * DEFAULT_DRIVETRAIN_CONFIG.agingStepS - 1 });
+    const fresh = job('crit', { priorityClass: 'critical', team: 'b' });
+    const decision = policy.decide(state({ pools, teams, running: [busy], pending: [aged, fresh] }), NOW);
+    expect(startedIds(decision)).toEqual(['crit']);
+  });
+
+  test('GIVEN a preempted job that has waited out its service level WHEN a fresh job of its class competes THEN the older job goes first', () => {
+    const pools = [pool('od', 1)];
+    const busy = running(job('r', { gpus: 7, priorityClass: 'critical' }), 'od', [0]);
+    // 3 GPU-hours of service is level 2; two aging steps take it back to level 0.
+    const resumed = job('resumed', {
+      submitTime: NOW - 2 * DEFAULT_DRIVETRAIN_CONFIG.agingStepS - 4 * 3600,
+      attainedGpuS: 3 * 3600,
+    });
+    const decision = policy.decide(state({ pools, running: [busy], pending: [job('fresh'), resumed] }), NOW);
+    expect(startedIds(decision)).toEqual(['resumed']);
   });
 
   test('GIVEN a preempted job with attained service WHEN a fresh job of the same team competes THEN the fresh job goes first', () => {
@@ -90,10 +116,49 @@ describe('fair share and quotas', () => {
   test('GIVEN team a used much more recently WHEN both teams want the last GPU THEN team b gets it', () => {
     const pools = [pool('od', 1)];
     const busy = running(job('r', { gpus: 7, priorityClass: 'critical', team: 'c' }), 'od', [0]);
+    const teams = [team('a', 0), team('b', 1), team('c', 7)];
     const usage = { at: NOW - 60, byTeam: { a: { gpus: 8 * 86_400, cpus: 0, memoryMiB: 0 } } };
     const pending = [job('a1', { team: 'a', submitTime: NOW - 500 }), job('b1', { team: 'b' })];
-    const decision = policy.decide(state({ pools, running: [busy], pending, usage }), NOW);
+    const decision = policy.decide(state({ pools, teams, running: [busy], pending, usage }), NOW);
     expect(startedIds(decision)).toEqual(['b1']);
+  });
+
+  // Regression: fair share added all GPU types into one resource, so a team that had used
+  // many A10Gs lost its turn for an H100 to a team that had held fewer but scarcer H100s.
+  test('GIVEN team a used many A10Gs and team b a few H100s WHEN both want the last H100 THEN team a gets it', () => {
+    const pools = [
+      { ...pool('h100', 1), gpuType: 'h100' },
+      { ...pool('a10g', 8), gpuType: 'a10g' },
+    ];
+    const teams: Team[] = [
+      { id: 'a', weight: 1, nominalQuota: { h100: 4, a10g: 32 } },
+      { id: 'b', weight: 1, nominalQuota: { h100: 4, a10g: 32 } },
+      { id: 'c', weight: 1, nominalQuota: { h100: 7 } },
+    ];
+    const hour = (gpus: number) => gpus * 3600;
+    // Over the last day a held 24 A10Gs (a third of them) and b 4 H100s (half of them).
+    const usage = {
+      at: NOW - 60,
+      byTeam: {
+        a: { gpus: hour(24) * 24, cpus: 0, memoryMiB: 0, gpusByType: { a10g: hour(24) * 24 } },
+        b: { gpus: hour(4) * 24, cpus: 0, memoryMiB: 0, gpusByType: { h100: hour(4) * 24 } },
+      },
+    };
+    const busy = running(
+      {
+        ...job('r', { gpus: 7, team: 'c', priorityClass: 'critical' }),
+        resources: { ...job('r', { gpus: 7 }).resources, gpuType: 'h100' },
+      },
+      'h100',
+      [0],
+    );
+    const h100 = (id: string, owner: string) => {
+      const base = job(id, { team: owner });
+      return { ...base, resources: { ...base.resources, gpuType: 'h100' } };
+    };
+    const pending = [h100('b1', 'b'), h100('a1', 'a')];
+    const decision = policy.decide(state({ pools, teams, running: [busy], pending, usage }), NOW);
+    expect(startedIds(decision)).toEqual(['a1']);
   });
 
   test('GIVEN idle capacity WHEN a team is past its quota THEN it borrows', () => {

@@ -6,15 +6,17 @@ import { job, NOW } from './fixtures';
 const AGING_STEP_S = 4 * 3600;
 const ids = (jobs: Iterable<Job>) => [...jobs].map((j) => j.id);
 
-function drain(index: PendingIndex, team = 'a'): string[] {
+const STANDARD = 1;
+
+function drain(index: PendingIndex, team = 'a', band = STANDARD): string[] {
   const taken: string[] = [];
-  for (let next = index.takeNext(team, 0, NOW); next !== undefined; next = index.takeNext(team, 0, NOW))
+  for (let next = index.takeNext(team, band, NOW); next !== undefined; next = index.takeNext(team, band, NOW))
     taken.push(next.id);
   return taken;
 }
 
 describe('pending index', () => {
-  test('GIVEN queued jobs WHEN taken THEN highest band first, then least service, then longest waiting', () => {
+  test('GIVEN queued jobs WHEN taken from a class THEN least service first, then longest waiting, and other classes stay', () => {
     const index = new PendingIndex(
       [
         job('fresh', { submitTime: NOW - 60 }),
@@ -24,7 +26,24 @@ describe('pending index', () => {
       ],
       AGING_STEP_S,
     );
-    expect(drain(index)).toEqual(['aged', 'old', 'fresh', 'resumed']);
+    expect(drain(index)).toEqual(['old', 'fresh', 'resumed']);
+    expect(index.teamsIn(0)).toEqual(['a']);
+    expect(drain(index, 'a', 0)).toEqual(['aged']);
+  });
+
+  test('GIVEN jobs of several teams and classes WHEN the oldest past a bound is asked for THEN it comes whatever its class', () => {
+    const index = new PendingIndex(
+      [
+        job('crit', { priorityClass: 'critical', submitTime: NOW - 100 }),
+        job('old', { team: 'b', priorityClass: 'preemptible', submitTime: NOW - 5000 }),
+        job('resumed', { team: 'c', submitTime: NOW - 9000, attainedGpuS: 2 * 3600 }),
+      ],
+      AGING_STEP_S,
+    );
+    // Two of the resumed job's 2.5 hours were spent running: it has waited half an hour.
+    expect(index.takeOldest(NOW, 4000)?.id).toBe('old');
+    expect(index.takeOldest(NOW, 4000)).toBeUndefined();
+    expect(index.takeOldest(NOW, 0)?.id).toBe('resumed');
   });
 
   test('GIVEN a job taken and put back WHEN listed THEN it comes last, as a new arrival', () => {
@@ -32,7 +51,7 @@ describe('pending index', () => {
       [job('j1', { submitTime: NOW - 600 }), job('j2'), job('j3')],
       AGING_STEP_S,
     );
-    const taken = index.takeNext('a', 0, NOW)!;
+    const taken = index.takeNext('a', STANDARD, NOW)!;
     expect(ids(index.all())).toEqual(['j2', 'j3']);
     index.requeue(taken);
     expect(ids(index.all())).toEqual(['j2', 'j3', 'j1']);
@@ -56,7 +75,7 @@ describe('pending index', () => {
   test('GIVEN most jobs taken WHEN listed THEN the rest keep their arrival order', () => {
     const jobs = Array.from({ length: 10 }, (_, n) => job(`j${n}`, { submitTime: NOW - 1000 + (n % 3) }));
     const index = new PendingIndex(jobs, AGING_STEP_S);
-    const taken = new Set(Array.from({ length: 7 }, () => index.takeNext('a', 0, NOW)!.id));
+    const taken = new Set(Array.from({ length: 7 }, () => index.takeNext('a', STANDARD, NOW)!.id));
     expect(ids(index.all())).toEqual(ids(jobs.filter((j) => !taken.has(j.id))));
   });
 });

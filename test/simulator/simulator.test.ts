@@ -3,7 +3,7 @@ import { DrivetrainPolicy } from '../../scheduler/drivetrain/policy';
 import { BatchFairsharePolicy } from '../../simulator/baselines/batch-fairshare';
 import { FifoPolicy } from '../../simulator/baselines/fifo';
 import { StrictPriorityPolicy } from '../../simulator/baselines/strict-priority';
-import { sizeCluster } from '../../simulator/cluster-sizing';
+import { DEFAULT_SIZING, sizeCluster } from '../../simulator/cluster-sizing';
 import { simulate } from '../../simulator/engine';
 import { jainIndex, maxMinFairShares } from '../../simulator/fairness';
 import { metricsOf } from '../../simulator/metrics';
@@ -16,14 +16,23 @@ const SLICE = 2000;
 function sliceSetup() {
   const records = readTrace(PHILLY).slice(0, SLICE);
   const trace = summarizeTrace(records);
-  const cluster = sizeCluster(trace, [...new Set(records.map((r) => r.cluster))], DEFAULT_WORKLOAD_RULE, 0.8);
+  const cluster = sizeCluster(trace, [...new Set(records.map((r) => r.cluster))], DEFAULT_WORKLOAD_RULE, {
+    ...DEFAULT_SIZING,
+    spotShare: 0.5,
+  });
   const config = {
     pools: cluster.pools,
     teams: cluster.teams,
     checkpointIntervalS: 1800,
     restartOverheadS: 120,
   };
-  return { records, trace, cluster, config, workload: toWorkload(records) };
+  return {
+    records,
+    trace,
+    cluster,
+    config,
+    workload: toWorkload(records, { ...DEFAULT_WORKLOAD_RULE, node: cluster.node }),
+  };
 }
 
 describe('trace reading', () => {

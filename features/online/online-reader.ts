@@ -1,0 +1,217 @@
+import type { ServedView } from '../catalog';
+import { type CacheCell, type FeatureCache, MISSING, type OnlineStore } from './ports';
+import type { ViewRecord } from './record';
+
+export interface CachePolicy {
+  /** The whole cache lookup of one request gets this long; past it the read goes to DynamoDB. */
+  readonly timeoutMs: number;
+  /** After a cache failure or timeout, skip the cache this long (ioredis reconnects meanwhile). */
+  readonly cooldownMs: number;
+  /** How long an entity known to be absent is remembered. */
+  readonly negativeTtlMs: number;
+}
+
+export const DEFAULT_CACHE_POLICY: CachePolicy = { timeoutMs: 25, cooldownMs: 1_000, negativeTtlMs: 30_000 };
+
+/** Counters since start: the hit rate the API reports and the alarms watch. */
+export interface ReadStats {
+  cacheHits: number;
+  cacheNegativeHits: number;
+  cacheMisses: number;
+  /** Lookups that skipped or abandoned the cache (down, slow or cooling down). */
+  cacheFallbacks: number;
+  storeReads: number;
+  /** Cells that joined another request's store read instead of reading again. */
+  sharedReads: number;
+}
+
+export interface ViewCells {
+  readonly view: ServedView;
+  /** Entity keys, in request order; duplicates allowed. */
+  readonly keys: readonly string[];
+}
+
+/**
+ * The read path: cache first within a time budget, then one batched DynamoDB read for
+ * whatever the cache did not answer, shared by concurrent requests (single-flight), and
+ * filled back into the cache with the same newer-wins rule the writers use. A record of
+ * another view version counts as absent.
+ */
+export class OnlineReader {
+  readonly stats: ReadStats = {
+    cacheHits: 0,
+    cacheNegativeHits: 0,
+    cacheMisses: 0,
+    cacheFallbacks: 0,
+    storeReads: 0,
+    sharedReads: 0,
+  };
+  private cacheDownUntil = 0;
+  private readonly inflight = new Map<string, Promise<ViewRecord | undefined>>();
+
+  constructor(
+    private readonly store: OnlineStore,
+    private readonly cache: FeatureCache | undefined,
+    private readonly policy: CachePolicy = DEFAULT_CACHE_POLICY,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Records per view, aligned with each `keys` list; undefined where there is none. */
+  async read(requests: readonly ViewCells[]): Promise<(ViewRecord | undefined)[][]> {
+    const cells: CacheCell[] = [];
+    const cellIndex = new Map<string, number>();
+    const views = new Map<string, ServedView>();
+    const positions = requests.map(({ view, keys }) => {
+      views.set(view.name, view);
+      return keys.map((key) => {
+        const id = `${view.name}\u0000${key}`;
+        let at = cellIndex.get(id);
+        if (at === undefined) {
+          at = cells.length;
+          cellIndex.set(id, at);
+          cells.push({ key, view: view.name, version: view.version });
+        }
+        return at;
+      });
+    });
+
+    const found = new Array<ViewRecord | undefined>(cells.length);
+    const unanswered = await this.fromCache(cells, found, views);
+    if (unanswered.length > 0) await this.fromStore(cells, unanswered, found, views);
+    return positions.map((indexes) => indexes.map((i) => found[i]));
+  }
+
+  private async fromCache(
+    cells: CacheCell[],
+    found: (ViewRecord | undefined)[],
+    views: Map<string, ServedView>,
+  ): Promise<number[]> {
+    const all = cells.map((_, i) => i);
+    if (!this.cache || this.now() < this.cacheDownUntil) {
+      if (this.cache) this.stats.cacheFallbacks += cells.length;
+      return all;
+    }
+    const cached = await withTimeout(this.cache.get(cells), this.policy.timeoutMs).catch(() => undefined);
+    if (!cached) {
+      this.cacheDown();
+      this.stats.cacheFallbacks += cells.length;
+      return all;
+    }
+    const unanswered: number[] = [];
+    cached.forEach((entry, i) => {
+      if (entry === MISSING) {
+        this.stats.cacheNegativeHits++;
+      } else if (entry === undefined || entry.version !== views.get(cells[i]!.view)!.version) {
+        this.stats.cacheMisses++;
+        unanswered.push(i);
+      } else {
+        this.stats.cacheHits++;
+        found[i] = entry;
+      }
+    });
+    return unanswered;
+  }
+
+  private async fromStore(
+    cells: CacheCell[],
+    indexes: number[],
+    found: (ViewRecord | undefined)[],
+    views: Map<string, ServedView>,
+  ): Promise<void> {
+    const waits: Promise<void>[] = [];
+    const mine: number[] = [];
+    for (const i of indexes) {
+      const id = cellId(cells[i]!);
+      const shared = this.inflight.get(id);
+      if (shared) {
+        this.stats.sharedReads++;
+        waits.push(
+          shared.then((record) => {
+            found[i] = record;
+          }),
+        );
+      } else mine.push(i);
+    }
+    if (mine.length > 0) {
+      const batch = this.readBatch(
+        mine.map((i) => cells[i]!),
+        views,
+      );
+      mine.forEach((i, j) => {
+        const id = cellId(cells[i]!);
+        const one = batch.then((records) => records[j]);
+        this.inflight.set(id, one);
+        // Only the first holder clears the entry; a failed read rejects its waiters too.
+        one.then(
+          () => this.inflight.get(id) === one && this.inflight.delete(id),
+          () => this.inflight.get(id) === one && this.inflight.delete(id),
+        );
+        waits.push(
+          one.then((record) => {
+            found[i] = record;
+          }),
+        );
+      });
+    }
+    await Promise.all(waits);
+  }
+
+  private async readBatch(
+    cells: CacheCell[],
+    views: Map<string, ServedView>,
+  ): Promise<(ViewRecord | undefined)[]> {
+    this.stats.storeReads++;
+    const items = await this.store.read(
+      cells.map((c) => c.key),
+      [...new Set(cells.map((c) => c.view))],
+    );
+    const records = cells.map((cell) => {
+      const record = items.get(cell.key)?.get(cell.view);
+      return record && record.version === cell.version ? record : undefined;
+    });
+    this.fill(cells, records, views);
+    return records;
+  }
+
+  /** Fills the cache without holding up the response; a failed fill only costs a later miss. */
+  private fill(
+    cells: CacheCell[],
+    records: (ViewRecord | undefined)[],
+    views: Map<string, ServedView>,
+  ): void {
+    if (!this.cache || this.now() < this.cacheDownUntil) return;
+    const present = cells.flatMap((cell, i) => {
+      const record = records[i];
+      return record ? [{ cell, record, ttlMs: views.get(cell.view)!.cacheTtlMs }] : [];
+    });
+    const absent = cells.filter((_, i) => !records[i]);
+    const fills: Promise<void>[] = [];
+    if (present.length > 0) fills.push(this.cache.put(present));
+    if (absent.length > 0) fills.push(this.cache.putMissing(absent, this.policy.negativeTtlMs));
+    withTimeout(Promise.all(fills), this.policy.timeoutMs * 4).catch(() => this.cacheDown());
+  }
+
+  private cacheDown(): void {
+    this.cacheDownUntil = this.now() + this.policy.cooldownMs;
+  }
+
+  /** Hits (positive and negative) over all cache lookups, fallbacks counted as misses. */
+  hitRate(): number {
+    const { cacheHits, cacheNegativeHits, cacheMisses, cacheFallbacks } = this.stats;
+    const total = cacheHits + cacheNegativeHits + cacheMisses + cacheFallbacks;
+    return total === 0 ? 0 : (cacheHits + cacheNegativeHits) / total;
+  }
+}
+
+function cellId(cell: CacheCell): string {
+  return `${cell.view}\u0000${cell.version}\u0000${cell.key}`;
+}
+
+/** Rejects after `ms` (the work itself carries on and its result is dropped). */
+export function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}

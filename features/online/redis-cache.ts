@@ -1,0 +1,101 @@
+import type { Cluster, Redis } from 'ioredis';
+import { type CacheCell, type CachedRecord, type FeatureCache, MISSING } from './ports';
+import { decodeRecord, encodeRecord, type ViewRecord } from './record';
+
+/**
+ * Sets each key to its value only if the key is absent, holds the negative marker, or holds
+ * an older record (event time, then creation time: the prefix of every value). One script
+ * per entity, so the comparison and the write are atomic: never a read-then-write race.
+ */
+const PUT_IF_NEWER = `
+local function newer(new, cur)
+  local ct, cc = string.match(cur, '^(%d+)|(%d+)|')
+  if not ct then return true end
+  local nt, nc = string.match(new, '^(%d+)|(%d+)|')
+  nt, nc, ct, cc = tonumber(nt), tonumber(nc), tonumber(ct), tonumber(cc)
+  return nt > ct or (nt == ct and nc > cc)
+end
+local written = 0
+for i, key in ipairs(KEYS) do
+  local value = ARGV[2 * i - 1]
+  local cur = redis.call('GET', key)
+  if not cur or newer(value, cur) then
+    redis.call('SET', key, value, 'PX', ARGV[2 * i])
+    written = written + 1
+  end
+end
+return written
+`;
+
+/** The value of a cell known to be absent from the online store. */
+const NEGATIVE = '-';
+
+type RedisClient = (Redis | Cluster) & {
+  dtPutIfNewer(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<number>;
+};
+
+/**
+ * The feature cache on Redis/Valkey (ElastiCache, or a local redis-server). Keys are
+ * `ft:{<entity key>}:<view>:<version>`: the hash tag puts every view of one entity in one
+ * cluster slot, so each entity is one MGET and one script; the version in the key means a
+ * new view version never reads values of an old one. Commands issued together are sent as
+ * one pipeline (ioredis auto-pipelining), one per node in cluster mode.
+ */
+export class RedisFeatureCache implements FeatureCache {
+  private readonly redis: RedisClient;
+
+  constructor(redis: Redis | Cluster) {
+    redis.defineCommand('dtPutIfNewer', { lua: PUT_IF_NEWER });
+    this.redis = redis as RedisClient;
+  }
+
+  static keyOf(cell: CacheCell): string {
+    return `ft:{${cell.key}}:${cell.view}:${cell.version}`;
+  }
+
+  async get(cells: readonly CacheCell[]): Promise<CachedRecord[]> {
+    const groups = groupByEntity(cells.map((cell, index) => ({ cell, index })));
+    const result = new Array<CachedRecord>(cells.length);
+    await Promise.all(
+      [...groups.values()].map(async (group) => {
+        const values = await this.redis.mget(...group.map(({ cell }) => RedisFeatureCache.keyOf(cell)));
+        group.forEach(({ index }, i) => {
+          const value = values[i];
+          result[index] = value == null ? undefined : value === NEGATIVE ? MISSING : decodeRecord(value);
+        });
+      }),
+    );
+    return result;
+  }
+
+  async put(entries: readonly { cell: CacheCell; record: ViewRecord; ttlMs: number }[]): Promise<void> {
+    const groups = groupByEntity(entries.map((entry) => ({ cell: entry.cell, entry })));
+    await Promise.all(
+      [...groups.values()].map((group) =>
+        this.redis.dtPutIfNewer(
+          group.length,
+          ...group.map(({ cell }) => RedisFeatureCache.keyOf(cell)),
+          ...group.flatMap(({ entry }) => [encodeRecord(entry.record), Math.max(1, Math.round(entry.ttlMs))]),
+        ),
+      ),
+    );
+  }
+
+  async putMissing(cells: readonly CacheCell[], ttlMs: number): Promise<void> {
+    await Promise.all(
+      cells.map((cell) =>
+        this.redis.set(RedisFeatureCache.keyOf(cell), NEGATIVE, 'PX', Math.max(1, ttlMs), 'NX'),
+      ),
+    );
+  }
+}
+
+function groupByEntity<T extends { cell: CacheCell }>(items: T[]): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const group = groups.get(item.cell.key);
+    if (group) group.push(item);
+    else groups.set(item.cell.key, [item]);
+  }
+  return groups;
+}

@@ -1,0 +1,110 @@
+import type { Context } from 'hono';
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { OnlineReader } from '../online/online-reader';
+import { errorResponseBody, FeatureRequestError } from './feast-errors';
+import type { FeatureServing } from './feature-service';
+
+/** Finds the caller's team (api/identity.ts resolvers), or undefined for an unknown caller. */
+export type FeatureTeamResolver = (c: Context) => string | undefined;
+
+export interface FeatureApiOptions {
+  readonly serving: FeatureServing;
+  readonly reader: OnlineReader;
+  readonly resolveTeam: FeatureTeamResolver;
+}
+
+export const MAX_READ_BODY_BYTES = 256 * 1024;
+export const MAX_PUSH_BODY_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The feature API, Feast's feature-server routes over Drivetrain's store: served by API
+ * Gateway + Lambda and by the local runtime alike.
+ */
+export function createFeatureApi(options: FeatureApiOptions) {
+  const { serving } = options;
+  const app = new Hono();
+
+  const fail = (c: Context, error: FeatureRequestError) =>
+    c.json(errorResponseBody(error) as object, error.status);
+  const team = (c: Context) => {
+    const found = options.resolveTeam(c);
+    if (!found)
+      throw new FeatureRequestError(401, 'the caller is not a member of any team', [
+        { field: 'team', reason: 'unknown caller' },
+      ]);
+    return found;
+  };
+  const limit = (maxSize: number) =>
+    bodyLimit({
+      maxSize,
+      onError: (c) =>
+        fail(
+          c,
+          new FeatureRequestError(413, `body exceeds ${maxSize} bytes`, [
+            { field: '(body)', reason: 'too large' },
+          ]),
+        ),
+    });
+  const json = async (c: Context): Promise<unknown> => {
+    try {
+      return await c.req.json();
+    } catch {
+      throw new FeatureRequestError(422, 'body is not valid JSON', [
+        { field: '(body)', reason: 'not valid JSON' },
+      ]);
+    }
+  };
+
+  app.get('/health', (c) => c.body(null, 200));
+
+  app.post('/get-online-features', limit(MAX_READ_BODY_BYTES), async (c) =>
+    c.json(await serving.getOnlineFeatures(team(c), await json(c))),
+  );
+
+  app.post('/push', limit(MAX_PUSH_BODY_BYTES), async (c) =>
+    c.json(await serving.push(team(c), await json(c))),
+  );
+
+  /** What the caller may read: its services with their views and features (`drivetrain features list`). */
+  app.get('/feature-services', (c) => {
+    const caller = team(c);
+    const { catalog } = serving;
+    return c.json({
+      project: catalog.registry.project,
+      registryHash: catalog.registry.hash,
+      featureServices: catalog.servicesOf(caller).map((service) => ({
+        name: service.name,
+        description: service.description,
+        views: service.views.map((ref) => {
+          const view = catalog.views.get(ref.view)!;
+          return {
+            name: ref.view,
+            entity: view.entity.name,
+            joinKeys: view.entity.joinKeys.map((k) => k.name),
+            version: view.version,
+            ttlSeconds: view.definition.ttlSeconds,
+            features: ref.features,
+          };
+        }),
+      })),
+    });
+  });
+
+  app.get('/cache-stats', (c) => c.json({ ...options.reader.stats, hitRate: options.reader.hitRate() }));
+
+  app.notFound((c) =>
+    fail(
+      c,
+      new FeatureRequestError(404, `no route ${c.req.method} ${c.req.path}`, [
+        { field: 'path', reason: 'unknown route' },
+      ]),
+    ),
+  );
+  app.onError((error, c) => {
+    if (error instanceof FeatureRequestError) return fail(c, error);
+    console.error(error);
+    return c.json({ error: 'InternalError', message: 'the request could not be completed', fields: [] }, 500);
+  });
+  return app;
+}

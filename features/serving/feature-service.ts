@@ -1,0 +1,59 @@
+import type { FeatureCatalog } from '../catalog';
+import type { OfflinePushLog } from '../offline/push-log';
+import type { OnlineReader } from '../online/online-reader';
+import type { OnlineWriter, WriteReport } from '../online/online-writer';
+import { FeatureRequestError } from './feast-errors';
+import { resolveOnlineRequest } from './feast-request';
+import { type OnlineFeaturesResponse, onlineFeaturesResponse } from './feast-response';
+import { resolvePush } from './push-request';
+
+export interface FeatureServiceOptions {
+  readonly catalog: FeatureCatalog;
+  readonly reader: OnlineReader;
+  readonly writer: OnlineWriter;
+  /** Absent where offline pushes are not accepted. */
+  readonly pushLog?: OfflinePushLog;
+  readonly nowUs?: () => number;
+}
+
+export interface PushResult extends Partial<WriteReport> {
+  readonly rows: number;
+  /** The push log object the offline rows went to. */
+  readonly offlineObject?: string;
+}
+
+/** The feature API's operations, free of HTTP: the Lambda and the local server share them. */
+export class FeatureServing {
+  private readonly nowUs: () => number;
+
+  constructor(private readonly options: FeatureServiceOptions) {
+    this.nowUs = options.nowUs ?? (() => Date.now() * 1000);
+  }
+
+  get catalog(): FeatureCatalog {
+    return this.options.catalog;
+  }
+
+  async getOnlineFeatures(team: string, body: unknown): Promise<OnlineFeaturesResponse> {
+    const query = resolveOnlineRequest(this.options.catalog, team, body);
+    const records = await this.options.reader.read(
+      query.selections.map((s) => ({ view: s.view, keys: s.keys })),
+    );
+    return onlineFeaturesResponse(query, records, this.nowUs());
+  }
+
+  async push(team: string, body: unknown): Promise<PushResult> {
+    const batch = resolvePush(this.options.catalog, team, body, this.nowUs());
+    let offlineObject: string | undefined;
+    if (batch.to !== 'online') {
+      if (!this.options.pushLog)
+        throw new FeatureRequestError(422, 'this deployment takes online pushes only', [
+          { field: 'to', reason: 'offline pushes are not configured' },
+        ]);
+      // Offline first: a push that fails half way leaves at most an offline row, never an online value without one.
+      offlineObject = await this.options.pushLog.append(batch.view.name, batch.view.version, batch.rows);
+    }
+    const report = batch.to === 'offline' ? {} : await this.options.writer.write(batch.writes);
+    return { rows: batch.writes.length, ...report, ...(offlineObject ? { offlineObject } : {}) };
+  }
+}

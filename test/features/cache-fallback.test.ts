@@ -1,0 +1,56 @@
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { entityKey } from '../../features/online/entity-key';
+import { startLocalRedis } from '../../local/redis';
+import { catalog, featureStack, type LocalServices, recordOf, startServices } from './fixtures';
+
+let services: LocalServices;
+beforeAll(async () => {
+  services = await startServices();
+});
+afterAll(() => services.close());
+
+test('redis-server is killed mid-test: every read still answers, from DynamoDB, without an error', async () => {
+  // A redis-server of this test's own, so killing it leaves the shared one alone.
+  const redis = await startLocalRedis();
+  const stack = await featureStack(
+    { ...services, redis },
+    { timeoutMs: 20, cooldownMs: 100, negativeTtlMs: 30_000 },
+  );
+  const drive = catalog.entities.get('drive')!;
+  const ids = Array.from({ length: 50 }, (_, i) => `fb-${i}`);
+  await stack.writer.write(
+    ids.map((id, i) => ({
+      key: entityKey(drive, [id]),
+      view: 'drive_motion',
+      record: recordOf('drive_motion', 1_000, i),
+    })),
+  );
+  const read = async (round: number) => {
+    const id = round % ids.length;
+    const response = await stack.serving.getOnlineFeatures('planning', {
+      features: ['drive_motion:speed_mean_mps'],
+      entities: { drive_id: [ids[id]!, 'fb-missing'] },
+    });
+    expect(response.results[1]!.values).toEqual([id, null]);
+    expect(response.results[1]!.statuses).toEqual(['PRESENT', 'NOT_FOUND']);
+  };
+
+  for (let round = 0; round < 100; round++) await read(round);
+  const hitsBefore = stack.reader.stats.cacheHits;
+  expect(hitsBefore).toBeGreaterThan(0);
+
+  const killed = new Promise((resolve) => redis.process.once('exit', resolve));
+  const reads: Promise<void>[] = [];
+  for (let round = 0; round < 200; round++) {
+    if (round === 50) redis.process.kill('SIGKILL');
+    reads.push(read(round));
+    if (round % 10 === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  await Promise.all(reads);
+  await killed;
+  for (let round = 0; round < 100; round++) await read(round);
+
+  expect(stack.reader.stats.cacheFallbacks).toBeGreaterThan(0);
+  stack.close();
+  await redis.close();
+});

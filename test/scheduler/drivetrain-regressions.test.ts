@@ -1,0 +1,189 @@
+import { describe, expect, test } from 'vitest';
+import { DEFAULT_DRIVETRAIN_CONFIG, DrivetrainPolicy } from '../../scheduler/drivetrain/policy';
+import type { Job, Pool, RunningJob } from '../../scheduler/model';
+import { job, NOW, pool, running, state, team } from './fixtures';
+
+/** Regression tests for bugs found in review (issue 7); each failed before its fix. */
+const policy = new DrivetrainPolicy();
+const startedIds = (decision: { starts: readonly { jobId: string }[] }) =>
+  decision.starts.map((s) => s.jobId);
+
+const CPU_POOL: Pool = {
+  id: 'cpu-on-demand',
+  gpuType: 'cpu',
+  capacityType: 'on-demand',
+  nodeCount: 1,
+  node: { gpus: 0, cpus: 64, memoryMiB: 262_144 },
+};
+
+function cpuJob(id: string, cpus: number, overrides: Partial<Job> = {}): Job {
+  const base = job(id, overrides);
+  return { ...base, resources: { gpus: 0, gpuType: 'cpu', cpus, memoryMiB: cpus * 4096, nodes: 1 } };
+}
+
+describe('CPU-only work', () => {
+  const fullGpus = [running(job('r', { gpus: 8, team: 'b', priorityClass: 'critical' }), 'od', [0])];
+
+  test('GIVEN every GPU busy and the CPU pool idle WHEN a CPU job waits THEN it starts', () => {
+    const pools = [pool('od', 1), CPU_POOL];
+    const pending = [job('gpu', { gpus: 8, submitTime: NOW - 600 }), cpuJob('etl', 16)];
+    const decision = policy.decide(state({ pools, running: fullGpus, pending }), NOW);
+    expect(startedIds(decision)).toEqual(['etl']);
+  });
+
+  test('GIVEN a full CPU pool WHEN a CPU job waits THEN its reason speaks of vCPUs, not "0 cpu GPUs"', () => {
+    const pools = [pool('od', 1), CPU_POOL];
+    const busyCpu = running(cpuJob('busy', 64, { team: 'b' }), CPU_POOL.id, [0]);
+    const decision = policy.decide(state({ pools, running: [busyCpu], pending: [cpuJob('etl', 16)] }), NOW);
+    const reason = decision.waiting.find((w) => w.jobId === 'etl')?.reason;
+    expect(reason?.code).toBe('capacity');
+    expect(reason?.message).toContain('16 vCPUs and 64 GiB of memory');
+    expect(reason?.message).not.toContain('GPUs');
+  });
+});
+
+describe('backfill budget', () => {
+  test('GIVEN 8 teams each with 8 blocked 8-GPU jobs WHEN a 1-GPU job of a ninth team fits THEN it backfills', () => {
+    const teamIds = ['t0', 't1', 't2', 't3', 't4', 't5', 't6', 't7'];
+    const teams = [...teamIds.map((id) => team(id, 2)), team('z', 2)];
+    const pools = [pool('od', 2)];
+    // Node 0 frees soonest (the blocked jobs hold it); node 1 has one GPU free for days.
+    const busy: RunningJob[] = [
+      {
+        ...running(
+          job('soon', { gpus: 8, team: 'z', priorityClass: 'critical', maxRuntimeS: 3600 }),
+          'od',
+          [0],
+        ),
+        startedAt: NOW - 60,
+      },
+      {
+        ...running(
+          job('long', { gpus: 7, team: 'z', priorityClass: 'critical', maxRuntimeS: 9 * 86_400 }),
+          'od',
+          [1],
+        ),
+        startedAt: NOW - 60,
+      },
+    ];
+    const blocked = teamIds.flatMap((id) =>
+      Array.from({ length: 8 }, (_, n) =>
+        job(`${id}-${n}`, { team: id, gpus: 8, submitTime: NOW - 600 + n }),
+      ),
+    );
+    const small = job('small', { team: 'z', maxRuntimeS: 86_400 });
+    const decision = policy.decide(state({ pools, teams, running: busy, pending: [...blocked, small] }), NOW);
+    expect(startedIds(decision)).toEqual(['small']);
+  });
+});
+
+describe('quota reclaim', () => {
+  test('GIVEN critical work on quota borrowed from team a WHEN a submits within its quota THEN the borrowed critical job is reclaimed', () => {
+    const teams = [team('a', 8), team('b', 8)];
+    const borrowed = [0, 1].map((node) =>
+      running(job(`b${node}`, { team: 'b', gpus: 8, priorityClass: 'critical' }), 'od', [node]),
+    );
+    const decision = policy.decide(
+      state({ teams, running: borrowed, pending: [job('a1', { team: 'a', gpus: 8 })] }),
+      NOW,
+    );
+    expect(decision.preemptions).toEqual([{ jobId: 'b0', forJobId: 'a1', reason: 'reclaim-quota' }]);
+    expect(startedIds(decision)).toEqual(['a1']);
+  });
+
+  test('GIVEN critical work within its own quota WHEN anyone waits THEN it is never preempted', () => {
+    const teams = [team('a', 8), team('b', 8)];
+    const own = [
+      running(job('b0', { team: 'b', gpus: 8, priorityClass: 'critical' }), 'od', [0]),
+      running(job('a0', { team: 'a', gpus: 8 }), 'od', [1]),
+    ];
+    const pending = [job('a1', { team: 'a', gpus: 8, priorityClass: 'critical' })];
+    expect(policy.decide(state({ teams, running: own, pending }), NOW).preemptions).toEqual([]);
+  });
+});
+
+describe('checkpoint-aware victims', () => {
+  test('GIVEN an old job that checkpointed a minute ago and a young one that never did WHEN one must go THEN the old one goes', () => {
+    const old = {
+      ...running(job('old', { priorityClass: 'preemptible', gpus: 8 }), 'od', [0]),
+      startedAt: NOW - 5 * 3600,
+      lastCheckpointAt: NOW - 60,
+    };
+    const young = {
+      ...running(job('young', { priorityClass: 'preemptible', gpus: 8 }), 'od', [1]),
+      startedAt: NOW - 1200,
+      lastCheckpointAt: NOW - 1200,
+    };
+    const pending = [job('crit', { priorityClass: 'critical', gpus: 8 })];
+    const decision = policy.decide(state({ running: [young, old], pending }), NOW);
+    expect(decision.preemptions.map((p) => p.jobId)).toEqual(['old']);
+  });
+
+  test('GIVEN a resumed job whose last checkpoint predates this attempt WHEN costed THEN all of this attempt counts as lost', () => {
+    // Resumed 20 min ago from a checkpoint saved two hours ago: 20 min of work at risk.
+    const resumed = {
+      ...running(job('resumed', { priorityClass: 'preemptible', gpus: 8 }), 'od', [0]),
+      startedAt: NOW - 1200,
+      lastCheckpointAt: NOW - 7200,
+    };
+    // Running for an hour, checkpointed 30 min ago: 30 min at risk.
+    const steady = {
+      ...running(job('steady', { priorityClass: 'preemptible', gpus: 8 }), 'od', [1]),
+      lastCheckpointAt: NOW - 1800,
+    };
+    const pending = [job('crit', { priorityClass: 'critical', gpus: 8 })];
+    const decision = policy.decide(state({ running: [steady, resumed], pending }), NOW);
+    expect(decision.preemptions.map((p) => p.jobId)).toEqual(['resumed']);
+  });
+});
+
+describe('starvation bound', () => {
+  test('GIVEN a gang job of the heaviest team past the bound WHEN lighter teams keep submitting small jobs THEN it holds nodes none of them may take', () => {
+    const pools = [pool('od', 2)];
+    const teams = [team('heavy', 8), team('light', 8)];
+    const usage = { at: NOW - 60, byTeam: { heavy: { gpus: 16 * 86_400, cpus: 0, memoryMiB: 0 } } };
+    const busy = [
+      {
+        ...running(job('r0', { team: 'light', gpus: 4, maxRuntimeS: 3600 }), 'od', [0]),
+        startedAt: NOW - 60,
+      },
+      {
+        ...running(job('r1', { team: 'light', gpus: 4, maxRuntimeS: 7200 }), 'od', [1]),
+        startedAt: NOW - 60,
+      },
+    ];
+    const gang = job('gang', {
+      team: 'heavy',
+      gpus: 16,
+      submitTime: NOW - DEFAULT_DRIVETRAIN_CONFIG.starvation.boundS - 1,
+    });
+    const small = Array.from({ length: 4 }, (_, n) =>
+      job(`s${n}`, { team: 'light', gpus: 4, priorityClass: 'critical', maxRuntimeS: 86_400 }),
+    );
+    const decision = policy.decide(
+      state({ pools, teams, usage, running: busy, pending: [gang, ...small] }),
+      NOW,
+    );
+    expect(decision.reservation).toMatchObject({ jobId: 'gang', untilS: NOW - 60 + 7200 });
+    expect(startedIds(decision)).toEqual([]);
+  });
+
+  test('GIVEN the same gang job short of the bound WHEN small critical jobs wait THEN they take the free GPUs', () => {
+    const pools = [pool('od', 2)];
+    const teams = [team('heavy', 8), team('light', 8)];
+    const busy = [
+      {
+        ...running(job('r0', { team: 'light', gpus: 4, maxRuntimeS: 3600 }), 'od', [0]),
+        startedAt: NOW - 60,
+      },
+      {
+        ...running(job('r1', { team: 'light', gpus: 4, maxRuntimeS: 7200 }), 'od', [1]),
+        startedAt: NOW - 60,
+      },
+    ];
+    const gang = job('gang', { team: 'heavy', gpus: 16, submitTime: NOW - 3600 });
+    const small = [job('s0', { team: 'light', gpus: 4, priorityClass: 'critical', maxRuntimeS: 86_400 })];
+    const decision = policy.decide(state({ pools, teams, running: busy, pending: [gang, ...small] }), NOW);
+    expect(startedIds(decision)).toEqual(['s0']);
+  });
+});
