@@ -183,6 +183,19 @@ def run_job(work: Path, name: str, inputs: list[Path], config: dict | None = Non
     }
 
 
+def cpu_line(points: list[tuple[float, float]]) -> tuple[float, float, float]:
+    """Least-squares fixed + slope x MB through (MB, CPU seconds); the worst relative residual."""
+    xs = [x for x, _ in points]
+    ys = [y for _, y in points]
+    n = len(points)
+    mean_x, mean_y = sum(xs) / n, sum(ys) / n
+    spread = sum((x - mean_x) ** 2 for x in xs)
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in points) / spread if spread else 0.0
+    fixed = mean_y - slope * mean_x
+    worst = max(abs(y - (fixed + slope * x)) / y for x, y in points)
+    return fixed, slope, worst
+
+
 def _parse(stamp: str) -> dt.datetime:
     return dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
@@ -265,6 +278,7 @@ def main(argv: list[str] | None = None) -> dict:
         }
         print(f"[bench] can: {can_result}", flush=True)
         seconds_per_gb = [s["seconds"] / s["gb"] for s in scale]
+        fixed, per_mb, worst = cpu_line([(s["gb"] * 1e3, s["cpuSeconds"]) for s in scale])
         result = {
             "mcap": mcap,
             "can": can_result,
@@ -272,6 +286,12 @@ def main(argv: list[str] | None = None) -> dict:
             "linearity": {
                 "secondsPerGb": [round(x, 1) for x in seconds_per_gb],
                 "maxOverMinSecondsPerGb": round(max(seconds_per_gb) / min(seconds_per_gb), 3),
+                # CPU seconds = fixed + perMb x MB, least squares over the sizes; worst relative
+                # residual says how straight the line is (load-independent, unlike wall time).
+                "cpuFixedSeconds": round(fixed, 1),
+                "cpuSecondsPerMb": round(per_mb, 4),
+                "marginalMbPerCpuS": round(1 / per_mb, 2) if per_mb > 0 else None,
+                "cpuLineWorstResidual": round(worst, 4),
                 "maxOverMinPeakRss": round(
                     max(s["peakRssMb"] for s in scale) / min(s["peakRssMb"] for s in scale), 3
                 ),
