@@ -89,26 +89,29 @@ def build_can(target: Path, frames: int) -> int:
     return copies * table.num_rows
 
 
-def raw_read(path: Path) -> tuple[float, int]:
-    """Seconds for the mcap reader alone to read every message of the file."""
+def raw_read(path: Path) -> tuple[float, float, int]:
+    """Wall and CPU seconds for the mcap reader alone to read every message of the file."""
     from mcap.reader import make_reader
 
-    start = time.monotonic()
+    start, cpu = time.monotonic(), time.process_time()
     count = 0
     with open(path, "rb") as f:
         for _ in make_reader(f).iter_messages():
             count += 1
-    return time.monotonic() - start, count
+    return time.monotonic() - start, time.process_time() - cpu, count
 
 
 class PeakRss:
-    """Peak resident memory of a process and its descendants."""
+    """Peak resident memory of a process and its descendants, and the CPU seconds they used
+    (each process's last sampled user + system time: the machine may be shared, so CPU time
+    is the load-independent cost)."""
 
     def __init__(self, pid: int) -> None:
         import psutil
 
         self.process = psutil.Process(pid)
         self.peak = 0
+        self.cpu: dict[int, float] = {}
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
@@ -123,6 +126,8 @@ class PeakRss:
                 for p in procs:
                     with contextlib.suppress(psutil.NoSuchProcess):
                         total += p.memory_info().rss
+                        times = p.cpu_times()
+                        self.cpu[p.pid] = times.user + times.system
                 self.peak = max(self.peak, total)
             except psutil.NoSuchProcess:
                 return
@@ -133,11 +138,14 @@ class PeakRss:
         self.thread.join()
         return self.peak / 2**20
 
+    def cpu_seconds(self) -> float:
+        return sum(self.cpu.values())
+
 
 def run_job(work: Path, name: str, inputs: list[Path], config: dict | None = None) -> dict:
     """The ingest job in its own process, as the local workflow runs it."""
-    run = work / name
-    run.mkdir()
+    run = work / "runs" / name
+    run.mkdir(parents=True)
     listing = run / "inputs.json"
     listing.write_text(json.dumps([{"uri": p.as_uri(), "bytes": p.stat().st_size} for p in inputs]))
     manifest = run / "manifest.json"
@@ -157,6 +165,7 @@ def run_job(work: Path, name: str, inputs: list[Path], config: dict | None = Non
         rss = PeakRss(child.pid)
         code = child.wait()
     peak = rss.result_mb()
+    cpu = rss.cpu_seconds()
     if code != 0:
         raise RuntimeError(f"ingest {name} failed ({code}); see {run / 'job.log'}")
     result = json.loads(manifest.read_text())
@@ -165,7 +174,26 @@ def run_job(work: Path, name: str, inputs: list[Path], config: dict | None = Non
     if failed:
         raise RuntimeError(f"ingest {name} quarantined inputs: {failed}")
     shutil.rmtree(run / "warehouse", ignore_errors=True)
-    return {"seconds": seconds, "peakRssMb": round(peak, 1), "manifest": result, "log": str(run / "job.log")}
+    return {
+        "seconds": seconds,
+        "cpuSeconds": round(cpu, 1),
+        "peakRssMb": round(peak, 1),
+        "manifest": result,
+        "log": str(run / "job.log"),
+    }
+
+
+def cpu_line(points: list[tuple[float, float]]) -> tuple[float, float, float]:
+    """Least-squares fixed + slope x MB through (MB, CPU seconds); the worst relative residual."""
+    xs = [x for x, _ in points]
+    ys = [y for _, y in points]
+    n = len(points)
+    mean_x, mean_y = sum(xs) / n, sum(ys) / n
+    spread = sum((x - mean_x) ** 2 for x in xs)
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in points) / spread if spread else 0.0
+    fixed = mean_y - slope * mean_x
+    worst = max(abs(y - (fixed + slope * x)) / y for x, y in points)
+    return fixed, slope, worst
 
 
 def _parse(stamp: str) -> dt.datetime:
@@ -186,7 +214,8 @@ def main(argv: list[str] | None = None) -> dict:
     try:
         files: dict[float, tuple[Path, int]] = {}
         for gb in sizes:
-            path = work / f"raw-{gb:g}gb.mcap"
+            path = work / "raw" / "bench-car" / f"drive-{gb:g}gb" / "log.mcap"
+            path.parent.mkdir(parents=True, exist_ok=True)
             count = build_mcap(path, int(gb * 1e9))
             files[gb] = (path, count)
             print(
@@ -202,6 +231,8 @@ def main(argv: list[str] | None = None) -> dict:
                     "gb": round(path.stat().st_size / 1e9, 3),
                     "mbPerS": round(mb / job["seconds"], 2),
                     "seconds": round(job["seconds"], 1),
+                    "cpuSeconds": job["cpuSeconds"],
+                    "mbPerCpuS": round(mb / job["cpuSeconds"], 2),
                     "peakRssMb": job["peakRssMb"],
                     "messages": count,
                 }
@@ -209,7 +240,7 @@ def main(argv: list[str] | None = None) -> dict:
             print(f"[bench] mcap {gb:g} GB: {scale[-1]}", flush=True)
         main_path, main_count = files[args.gb]
         main_run = next(s for s in scale if s["messages"] == main_count)
-        raw_seconds, raw_count = raw_read(main_path)
+        raw_seconds, raw_cpu, raw_count = raw_read(main_path)
         assert raw_count == main_count
         mb = main_path.stat().st_size / 1e6
         mcap = {
@@ -222,12 +253,16 @@ def main(argv: list[str] | None = None) -> dict:
             "peakRssMb": main_run["peakRssMb"],
             "seconds": main_run["seconds"],
             "rawReadSeconds": round(raw_seconds, 2),
+            "mbPerCpuS": main_run["mbPerCpuS"],
+            "rawReadMbPerCpuS": round(mb / raw_cpu, 2),
+            "loadAverage": list(os.getloadavg()),
         }
         print(f"[bench] mcap: {mcap}", flush=True)
         for path, _ in files.values():
             path.unlink()
 
-        can_path = work / "frames.can.parquet"
+        can_path = work / "raw" / "bench-car" / "drive-can" / "frames.can.parquet"
+        can_path.parent.mkdir(parents=True, exist_ok=True)
         frames = build_can(can_path, args.can_frames)
         print(f"[bench] built {can_path.name}: {frames} frames", flush=True)
         job = run_job(work, "can", [can_path], {"dbc": str(DBC)})
@@ -237,10 +272,13 @@ def main(argv: list[str] | None = None) -> dict:
             "goalFramesPerS": 1_000_000,
             "signalRows": job["manifest"]["tables"]["can_signals"]["rows"],
             "seconds": round(job["seconds"], 1),
+            "cpuSeconds": job["cpuSeconds"],
+            "framesPerCpuS": round(frames / job["cpuSeconds"]),
             "peakRssMb": job["peakRssMb"],
         }
         print(f"[bench] can: {can_result}", flush=True)
         seconds_per_gb = [s["seconds"] / s["gb"] for s in scale]
+        fixed, per_mb, worst = cpu_line([(s["gb"] * 1e3, s["cpuSeconds"]) for s in scale])
         result = {
             "mcap": mcap,
             "can": can_result,
@@ -248,6 +286,12 @@ def main(argv: list[str] | None = None) -> dict:
             "linearity": {
                 "secondsPerGb": [round(x, 1) for x in seconds_per_gb],
                 "maxOverMinSecondsPerGb": round(max(seconds_per_gb) / min(seconds_per_gb), 3),
+                # CPU seconds = fixed + perMb x MB, least squares over the sizes; worst relative
+                # residual says how straight the line is (load-independent, unlike wall time).
+                "cpuFixedSeconds": round(fixed, 1),
+                "cpuSecondsPerMb": round(per_mb, 4),
+                "marginalMbPerCpuS": round(1 / per_mb, 2) if per_mb > 0 else None,
+                "cpuLineWorstResidual": round(worst, 4),
                 "maxOverMinPeakRss": round(
                     max(s["peakRssMb"] for s in scale) / min(s["peakRssMb"] for s in scale), 3
                 ),

@@ -41,6 +41,9 @@ TABLE_PROPERTIES = {
     # file per partition it holds, instead of shuffling every decoded byte by partition first.
     "write.distribution-mode": "none",
     "write.spark.fanout.enabled": "true",
+    # Check the row group's size every few rows, not every 100: rows can be megabytes.
+    "write.parquet.row-group-check-min-record-count": "2",
+    "write.parquet.row-group-check-max-record-count": "1000",
 }
 COMMIT_ATTEMPTS = 6
 

@@ -6,6 +6,7 @@ import threading
 from pathlib import Path
 
 from generated_logs import bad_crc_mcap, mcap_with
+from pyspark.sql import functions as F
 
 from drivetrain_spark import warehouse
 
@@ -115,7 +116,8 @@ def test_a_stale_snapshot_fails_validation_and_the_commit_is_retried(
     ingest(raw_drive("car-5", "a", talker), run_id="base")
     name = f"{ingest.catalog}.sensor.msg_std_msgs_string"
     stale = warehouse.current_snapshot(spark, name)
-    ingest(raw_drive("car-5", "b", talker), run_id="other")  # commits after `stale`
+    # Another writer commits rows of drive b to the same partition after `stale`.
+    ingest.table("msg_std_msgs_string").withColumn("drive_id", F.lit("b")).writeTo(name).append()
 
     # The next run first sees the stale snapshot (as if "other" committed while it worked): its
     # serializable overwrite must fail validation, then succeed on the fresh snapshot.

@@ -127,9 +127,9 @@ def main(argv: list[str] | None = None, spark: SparkSession | None = None) -> di
     config = IngestConfig.parse(_load_json(args.config) if args.config else {})
     warehouse_uri = objects.canonical(args.warehouse)
     spark = spark or get_or_create(args.catalog_type, args.catalog_name, warehouse_uri, args.master)
-    if args.catalog_type == "hadoop":
-        for key, value in _catalog(args, warehouse_uri).items():
-            spark.conf.set(key, value)
+    # A session handed in (Glue's, a test's) gets the catalog at runtime: catalogs load lazily.
+    for key, value in _catalog(args, warehouse_uri).items():
+        spark.conf.set(key, value)
     run = Ingest(spark, args, config, warehouse_uri)
     manifest = run.execute()
     objects.write_json(args.manifest, manifest)
@@ -270,8 +270,12 @@ class Ingest:
             return decode_units(broadcast.value)(batches)
 
         t0 = time.monotonic()
+        _bounded_memory(self.spark)
         decoded = unit_df.mapInArrow(run, envelope)
-        decoded.write.mode("overwrite").partitionBy("_table").parquet(self.staging)
+        # Staged uncompressed: it is read back at once and deleted, so compression only costs CPU.
+        decoded.write.mode("overwrite").option("compression", "none").partitionBy("_table").parquet(
+            self.staging
+        )
         self._log(f"decoded in {time.monotonic() - t0:.1f}s")
         errors: dict[str, tuple[str, str]] = {}
         for row in self._staged("_errors").select("_source", "_error").collect():
@@ -369,6 +373,19 @@ class Ingest:
     def _log(self, text: str) -> None:
         elapsed = time.monotonic() - self._t0
         print(f"[ingest {elapsed:6.1f}s] {text}", file=sys.stderr, flush=True)
+
+
+def _bounded_memory(spark: SparkSession) -> None:
+    """Settings that keep memory flat when single rows are megabytes (a point cloud, an image)."""
+    # One open file per table and task instead of Spark's default of sorting every decoded
+    # row by table before a partitioned write (a sort of the whole decoded volume).
+    spark.conf.set("spark.sql.maxConcurrentOutputFileWriters", "256")
+    # The vectorized reader decodes 4096 rows of nested arrays at once: gigabytes for clouds.
+    spark.conf.set("spark.sql.parquet.enableNestedColumnVectorizedReader", "false")
+    # Parquet checks its buffered size every 100 rows by default: 100 clouds is ~600 MB.
+    hadoop = spark.sparkContext._jsc.hadoopConfiguration()
+    hadoop.set("parquet.page.size.row.check.min", "2")
+    hadoop.set("parquet.page.size.row.check.max", "1000")
 
 
 def _plan_object(item: tuple[str, str, str | None]) -> tuple[str, dict[str, Any]]:
