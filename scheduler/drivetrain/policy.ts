@@ -15,10 +15,10 @@ const HOUR = 3600;
  *   the 4 oldest such jobs are served per round;
  * - fair share remembers a day of usage (half-life), long enough to span a burst of jobs;
  * - churn: at most 16 preemptions per round, never of a job younger than 10 minutes, and
- *   only 2 on behalf of jobs that have waited less than the starvation bound: capacity frees
- *   by itself every few minutes in a busy cluster and a preemption throws work away, so a
- *   big eviction is kept for a job that would otherwise starve. Cheap reclaims happen at
- *   once; a team's lent quota returns within a day plus a round in the worst case;
+ *   only 2 on behalf of jobs that have waited less than a week: capacity frees by itself
+ *   every few minutes in a busy cluster and a preemption throws work away (replays with a
+ *   day's patience preempted ten times more and lost far more work). Cheap reclaims happen
+ *   at once; a team's lent quota returns within a week plus a round in the worst case;
  * - a restart is assumed to cost 2 minutes before the job does useful work again;
  * - backfill tries up to 8 blocked jobs per team and band, 64 in all, and looks at no more
  *   than 64 jobs per team and band (jobs whose shape already failed cost a lookup), 1,024 in
@@ -28,7 +28,7 @@ export const DEFAULT_DRIVETRAIN_CONFIG: DrivetrainConfig = {
   agingStepS: 4 * HOUR,
   usageHalfLifeS: 24 * HOUR,
   maxPreemptionsPerRound: 16,
-  preemption: { graceS: 600, restartOverheadS: 120, patienceS: 24 * HOUR, impatientVictims: 2 },
+  preemption: { graceS: 600, restartOverheadS: 120, patienceS: 7 * 24 * HOUR, impatientVictims: 2 },
   backfillDepth: { perTeamAndBand: 8, perRound: 64, scanPerTeamAndBand: 64, scanPerRound: 1024 },
   starvation: { boundS: 24 * HOUR, maxReservations: 4 },
 };

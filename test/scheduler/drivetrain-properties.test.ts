@@ -202,7 +202,9 @@ function singleNodeRooms(
           r.job.priorityClass === 'critical' ||
           NOW - r.startedAt < DEFAULT_DRIVETRAIN_CONFIG.preemption.graceS,
       );
-      const hasVictim = stays.length < onNode.length;
+      // A job that has not waited out its patience stops only a few jobs at a time.
+      const victims = onNode.length - stays.length;
+      const hasVictim = victims > 0 && victims <= DEFAULT_DRIVETRAIN_CONFIG.preemption.impatientVictims;
       const used = stays.reduce((sum, r) => sum + r.job.resources.gpus / r.job.resources.nodes, 0);
       if (hasVictim && used + waiting.resources.gpus <= p.node.gpus) rooms.push(`${p.id}/${node}`);
     }
