@@ -1,23 +1,39 @@
 /**
  * `npm run bench:features -- --out <file.json>`: online feature reads through HTTP on local
- * services, side by side in one run:
- *   - drivetrain: Drivetrain's feature server (its own process) over redis-server, with
- *     dynalite behind it; `drivetrainCacheMiss` is the same server with no cache (every read
- *     a BatchGetItem on dynalite);
- *   - rawRedis: the floor, the same MGETs of the same bytes sent straight to Redis, pipelined;
- *   - feast: Feast's own Python feature server from PyPI (`feast serve`) over Feast's Redis
- *     online store, loaded with the same values through Feast's own write path.
- * Cases: 1 entity x 50 features and 100 entities x 50 features (one service of five views).
- * Latency is measured at the client, open loop at a steady moderate rate, from the moment
- * each request is sent; max req/s is autocannon's closed loop (10 connections), 0 errors.
+ * services, side by side in one run, two cases: 1 entity x 50 features and 100 entities x 50
+ * features (one service of five views of ten Float64 features).
+ *
+ * Systems, each in a process of its own:
+ *   - drivetrain: Drivetrain's feature server over redis-server (every read a cache hit),
+ *     with dynalite behind it; `drivetrainCacheMiss`: the same server with no cache, so every
+ *     read is a BatchGetItem on dynalite (reported on its own: dynalite is not DynamoDB);
+ *   - rawRedis: the floor: one MGET of exactly the keys Drivetrain reads, raw bytes back;
+ *   - httpFloor: a node:http server answering Drivetrain's response bytes with no work: what
+ *     HTTP and the client cost on this machine;
+ *   - feast: Feast's own Python feature server from PyPI over Feast's Redis online store,
+ *     loaded through Feast's own write path, configured as its docs recommend for production
+ *     (features/feast/bench_server.py).
+ *
+ * Method (features/feast, README "Feature store benchmark"):
+ *   - one load generator process (bench/features-load.ts) drives every system with the same
+ *     loops; its client, not this process, is what talks to the servers;
+ *   - max req/s: closed loop, `--concurrency` requests in flight for `--max-seconds`; the
+ *     errors are reported with it;
+ *   - latency: open loop on a fixed schedule at a moderate rate, measured from each request's
+ *     due time (no coordinated omission), after a warm-up. The rate is the case's `--rate-*`,
+ *     or half the system's own max where that is lower (Feast saturates at the common rate:
+ *     its figures are then at a rate it sustains, which only flatters it). Each run has at
+ *     least `--min-samples` requests unless that would pass `--max-run-seconds`;
+ *   - with `--repeats N` the latency runs are repeated, systems interleaved, and each figure
+ *     is the median with the spread beside it;
+ *   - before timing, every system's answer to sample requests is checked against the data
+ *     loaded: all systems do the same work.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import autocannon from 'autocannon';
 import type { Redis } from 'ioredis';
 import { FeatureCatalog } from '../features/catalog';
 import { buildRegistry } from '../features/definitions/registry';
@@ -31,27 +47,55 @@ import { RedisFeatureCache } from '../features/online/redis-cache';
 import { cacheClient, cacheReady } from '../features/online/redis-client';
 import { startLocalDynamoDb } from '../local/dynalite';
 import { startLocalRedis } from '../local/redis';
+import type { LoadCommand, LoadReport, LoadTarget } from './features-load';
 
 const { values: args } = parseArgs({
   options: {
     out: { type: 'string' },
-    seconds: { type: 'string', default: '8' },
     'rate-1x50': { type: 'string', default: '200' },
     'rate-100x50': { type: 'string', default: '20' },
+    'min-samples': { type: 'string', default: '1000' },
+    'max-run-seconds': { type: 'string', default: '60' },
+    'warmup-seconds': { type: 'string', default: '2' },
+    'max-seconds': { type: 'string', default: '5' },
+    concurrency: { type: 'string', default: '16' },
+    repeats: { type: 'string', default: '1' },
     entities: { type: 'string', default: '2000' },
-    'max-seconds': { type: 'string', default: '4' },
+    'feast-workers': { type: 'string', default: String(2 * cpus().length + 1) },
+    only: { type: 'string' },
+    profile: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
   },
 });
+if (args.help) {
+  console.log(`npm run bench:features -- [options]
+  --out <file.json>          write the report there (its directory is created)
+  --rate-1x50 <n>            open-loop rate of the 1x50 case, req/s (default 200)
+  --rate-100x50 <n>          open-loop rate of the 100x50 case, req/s (default 20)
+  --min-samples <n>          requests per latency run (default 1000), within --max-run-seconds (60)
+  --warmup-seconds <s>       warm-up before every run (default 2)
+  --max-seconds <s>          closed-loop run for the max req/s (default 5)
+  --concurrency <n>          requests in flight in the closed loop (default 16)
+  --repeats <n>              latency runs per system, interleaved; the median is reported (default 1)
+  --entities <n>             entities loaded (default 2000)
+  --feast-workers <n>        Feast server workers (default 2 x CPUs + 1, as feast serve --workers -1)
+  --only <a,b>               systems: drivetrain,rawRedis,httpFloor,feast,drivetrainCacheMiss
+  --profile <dir>            write CPU profiles of the Drivetrain servers there (node --cpu-prof)`);
+  process.exit(0);
+}
 const root = join(import.meta.dirname, '..');
-const seconds = Number(args.seconds);
 const ENTITIES = Number(args.entities);
 const VIEWS = 5;
 const FEATURES_PER_VIEW = 10;
 const CASES = {
-  '1x50': { rows: 1, rate: Number(args['rate-1x50']) },
-  '100x50': { rows: 100, rate: Number(args['rate-100x50']) },
+  '1x50': { rows: 1, rate: Number(args['rate-1x50']), goalP99Ms: 1 },
+  '100x50': { rows: 100, rate: Number(args['rate-100x50']), goalP99Ms: 5 },
 };
 type CaseName = keyof typeof CASES;
+const SYSTEMS = ['drivetrain', 'rawRedis', 'httpFloor', 'feast', 'drivetrainCacheMiss'] as const;
+type SystemName = (typeof SYSTEMS)[number];
+const only = args.only ? new Set(args.only.split(',')) : undefined;
+const systems = SYSTEMS.filter((s) => !only || only.has(s));
 
 // One entity, five views of ten Float64 features, one service of all fifty.
 const definitions: FeatureDefinitionsInput = {
@@ -82,6 +126,7 @@ const definitions: FeatureDefinitionsInput = {
 const registry = buildRegistry(parseDefinitions(definitions), root);
 const catalog = new FeatureCatalog(registry);
 const entity = catalog.entities.get('bench_entity')!;
+const views = [...catalog.views.values()];
 const ids = Array.from({ length: ENTITIES }, (_, i) => `e${String(i).padStart(6, '0')}`);
 let seed = 42;
 const random = () => {
@@ -106,11 +151,12 @@ await ensureOnlineTable(db.client, table);
 const redis = cacheClient({ host: '127.0.0.1', port: redisServer.port }) as Redis;
 await cacheReady(redis);
 const store = new DynamoDbOnlineStore(db.client, table, { writeConcurrency: 64 });
-const cache = new RedisFeatureCache(redis);
-const writer = new OnlineWriter(store, cache, catalog.views, 10_000);
+const writer = new OnlineWriter(store, new RedisFeatureCache(redis), catalog.views, 10_000);
 const feastData: Record<string, Record<string, unknown[]>> = {};
+/** The loaded value of each output feature name, by entity id: what every answer is checked against. */
+const expected = new Map<string, Map<string, number>>();
 const writes: RecordWrite[] = [];
-for (const view of catalog.views.values()) {
+for (const view of views) {
   const columns: Record<string, unknown[]> = {
     entity_id: ids,
     event_timestamp: ids.map(() => new Date(eventMs).toISOString()),
@@ -118,6 +164,7 @@ for (const view of catalog.views.values()) {
   const features = view.definition.features.map((f) => {
     const values = ids.map(() => random() * 100);
     columns[f.name] = values;
+    expected.set(f.name, new Map(ids.map((id, i) => [id, values[i]!])));
     return values;
   });
   feastData[view.name] = columns;
@@ -140,7 +187,7 @@ const registryPath = join(scratch, 'registry.json');
 writeFileSync(registryPath, JSON.stringify(registry));
 writeFileSync(join(scratch, 'feast-data.json'), JSON.stringify(feastData));
 
-/** Starts a child and resolves to the first stdout line matching `ready`. */
+/** Starts a child and resolves to the first stdout match of `ready`. */
 function startChild(command: string, argv: string[], ready: RegExp, cwd = root): Promise<string> {
   const child = spawn(command, argv, {
     cwd,
@@ -155,31 +202,69 @@ function startChild(command: string, argv: string[], ready: RegExp, cwd = root):
       const match = ready.exec(out);
       if (match) resolve(match[0]);
     });
-    child.once('exit', (code) => reject(new Error(`${command} ${argv[0]} exited ${code}: ${out}`)));
+    child.once('exit', (code) => reject(new Error(`${command} ${argv.join(' ')} exited ${code}: ${out}`)));
   });
 }
-const tsx = join(root, 'node_modules', '.bin', 'tsx');
-const serverArgs = ['bench/features-server.ts', registryPath, db.endpoint, String(redisServer.port), table];
-const drivetrainUrl = await startChild(tsx, serverArgs, /http:\/\/\S+/);
-const cacheMissUrl = await startChild(tsx, [...serverArgs, '--no-cache'], /http:\/\/\S+/);
-const feastPort = 6700 + Math.floor(random() * 200);
-await startChild(
-  join(root, '.venv-feast', 'bin', 'python'),
-  [
-    'bench_server.py',
-    registryPath,
-    join(scratch, 'feast-data.json'),
-    join(scratch, 'feast-repo'),
-    String(redisServer.port),
-    String(feastPort),
-  ],
-  /ready/,
-  join(root, 'features', 'feast'),
-);
-const feastUrl = `http://127.0.0.1:${feastPort}`;
-await waitForHttp(`${feastUrl}/health`);
+/** A TypeScript entry point under plain node (no tsx supervisor process in between). */
+const nodeTs = (file: string, argv: string[], nodeFlags: string[] = []) =>
+  startChild(process.execPath, [...nodeFlags, '--import', 'tsx', file, ...argv], /http:\/\/\S+/);
+const profileFlags = (name: string) =>
+  args.profile ? ['--cpu-prof', '--cpu-prof-dir', args.profile, '--cpu-prof-name', `${name}.cpuprofile`] : [];
 
-/** Request bodies of a case: `rows` distinct random entities each, precomputed. */
+const serverArgs = [registryPath, db.endpoint, String(redisServer.port), table];
+const urls: Partial<Record<SystemName, string>> = {};
+if (systems.includes('drivetrain'))
+  urls.drivetrain = await nodeTs('bench/features-server.ts', serverArgs, profileFlags('drivetrain'));
+if (systems.includes('drivetrainCacheMiss'))
+  urls.drivetrainCacheMiss = await nodeTs(
+    'bench/features-server.ts',
+    [...serverArgs, '--no-cache'],
+    profileFlags('drivetrain-cache-miss'),
+  );
+const feastWorkers = Number(args['feast-workers']);
+if (systems.includes('feast')) {
+  const feastPort = 6700 + Math.floor(random() * 200);
+  await startChild(
+    join(root, '.venv-feast', 'bin', 'python'),
+    [
+      'bench_server.py',
+      registryPath,
+      join(scratch, 'feast-data.json'),
+      join(scratch, 'feast-repo'),
+      String(redisServer.port),
+      String(feastPort),
+      String(feastWorkers),
+    ],
+    /ready/,
+    join(root, 'features', 'feast'),
+  );
+  urls.feast = `http://127.0.0.1:${feastPort}`;
+  await waitForHttp(`${urls.feast}/health`);
+}
+
+// The load generator: its own process, driven over IPC.
+const load = fork(join(import.meta.dirname, 'features-load.ts'), [], {
+  execArgv: ['--import', 'tsx'],
+  stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+});
+children.push(load);
+let seq = 0;
+const waiting = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
+load.on('message', (message: { seq: number; result?: unknown; error?: string }) => {
+  const waiter = waiting.get(message.seq)!;
+  waiting.delete(message.seq);
+  if (message.error) waiter.reject(new Error(message.error));
+  else waiter.resolve(message.result);
+});
+function command<T>(body: LoadCommand): Promise<T> {
+  const id = ++seq;
+  return new Promise<T>((resolve, reject) => {
+    waiting.set(id, { resolve: resolve as (value: unknown) => void, reject });
+    load.send({ seq: id, command: body });
+  });
+}
+
+/** Request bodies of a case: `rows` random entities each. */
 function bodies(rows: number, count = 500): { body: string; ids: string[] }[] {
   return Array.from({ length: count }, () => {
     const picked = Array.from({ length: rows }, () => ids[Math.floor(random() * ids.length)]!);
@@ -190,208 +275,229 @@ function bodies(rows: number, count = 500): { body: string; ids: string[] }[] {
   });
 }
 
-const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-function post(url: string, body: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const request = http.request(
-      `${url}/get-online-features`,
-      {
-        method: 'POST',
-        agent,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-      },
-      (response) => {
-        response.on('data', () => {});
-        response.on('end', () => resolve(response.statusCode ?? 0));
-      },
-    );
-    request.on('error', reject);
-    request.end(body);
-  });
-}
-
-const cellKeys = (picked: string[]) =>
-  picked.map((id) =>
-    [...catalog.views.values()].map((view) =>
+/** The cache keys Drivetrain reads for these entities: every view of each. */
+const cacheKeys = (picked: string[]) =>
+  picked.flatMap((id) =>
+    views.map((view) =>
       RedisFeatureCache.keyOf({ key: entityKey(entity, [id]), view: view.name, version: view.version }),
     ),
   );
 
-interface Latency {
-  p50Ms: number;
-  p99Ms: number;
-  requests: number;
-  errors: number;
+interface FeastJson {
+  metadata: { feature_names: string[] };
+  results: { values: unknown[]; statuses: string[] }[];
 }
 
-/** Open loop at `rate`/s for `durationS`: each request is sent on schedule, whatever the previous did. */
-async function steady(
-  rate: number,
-  durationS: number,
-  fire: (i: number) => Promise<boolean>,
-): Promise<Latency> {
-  const latencies: number[] = [];
-  let errors = 0;
-  const pending: Promise<void>[] = [];
-  const total = Math.round(rate * durationS);
-  const start = performance.now();
-  for (let i = 0; i < total; i++) {
-    const due = start + (i * 1000) / rate;
-    const wait = due - performance.now();
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    const sent = performance.now();
-    pending.push(
-      fire(i).then(
-        (ok) => {
-          latencies.push(performance.now() - sent);
-          if (!ok) errors++;
-        },
-        () => {
-          errors++;
-        },
-      ),
-    );
-  }
-  await Promise.all(pending);
-  latencies.sort((a, b) => a - b);
-  const at = (q: number) =>
-    Number((latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0).toFixed(3));
-  return { p50Ms: at(0.5), p99Ms: at(0.99), requests: total, errors };
-}
-
-/** autocannon's closed loop: the highest rate the server sustains, with the errors it made. */
-async function maxRate(
-  url: string,
-  requestBodies: { body: string }[],
-): Promise<{ rps: number; errors: number }> {
-  let next = 0;
-  const result = await autocannon({
-    url: `${url}/get-online-features`,
-    connections: 10,
-    duration: Number(args['max-seconds']),
-    requests: [
-      {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        setupRequest: (request) => ({ ...request, body: requestBodies[next++ % requestBodies.length]!.body }),
-      },
-    ],
+/** Asks `url` for `sample` and checks every value and status against the data loaded; returns the raw body. */
+async function checkedAnswer(system: string, url: string, sample: { body: string; ids: string[] }) {
+  const response = await fetch(`${url}/get-online-features`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: sample.body,
   });
-  return {
-    rps: Math.round(result.requests.average),
-    errors: result.errors + result.timeouts + result.non2xx,
-  };
+  const text = await response.text();
+  if (response.status !== 200) throw new Error(`${system} answered ${response.status}: ${text}`);
+  const json = JSON.parse(text) as FeastJson;
+  const names = json.metadata.feature_names;
+  if (names.length !== 1 + VIEWS * FEATURES_PER_VIEW)
+    throw new Error(`${system} answered ${names.length} columns`);
+  names.forEach((name, column) => {
+    if (name === 'entity_id') return;
+    const result = json.results[column]!;
+    sample.ids.forEach((id, row) => {
+      const want = expected.get(name)?.get(id);
+      if (result.statuses[row] !== 'PRESENT' || result.values[row] !== want)
+        throw new Error(
+          `${system}: ${name} of ${id} is ${result.values[row]} (${result.statuses[row]}), loaded ${want}`,
+        );
+    });
+  });
+  return text;
 }
 
-async function rawRedisMaxRate(keySets: string[][][], durationS: number): Promise<number> {
-  let done = 0;
-  const end = performance.now() + durationS * 1000;
-  const loop = async (offset: number) => {
-    for (let i = offset; performance.now() < end; i += 10) {
-      await Promise.all(keySets[i % keySets.length]!.map((keys) => redis.mget(...keys)));
-      done++;
+interface Measured {
+  rate: number;
+  rateNote?: string;
+  max: LoadReport;
+  runs: LoadReport[];
+}
+const measured: Partial<Record<SystemName, Partial<Record<CaseName, Measured>>>> = {};
+const minSamples = Number(args['min-samples']);
+const maxRunSeconds = Number(args['max-run-seconds']);
+const warmupSeconds = Number(args['warmup-seconds']);
+const repeats = Number(args.repeats);
+
+for (const [name, spec] of Object.entries(CASES) as [CaseName, (typeof CASES)[CaseName]][]) {
+  const samples = bodies(spec.rows);
+  const targets = new Map<SystemName, LoadTarget>();
+  let drivetrainBody = '';
+  for (const system of ['drivetrain', 'feast', 'drivetrainCacheMiss'] as const) {
+    const url = urls[system];
+    if (!url) continue;
+    for (const sample of samples.slice(0, 5)) {
+      const text = await checkedAnswer(system, url, sample);
+      if (system === 'drivetrain') drivetrainBody ||= text;
     }
-  };
-  await Promise.all(Array.from({ length: 10 }, (_, i) => loop(i)));
-  return Math.round(done / durationS);
-}
+    targets.set(system, {
+      kind: 'http',
+      url,
+      path: '/get-online-features',
+      bodies: samples.map((s) => s.body),
+    });
+  }
+  if (systems.includes('rawRedis'))
+    targets.set('rawRedis', {
+      kind: 'redis',
+      port: redisServer.port,
+      keySets: samples.map((s) => cacheKeys(s.ids)),
+    });
+  if (systems.includes('httpFloor')) {
+    const responseFile = join(scratch, `response-${name}.json`);
+    writeFileSync(
+      responseFile,
+      drivetrainBody || (await checkedAnswer('drivetrain', urls.drivetrain!, samples[0]!)),
+    );
+    const url = await nodeTs('bench/features-noop-server.ts', [responseFile]);
+    targets.set('httpFloor', {
+      kind: 'http',
+      url,
+      path: '/get-online-features',
+      bodies: samples.map((s) => s.body),
+    });
+  }
 
-type Result = Record<CaseName, { p50Ms: number; p99Ms: number; rps: number; errors: number }>;
-const results: Record<'drivetrain' | 'rawRedis' | 'feast' | 'drivetrainCacheMiss', Partial<Result>> = {
-  drivetrain: {},
-  rawRedis: {},
-  feast: {},
-  drivetrainCacheMiss: {},
-};
-const http200 = (url: string, body: string) => post(url, body).then((status) => status === 200);
-
-for (const [name, { rows, rate }] of Object.entries(CASES) as [CaseName, { rows: number; rate: number }][]) {
-  const requestBodies = bodies(rows);
-  const keySets = requestBodies.map((b) => cellKeys(b.ids));
-  const targets: [
-    keyof typeof results,
-    (i: number) => Promise<boolean>,
-    () => Promise<{ rps: number; errors: number }>,
-  ][] = [
-    [
-      'drivetrain',
-      (i) => http200(drivetrainUrl, requestBodies[i % requestBodies.length]!.body),
-      () => maxRate(drivetrainUrl, requestBodies),
-    ],
-    [
-      'rawRedis',
-      (i) => Promise.all(keySets[i % keySets.length]!.map((keys) => redis.mget(...keys))).then(() => true),
-      async () => ({ rps: await rawRedisMaxRate(keySets, Number(args['max-seconds'])), errors: 0 }),
-    ],
-    [
-      'feast',
-      (i) => http200(feastUrl, requestBodies[i % requestBodies.length]!.body),
-      () => maxRate(feastUrl, requestBodies),
-    ],
-    [
-      'drivetrainCacheMiss',
-      (i) => http200(cacheMissUrl, requestBodies[i % requestBodies.length]!.body),
-      () => maxRate(cacheMissUrl, requestBodies),
-    ],
-  ];
-  for (const [target, fire, max] of targets) {
-    await steady(rate, Math.min(2, seconds), fire); // warm-up: connections, JIT, Feast's registry cache
-    const latency = await steady(rate, seconds, fire);
-    const { rps, errors } = await max();
-    results[target][name] = {
-      p50Ms: latency.p50Ms,
-      p99Ms: latency.p99Ms,
-      rps,
-      errors: latency.errors + errors,
+  for (const [system, target] of targets) {
+    const id = `${system}/${name}`;
+    await command({ op: 'target', id, target });
+    // Warm up (connections, JIT, Feast's registry cache), then the closed loop for the max.
+    await command({ op: 'open', id, rate: Math.min(spec.rate, 20), seconds: warmupSeconds });
+    const max = await command<LoadReport>({
+      op: 'closed',
+      id,
+      concurrency: Number(args.concurrency),
+      seconds: Number(args['max-seconds']),
+    });
+    const sustainable = Math.floor(max.achievedRps / 2);
+    const rate = Math.max(1, Math.min(spec.rate, sustainable));
+    measured[system] ??= {};
+    measured[system][name] = {
+      rate,
+      ...(rate < spec.rate
+        ? { rateNote: `saturates below ${spec.rate}/s (max ${max.achievedRps}/s): measured at half its max` }
+        : {}),
+      max,
+      runs: [],
     };
     console.log(
-      `${target.padEnd(20)} ${name.padEnd(7)} at ${rate}/s: p50 ${latency.p50Ms.toFixed(3)} ms  p99 ${latency.p99Ms.toFixed(3)} ms  max ${rps} req/s  errors ${latency.errors + errors}`,
+      `${system.padEnd(20)} ${name.padEnd(7)} max ${max.achievedRps} req/s (${max.errors} errors), latency at ${rate}/s`,
     );
   }
+  for (let r = 0; r < repeats; r++) {
+    for (const system of targets.keys()) {
+      const entry = measured[system]![name]!;
+      const id = `${system}/${name}`;
+      const seconds = Math.min(maxRunSeconds, Math.max(5, minSamples / entry.rate));
+      await command({ op: 'open', id, rate: entry.rate, seconds: warmupSeconds });
+      const run = await command<LoadReport>({ op: 'open', id, rate: entry.rate, seconds });
+      entry.runs.push(run);
+      console.log(
+        `${system.padEnd(20)} ${name.padEnd(7)} at ${entry.rate}/s x ${run.requests}: p50 ${run.p50Ms} ms  p99 ${run.p99Ms} ms  p99.9 ${run.p999Ms} ms  max ${run.maxMs} ms  send lag p99 ${run.sendLagP99Ms} ms  errors ${run.errors}`,
+      );
+    }
+  }
+  for (const system of targets.keys()) await command({ op: 'drop', id: `${system}/${name}` });
 }
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : Number(((sorted[mid - 1]! + sorted[mid]!) / 2).toFixed(3));
+};
+const results = Object.fromEntries(
+  Object.entries(measured).map(([system, byCase]) => [
+    system,
+    Object.fromEntries(
+      Object.entries(byCase).map(([name, m]) => [
+        name,
+        {
+          p50Ms: median(m.runs.map((r) => r.p50Ms)),
+          p99Ms: median(m.runs.map((r) => r.p99Ms)),
+          rps: m.max.achievedRps,
+          maxRateErrors: m.max.errors,
+          errors: m.runs.reduce((sum, r) => sum + r.errors, 0),
+          rate: m.rate,
+          ...(m.rateNote ? { rateNote: m.rateNote } : {}),
+          samplesPerRun: m.runs[0]?.requests,
+          p99MsRuns: m.runs.map((r) => r.p99Ms),
+          p999Ms: median(m.runs.map((r) => r.p999Ms)),
+          maxMs: Math.max(...m.runs.map((r) => r.maxMs)),
+          sendLagP99Ms: Math.max(...m.runs.map((r) => r.sendLagP99Ms ?? 0)),
+          responseBytes: m.max.responseBytes,
+        },
+      ]),
+    ),
+  ]),
+) as Partial<Record<SystemName, Partial<Record<CaseName, { p50Ms: number; p99Ms: number }>>>>;
 
 const ratio = (a: number | undefined, b: number | undefined) =>
   a && b ? Number((a / b).toFixed(2)) : undefined;
+const caseNames = Object.keys(CASES) as CaseName[];
 const report = {
   ...results,
   ratios: Object.fromEntries(
-    (Object.keys(CASES) as CaseName[]).map((name) => [
+    caseNames.map((name) => [
       name,
       {
-        feastP99OverDrivetrainP99: ratio(results.feast[name]?.p99Ms, results.drivetrain[name]?.p99Ms),
-        drivetrainP99OverRawRedisP99: ratio(results.drivetrain[name]?.p99Ms, results.rawRedis[name]?.p99Ms),
+        feastP99OverDrivetrainP99: ratio(results.feast?.[name]?.p99Ms, results.drivetrain?.[name]?.p99Ms),
+        drivetrainP99OverRawRedisP99: ratio(
+          results.drivetrain?.[name]?.p99Ms,
+          results.rawRedis?.[name]?.p99Ms,
+        ),
+        drivetrainP99OverHttpFloorP99: ratio(
+          results.drivetrain?.[name]?.p99Ms,
+          results.httpFloor?.[name]?.p99Ms,
+        ),
       },
     ]),
   ),
   goals: Object.fromEntries(
-    (Object.keys(CASES) as CaseName[]).map((name) => [
-      name,
-      {
-        p99: {
-          goalMs: name === '1x50' ? 1 : 5,
-          met: (results.drivetrain[name]?.p99Ms ?? Infinity) <= (name === '1x50' ? 1 : 5),
+    caseNames.map((name) => {
+      const p99 = results.drivetrain?.[name]?.p99Ms;
+      return [
+        name,
+        {
+          p99AtMostMs: {
+            goal: CASES[name].goalP99Ms,
+            measured: p99,
+            met: (p99 ?? Infinity) <= CASES[name].goalP99Ms,
+          },
+          tenTimesLowerP99ThanFeast: (ratio(results.feast?.[name]?.p99Ms, p99) ?? 0) >= 10,
+          withinTwiceRawRedisP99: (ratio(p99, results.rawRedis?.[name]?.p99Ms) ?? Infinity) <= 2,
         },
-        tenTimesFeast: (ratio(results.feast[name]?.p99Ms, results.drivetrain[name]?.p99Ms) ?? 0) >= 10,
-        withinTwiceRawRedis:
-          (ratio(results.drivetrain[name]?.p99Ms, results.rawRedis[name]?.p99Ms) ?? Infinity) <= 2,
-      },
-    ]),
+      ];
+    }),
   ),
   setup: {
     entities: ENTITIES,
     views: VIEWS,
     featuresPerView: FEATURES_PER_VIEW,
-    steadySeconds: seconds,
     rates: Object.fromEntries(Object.entries(CASES).map(([n, c]) => [n, c.rate])),
-    maxRate: `autocannon, 10 connections, ${args['max-seconds']} s; rps is its average`,
-    feast: 'feast 0.67.0 (features/feast/requirements.lock), feast serve, 1 worker, Redis online store',
-    cpus: (await import('node:os')).cpus().length,
+    latency: `open loop, fixed schedule, latency from each due time, ${warmupSeconds} s warm-up, >= ${minSamples} samples per run (at most ${maxRunSeconds} s), median of ${repeats} run(s)`,
+    maxRate: `closed loop, ${args.concurrency} in flight, ${args['max-seconds']} s`,
+    loadGenerator: 'bench/features-load.ts: its own process; undici for HTTP, ioredis for Redis',
+    feast: `feast 0.67.0 (features/feast/requirements.lock), ${feastWorkers} gunicorn/uvicorn workers (feast serve --workers -1), registry_ttl_sec 60, Redis online store`,
+    cpus: cpus().length,
+    loadAverageAtEnd: (await import('node:os')).loadavg().map((l) => Number(l.toFixed(2))),
   },
 };
-if (args.out) writeFileSync(args.out, `${JSON.stringify(report, null, 2)}\n`);
-console.log(JSON.stringify(report.ratios));
+if (args.out) {
+  mkdirSync(dirname(args.out), { recursive: true });
+  writeFileSync(args.out, `${JSON.stringify(report, null, 2)}\n`);
+}
+console.log(JSON.stringify({ ratios: report.ratios, goals: report.goals }));
 redis.disconnect();
-agent.destroy();
+load.disconnect();
+for (const child of children) child.kill('SIGTERM');
 await Promise.all([db.close(), redisServer.close()]);
 process.exit(0);
 
