@@ -30,7 +30,7 @@
  *     loaded: all systems do the same work.
  */
 import { type ChildProcess, fork, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -80,7 +80,7 @@ if (args.help) {
   --entities <n>             entities loaded (default 2000)
   --feast-workers <n>        Feast server workers (default 2 x CPUs + 1, as feast serve --workers -1)
   --only <a,b>               systems: drivetrain,rawRedis,httpFloor,feast,drivetrainCacheMiss
-  --profile <dir>            write CPU profiles of the Drivetrain servers there (node --cpu-prof)`);
+  --profile <dir>            write CPU profiles of the Drivetrain servers under <dir>/<server>/ (node --cpu-prof)`);
   process.exit(0);
 }
 const root = join(import.meta.dirname, '..');
@@ -187,8 +187,13 @@ const registryPath = join(scratch, 'registry.json');
 writeFileSync(registryPath, JSON.stringify(registry));
 writeFileSync(join(scratch, 'feast-data.json'), JSON.stringify(feastData));
 
-/** Starts a child and resolves to the first stdout match of `ready`. */
-function startChild(command: string, argv: string[], ready: RegExp, cwd = root): Promise<string> {
+/** Starts a child and resolves to the first stdout match of `ready`, with the child's pid. */
+function startChild(
+  command: string,
+  argv: string[],
+  ready: RegExp,
+  cwd = root,
+): Promise<{ text: string; pid: number }> {
   const child = spawn(command, argv, {
     cwd,
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -200,16 +205,55 @@ function startChild(command: string, argv: string[], ready: RegExp, cwd = root):
     child.stdout!.on('data', (chunk: Buffer) => {
       out += chunk.toString();
       const match = ready.exec(out);
-      if (match) resolve(match[0]);
+      if (match) resolve({ text: match[0], pid: child.pid! });
     });
     child.once('exit', (code) => reject(new Error(`${command} ${argv.join(' ')} exited ${code}: ${out}`)));
   });
 }
-/** A TypeScript entry point under plain node (no tsx supervisor process in between). */
-const nodeTs = (file: string, argv: string[], nodeFlags: string[] = []) =>
-  startChild(process.execPath, [...nodeFlags, '--import', 'tsx', file, ...argv], /http:\/\/\S+/);
+/** Server process (tree) of each URL: its CPU time per request is reported beside its latency. */
+const serverPids = new Map<string, number>();
+/** A TypeScript entry point under plain node (no tsx supervisor process in between); resolves to its URL. */
+async function nodeTs(file: string, argv: string[], nodeFlags: string[] = []): Promise<string> {
+  const { text, pid } = await startChild(
+    process.execPath,
+    [...nodeFlags, '--import', 'tsx', file, ...argv],
+    /http:\/\/\S+/,
+  );
+  serverPids.set(text, pid);
+  return text;
+}
+
+/** CPU seconds (user + system) used so far by `pid` and all its descendants (Feast's workers), from /proc. */
+function treeCpuSeconds(pid: number): number {
+  const stats = readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .flatMap((entry) => {
+      try {
+        // Fields after the command name, which is in parentheses and may hold spaces.
+        const text = readFileSync(`/proc/${entry}/stat`, 'utf8');
+        const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+        return [
+          { pid: Number(entry), ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) },
+        ];
+      } catch {
+        return []; // exited meanwhile
+      }
+    });
+  const tree = new Set([pid]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const stat of stats)
+      if (!tree.has(stat.pid) && tree.has(stat.ppid)) {
+        tree.add(stat.pid);
+        grew = true;
+      }
+  }
+  // USER_HZ is 100 on Linux.
+  return stats.reduce((sum, stat) => sum + (tree.has(stat.pid) ? stat.ticks : 0), 0) / 100;
+}
 const profileFlags = (name: string) =>
-  args.profile ? ['--cpu-prof', '--cpu-prof-dir', args.profile, '--cpu-prof-name', `${name}.cpuprofile`] : [];
+  // A directory per server: tsx's loader thread writes a profile of its own beside the main thread's.
+  args.profile ? ['--cpu-prof', '--cpu-prof-dir', join(args.profile, name)] : [];
 
 const serverArgs = [registryPath, db.endpoint, String(redisServer.port), table];
 const urls: Partial<Record<SystemName, string>> = {};
@@ -224,7 +268,7 @@ if (systems.includes('drivetrainCacheMiss'))
 const feastWorkers = Number(args['feast-workers']);
 if (systems.includes('feast')) {
   const feastPort = 6700 + Math.floor(random() * 200);
-  await startChild(
+  const feast = await startChild(
     join(root, '.venv-feast', 'bin', 'python'),
     [
       'bench_server.py',
@@ -239,6 +283,7 @@ if (systems.includes('feast')) {
     join(root, 'features', 'feast'),
   );
   urls.feast = `http://127.0.0.1:${feastPort}`;
+  serverPids.set(urls.feast, feast.pid);
   await waitForHttp(`${urls.feast}/health`);
 }
 
@@ -319,6 +364,7 @@ interface Measured {
   rate: number;
   rateNote?: string;
   max: LoadReport;
+  serverCpuUsPerRequest?: number;
   runs: LoadReport[];
 }
 const measured: Partial<Record<SystemName, Partial<Record<CaseName, Measured>>>> = {};
@@ -371,12 +417,18 @@ for (const [name, spec] of Object.entries(CASES) as [CaseName, (typeof CASES)[Ca
     await command({ op: 'target', id, target });
     // Warm up (connections, JIT, Feast's registry cache), then the closed loop for the max.
     await command({ op: 'open', id, rate: Math.min(spec.rate, 20), seconds: warmupSeconds });
+    const serverPid = target.kind === 'http' ? serverPids.get(target.url) : undefined;
+    const cpuBefore = serverPid ? treeCpuSeconds(serverPid) : 0;
     const max = await command<LoadReport>({
       op: 'closed',
       id,
       concurrency: Number(args.concurrency),
       seconds: Number(args['max-seconds']),
     });
+    // Server CPU per request at its max: what the load on the machine changes least.
+    const serverCpuUsPerRequest = serverPid
+      ? Math.round(((treeCpuSeconds(serverPid) - cpuBefore) * 1e6) / max.requests)
+      : undefined;
     const sustainable = Math.floor(max.achievedRps / 2);
     const rate = Math.max(1, Math.min(spec.rate, sustainable));
     measured[system] ??= {};
@@ -386,10 +438,11 @@ for (const [name, spec] of Object.entries(CASES) as [CaseName, (typeof CASES)[Ca
         ? { rateNote: `saturates below ${spec.rate}/s (max ${max.achievedRps}/s): measured at half its max` }
         : {}),
       max,
+      serverCpuUsPerRequest,
       runs: [],
     };
     console.log(
-      `${system.padEnd(20)} ${name.padEnd(7)} max ${max.achievedRps} req/s (${max.errors} errors), latency at ${rate}/s`,
+      `${system.padEnd(20)} ${name.padEnd(7)} max ${max.achievedRps} req/s (${max.errors} errors)${serverCpuUsPerRequest === undefined ? '' : `, server CPU ${serverCpuUsPerRequest} µs/request`}, latency at ${rate}/s`,
     );
   }
   for (let r = 0; r < repeats; r++) {
@@ -424,6 +477,9 @@ const results = Object.fromEntries(
           p99Ms: median(m.runs.map((r) => r.p99Ms)),
           rps: m.max.achievedRps,
           maxRateErrors: m.max.errors,
+          ...(m.serverCpuUsPerRequest === undefined
+            ? {}
+            : { serverCpuUsPerRequest: m.serverCpuUsPerRequest }),
           errors: m.runs.reduce((sum, r) => sum + r.errors, 0),
           rate: m.rate,
           ...(m.rateNote ? { rateNote: m.rateNote } : {}),
@@ -477,6 +533,10 @@ const report = {
       ];
     }),
   ),
+  // Cumulative over the run: a fallback to DynamoDB under load shows here.
+  drivetrainCacheStats: urls.drivetrain
+    ? await (await fetch(`${urls.drivetrain}/cache-stats`)).json()
+    : undefined,
   setup: {
     entities: ENTITIES,
     views: VIEWS,

@@ -215,11 +215,29 @@ function cellId(cell: CacheCell): string {
   return `${cell.view}\u0000${cell.version}\u0000${cell.key}`;
 }
 
-/** Rejects after `ms` (the work itself carries on and its result is dropped). */
+/**
+ * Rejects after `ms` (the work itself carries on and its result is dropped). The verdict waits
+ * for the I/O already received: timers run before the event loop reads its sockets, so on a
+ * busy loop a reply that arrived in time would otherwise lose to its own timer, and a budget
+ * meant for a slow cache would trip on the loop's lag (half the reads of a loaded server went
+ * to DynamoDB that way). setImmediate runs after the poll phase has delivered those replies.
+ */
 export function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
+  let settled = false;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    timer = setTimeout(
+      () =>
+        setImmediate(() => {
+          if (!settled) reject(new Error(`timed out after ${ms} ms`));
+        }),
+      ms,
+    );
   });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+  return Promise.race([
+    work.finally(() => {
+      settled = true;
+    }),
+    timeout,
+  ]).finally(() => clearTimeout(timer));
 }
