@@ -7,7 +7,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { ONLINE_TABLE } from './online-table';
 import type { OnlineStore, RecordWrite } from './ports';
-import type { FeatureValue, ViewRecord } from './record';
+import { recordFromJson, type ViewRecord } from './record';
 
 /** BatchGetItem takes at most 100 keys per call. */
 export const BATCH_GET_LIMIT = 100;
@@ -174,10 +174,5 @@ export class DynamoDbOnlineStore implements OnlineStore {
 function recordOf(value: AttributeValue | undefined): ViewRecord | undefined {
   const map = value?.M;
   if (!map?.t?.N || !map.c?.N || map.v?.S === undefined || map.d?.S === undefined) return undefined;
-  return {
-    eventTimeUs: Number(map.t.N),
-    createdUs: Number(map.c.N),
-    version: map.v.S,
-    values: JSON.parse(map.d.S) as FeatureValue[],
-  };
+  return recordFromJson(Number(map.t.N), Number(map.c.N), map.v.S, map.d.S);
 }

@@ -37,9 +37,10 @@ type RedisClient = (Redis | Cluster) & {
 /**
  * The feature cache on Redis/Valkey (ElastiCache, or a local redis-server). Keys are
  * `ft:{<entity key>}:<view>:<version>`: the hash tag puts every view of one entity in one
- * cluster slot, so each entity is one MGET and one script; the version in the key means a
- * new view version never reads values of an old one. Commands issued together are sent as
- * one pipeline (ioredis auto-pipelining), one per node in cluster mode.
+ * cluster slot, so in a cluster each entity is one MGET and one script (on one node a whole
+ * request is one MGET); the version in the key means a new view version never reads values
+ * of an old one. Commands issued together are sent as one pipeline (ioredis auto-pipelining),
+ * one per node in cluster mode.
  */
 export class RedisFeatureCache implements FeatureCache {
   private readonly redis: RedisClient;
@@ -54,14 +55,16 @@ export class RedisFeatureCache implements FeatureCache {
   }
 
   async get(cells: readonly CacheCell[]): Promise<CachedRecord[]> {
+    const keys = cells.map(RedisFeatureCache.keyOf);
+    // One MGET for the request on one node; a cluster needs one per slot, so one per entity.
+    if (!this.redis.isCluster) return (await this.redis.mget(keys)).map(cachedRecord);
     const groups = groupByEntity(cells.map((cell, index) => ({ cell, index })));
     const result = new Array<CachedRecord>(cells.length);
     await Promise.all(
       [...groups.values()].map(async (group) => {
-        const values = await this.redis.mget(...group.map(({ cell }) => RedisFeatureCache.keyOf(cell)));
+        const values = await this.redis.mget(group.map(({ index }) => keys[index]!));
         group.forEach(({ index }, i) => {
-          const value = values[i];
-          result[index] = value == null ? undefined : value === NEGATIVE ? MISSING : decodeRecord(value);
+          result[index] = cachedRecord(values[i] ?? null);
         });
       }),
     );
@@ -88,6 +91,10 @@ export class RedisFeatureCache implements FeatureCache {
       ),
     );
   }
+}
+
+function cachedRecord(value: string | null): CachedRecord {
+  return value === null ? undefined : value === NEGATIVE ? MISSING : decodeRecord(value);
 }
 
 function groupByEntity<T extends { cell: CacheCell }>(items: T[]): Map<string, T[]> {

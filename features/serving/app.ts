@@ -16,6 +16,7 @@ export interface FeatureApiOptions {
 
 export const MAX_READ_BODY_BYTES = 256 * 1024;
 export const MAX_PUSH_BODY_BYTES = 4 * 1024 * 1024;
+const JSON_HEADERS = { 'content-type': 'application/json' };
 
 /**
  * The feature API, Feast's feature-server routes over Drivetrain's store: served by API
@@ -59,7 +60,7 @@ export function createFeatureApi(options: FeatureApiOptions) {
   app.get('/health', (c) => c.body(null, 200));
 
   app.post('/get-online-features', limit(MAX_READ_BODY_BYTES), async (c) =>
-    c.json(await serving.getOnlineFeatures(team(c), await json(c))),
+    c.body(await serving.getOnlineFeaturesJson(team(c), await json(c)), 200, JSON_HEADERS),
   );
 
   app.post('/push', limit(MAX_PUSH_BODY_BYTES), async (c) =>

@@ -4,7 +4,7 @@ import type { OnlineReader } from '../online/online-reader';
 import type { OnlineWriter, WriteReport } from '../online/online-writer';
 import { FeatureRequestError } from './feast-errors';
 import { resolveOnlineRequest } from './feast-request';
-import { type OnlineFeaturesResponse, onlineFeaturesResponse } from './feast-response';
+import { type OnlineFeaturesResponse, onlineFeaturesJson } from './feast-response';
 import { resolvePush } from './push-request';
 
 export interface FeatureServiceOptions {
@@ -34,12 +34,18 @@ export class FeatureServing {
     return this.options.catalog;
   }
 
-  async getOnlineFeatures(team: string, body: unknown): Promise<OnlineFeaturesResponse> {
+  /** The answer to a `POST /get-online-features` body, as the JSON text the API sends. */
+  async getOnlineFeaturesJson(team: string, body: unknown): Promise<string> {
     const query = resolveOnlineRequest(this.options.catalog, team, body);
     const records = await this.options.reader.read(
       query.selections.map((s) => ({ view: s.view, keys: s.keys })),
     );
-    return onlineFeaturesResponse(query, records, this.nowUs());
+    return onlineFeaturesJson(query, records, this.nowUs());
+  }
+
+  /** The same answer as an object, for callers in this process. */
+  async getOnlineFeatures(team: string, body: unknown): Promise<OnlineFeaturesResponse> {
+    return JSON.parse(await this.getOnlineFeaturesJson(team, body)) as OnlineFeaturesResponse;
   }
 
   async push(team: string, body: unknown): Promise<PushResult> {
