@@ -366,6 +366,28 @@ interface Measured {
   max: LoadReport;
   serverCpuUsPerRequest?: number;
   runs: LoadReport[];
+  /** Drivetrain with its cache: the share of cells that fell back to DynamoDB (slow or tripped cache). */
+  maxCacheFallbackShare?: number;
+  runCacheFallbackShares: number[];
+}
+
+interface CacheStats {
+  cacheHits: number;
+  cacheNegativeHits: number;
+  cacheMisses: number;
+  cacheFallbacks: number;
+}
+/** Cache counters of a Drivetrain server with a cache, or undefined for any other system. */
+const cacheStatsOf = async (system: SystemName): Promise<CacheStats | undefined> =>
+  system === 'drivetrain'
+    ? ((await (await fetch(`${urls.drivetrain}/cache-stats`)).json()) as CacheStats)
+    : undefined;
+/** The share of cell lookups between two readings that fell back to DynamoDB. */
+function fallbackShare(before: CacheStats | undefined, after: CacheStats | undefined): number | undefined {
+  if (!before || !after) return undefined;
+  const lookups = (s: CacheStats) => s.cacheHits + s.cacheNegativeHits + s.cacheMisses + s.cacheFallbacks;
+  const total = lookups(after) - lookups(before);
+  return total === 0 ? 0 : Number(((after.cacheFallbacks - before.cacheFallbacks) / total).toFixed(4));
 }
 const measured: Partial<Record<SystemName, Partial<Record<CaseName, Measured>>>> = {};
 const minSamples = Number(args['min-samples']);
@@ -419,6 +441,7 @@ for (const [name, spec] of Object.entries(CASES) as [CaseName, (typeof CASES)[Ca
     await command({ op: 'open', id, rate: Math.min(spec.rate, 20), seconds: warmupSeconds });
     const serverPid = target.kind === 'http' ? serverPids.get(target.url) : undefined;
     const cpuBefore = serverPid ? treeCpuSeconds(serverPid) : 0;
+    const statsBefore = await cacheStatsOf(system);
     const max = await command<LoadReport>({
       op: 'closed',
       id,
@@ -439,10 +462,12 @@ for (const [name, spec] of Object.entries(CASES) as [CaseName, (typeof CASES)[Ca
         : {}),
       max,
       serverCpuUsPerRequest,
+      maxCacheFallbackShare: fallbackShare(statsBefore, await cacheStatsOf(system)),
       runs: [],
+      runCacheFallbackShares: [],
     };
     console.log(
-      `${system.padEnd(20)} ${name.padEnd(7)} max ${max.achievedRps} req/s (${max.errors} errors)${serverCpuUsPerRequest === undefined ? '' : `, server CPU ${serverCpuUsPerRequest} µs/request`}, latency at ${rate}/s`,
+      `${system.padEnd(20)} ${name.padEnd(7)} max ${max.achievedRps} req/s (${max.errors} errors)${serverCpuUsPerRequest === undefined ? '' : `, server CPU ${serverCpuUsPerRequest} µs/request`}${measured[system][name].maxCacheFallbackShare === undefined ? '' : `, cache fallbacks ${measured[system][name].maxCacheFallbackShare}`}, latency at ${rate}/s`,
     );
   }
   for (let r = 0; r < repeats; r++) {
@@ -451,10 +476,13 @@ for (const [name, spec] of Object.entries(CASES) as [CaseName, (typeof CASES)[Ca
       const id = `${system}/${name}`;
       const seconds = Math.min(maxRunSeconds, Math.max(5, minSamples / entry.rate));
       await command({ op: 'open', id, rate: entry.rate, seconds: warmupSeconds });
+      const runStatsBefore = await cacheStatsOf(system);
       const run = await command<LoadReport>({ op: 'open', id, rate: entry.rate, seconds });
       entry.runs.push(run);
+      const share = fallbackShare(runStatsBefore, await cacheStatsOf(system));
+      if (share !== undefined) entry.runCacheFallbackShares.push(share);
       console.log(
-        `${system.padEnd(20)} ${name.padEnd(7)} at ${entry.rate}/s x ${run.requests}: p50 ${run.p50Ms} ms  p99 ${run.p99Ms} ms  p99.9 ${run.p999Ms} ms  max ${run.maxMs} ms  send lag p99 ${run.sendLagP99Ms} ms  errors ${run.errors}`,
+        `${system.padEnd(20)} ${name.padEnd(7)} at ${entry.rate}/s x ${run.requests}: p50 ${run.p50Ms} ms  p99 ${run.p99Ms} ms  p99.9 ${run.p999Ms} ms  max ${run.maxMs} ms  send lag p99 ${run.sendLagP99Ms} ms  errors ${run.errors}${share === undefined ? '' : `  cache fallbacks ${share}`}`,
       );
     }
   }
@@ -484,6 +512,12 @@ const results = Object.fromEntries(
           rate: m.rate,
           ...(m.rateNote ? { rateNote: m.rateNote } : {}),
           samplesPerRun: m.runs[0]?.requests,
+          ...(m.maxCacheFallbackShare === undefined
+            ? {}
+            : {
+                cacheFallbackShareAtMax: m.maxCacheFallbackShare,
+                cacheFallbackShareRuns: m.runCacheFallbackShares,
+              }),
           p99MsRuns: m.runs.map((r) => r.p99Ms),
           p999Ms: median(m.runs.map((r) => r.p999Ms)),
           maxMs: Math.max(...m.runs.map((r) => r.maxMs)),

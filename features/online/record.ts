@@ -41,103 +41,6 @@ export function decodeRecord(text: string): ViewRecord | undefined {
   );
 }
 
-/**
- * A record whose values arrive as JSON text (the cache's bytes, DynamoDB's `d`). It keeps the
- * text of each value, out of sight of equality and spreading, so a response splices it as it
- * is rather than formatting every number again.
- */
-class StoredRecord implements ViewRecord {
-  readonly #tokens: readonly string[];
-
-  constructor(
-    readonly eventTimeUs: number,
-    readonly createdUs: number,
-    readonly version: string,
-    readonly values: readonly FeatureValue[],
-    tokens: readonly string[],
-  ) {
-    this.#tokens = tokens;
-  }
-
-  static tokensOf(record: ViewRecord): readonly string[] | undefined {
-    return #tokens in record ? (record as StoredRecord).#tokens : undefined;
-  }
-}
-
-/** The record of a stored values array (JSON text); bad JSON throws, as a parse would. */
-export function recordFromJson(
-  eventTimeUs: number,
-  createdUs: number,
-  version: string,
-  json: string,
-): ViewRecord {
-  const values = JSON.parse(json) as FeatureValue[];
-  const tokens = valueTokens(json);
-  if (tokens && tokens.length === values.length)
-    return new StoredRecord(eventTimeUs, createdUs, version, values, tokens);
-  return { eventTimeUs, createdUs, version, values };
-}
-
-/** The JSON text of each value of a record, where it has it (records read from the cache or the store). */
-export const tokensOf = StoredRecord.tokensOf;
-
-/**
- * The element texts of a flat JSON array of scalars as JSON.stringify writes it (no
- * whitespace), or undefined for anything else (nested values, whitespace, not an array), which
- * the caller then parses. Each element must look like a scalar: a string in quotes, or a
- * number, true, false, null, so a value is never spliced half.
- */
-export function valueTokens(json: string): string[] | undefined {
-  const end = json.length - 1;
-  if (end < 1 || json.charCodeAt(0) !== 91 || json.charCodeAt(end) !== 93) return undefined;
-  const tokens: string[] = [];
-  if (end === 1) return tokens;
-  let start = 1;
-  for (let i = 1; i <= end; i++) {
-    const code = json.charCodeAt(i);
-    if (code === 34) {
-      // A string: skip to its closing quote, past escapes.
-      for (i++; i < end; i++) {
-        const inner = json.charCodeAt(i);
-        if (inner === 92) i++;
-        else if (inner === 34) break;
-      }
-      if (i >= end) return undefined;
-    } else if (code === 44 || i === end) {
-      if (!isScalarToken(json, start, i)) return undefined;
-      tokens.push(json.slice(start, i));
-      start = i + 1;
-    } else if (code === 91 || code === 123 || code <= 32) return undefined;
-  }
-  return tokens;
-}
-
-function isScalarToken(json: string, start: number, end: number): boolean {
-  if (end <= start) return false;
-  const first = json.charCodeAt(start);
-  if (first === 34) return end - start >= 2 && json.charCodeAt(end - 1) === 34;
-  if (first === 45 || (first >= 48 && first <= 57)) {
-    for (let i = start + 1; i < end; i++) {
-      const code = json.charCodeAt(i);
-      // digits . e E + -
-      if (
-        !(
-          (code >= 48 && code <= 57) ||
-          code === 46 ||
-          code === 101 ||
-          code === 69 ||
-          code === 43 ||
-          code === 45
-        )
-      )
-        return false;
-    }
-    return true;
-  }
-  const word = json.slice(start, end);
-  return word === 'null' || word === 'true' || word === 'false';
-}
-
 /** Microseconds since the epoch of an ISO time, a Date or epoch milliseconds; undefined if not a time. */
 export function toMicros(time: string | number | Date): number | undefined {
   const ms = time instanceof Date ? time.getTime() : typeof time === 'number' ? time : Date.parse(time);
@@ -163,4 +66,97 @@ export function formatEventTime(micros: number): string {
   if (fraction === 0) return `${base}Z`;
   if (fraction % 1000 === 0) return `${base}.${String(fraction / 1000).padStart(3, '0')}Z`;
   return `${base}.${String(fraction).padStart(6, '0')}Z`;
+}
+
+/**
+ * A record whose values arrive as JSON text (the cache's bytes, DynamoDB's `d`). It keeps the
+ * text of each value, out of sight of equality and spreading, so a response splices it as it
+ * is; `values` are parsed only if something asks for them.
+ */
+class StoredRecord implements ViewRecord {
+  readonly #tokens: readonly string[];
+  #values: readonly FeatureValue[] | undefined;
+
+  constructor(
+    readonly eventTimeUs: number,
+    readonly createdUs: number,
+    readonly version: string,
+    tokens: readonly string[],
+  ) {
+    this.#tokens = tokens;
+  }
+
+  get values(): readonly FeatureValue[] {
+    this.#values ??= JSON.parse(`[${this.#tokens.join(',')}]`) as FeatureValue[];
+    return this.#values;
+  }
+
+  static tokensOf(record: ViewRecord): readonly string[] | undefined {
+    return #tokens in record ? (record as StoredRecord).#tokens : undefined;
+  }
+}
+
+/** The record of a stored values array (JSON text); text not in our compact encoding is parsed at once. */
+export function recordFromJson(
+  eventTimeUs: number,
+  createdUs: number,
+  version: string,
+  json: string,
+): ViewRecord {
+  const tokens = valueTokens(json);
+  if (tokens) return new StoredRecord(eventTimeUs, createdUs, version, tokens);
+  return { eventTimeUs, createdUs, version, values: JSON.parse(json) as FeatureValue[] };
+}
+
+/** The JSON text of each value of a record, where it has it (records read from the cache or the store). */
+export const tokensOf = StoredRecord.tokensOf;
+
+/**
+ * The element texts of a flat JSON array of scalars as JSON.stringify writes it (no
+ * whitespace), or undefined for anything else (nested values, whitespace, not an array), which
+ * the caller then parses. The bytes are JSON.stringify's, written by this code alone; the
+ * check keeps their structure (each element begins and ends as a scalar does: a string in
+ * quotes, a number, true, false or null), so a value is never spliced half or merged.
+ */
+export function valueTokens(json: string): string[] | undefined {
+  const end = json.length - 1;
+  if (end < 1 || json.charCodeAt(0) !== 91 || json.charCodeAt(end) !== 93) return undefined;
+  if (end === 1) return [];
+  const inner = json.slice(1, end);
+  // Numbers, booleans and nulls only (the common case): split at the commas.
+  const tokens = inner.includes('"') ? stringAwareSplit(inner) : inner.split(',');
+  if (!tokens) return undefined;
+  for (const token of tokens) if (!isScalarToken(token)) return undefined;
+  return tokens;
+}
+
+/** Splits at the commas outside strings; undefined at a nested value or an unclosed string. */
+function stringAwareSplit(inner: string): string[] | undefined {
+  const tokens: string[] = [];
+  let start = 0;
+  for (let i = 0; i < inner.length; i++) {
+    const code = inner.charCodeAt(i);
+    if (code === 34) {
+      // Skip to the closing quote, past escapes.
+      for (i++; i < inner.length; i++) {
+        const within = inner.charCodeAt(i);
+        if (within === 92) i++;
+        else if (within === 34) break;
+      }
+      if (i >= inner.length) return undefined;
+    } else if (code === 44) {
+      tokens.push(inner.slice(start, i));
+      start = i + 1;
+    } else if (code === 91 || code === 123) return undefined;
+  }
+  tokens.push(inner.slice(start));
+  return tokens;
+}
+
+function isScalarToken(token: string): boolean {
+  const first = token.charCodeAt(0);
+  const last = token.charCodeAt(token.length - 1);
+  if (first === 34) return token.length >= 2 && last === 34;
+  if (first === 45 || (first >= 48 && first <= 57)) return last >= 48 && last <= 57;
+  return token === 'null' || token === 'true' || token === 'false';
 }

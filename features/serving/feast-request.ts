@@ -42,7 +42,11 @@ export function resolveOnlineRequest(
   const { columns, rows } = columnarTable(request.entities, 'entities', MAX_ENTITY_ROWS);
 
   const used = new Set<string>();
-  const selections = [...byView.values()].map(({ view, indexes, names }): ViewSelection => {
+  // Views of one entity share its keys: checked and built once per entity.
+  const keysByEntity = new Map<string, readonly string[]>();
+  const keysOf = (view: ServedView): readonly string[] => {
+    const known = keysByEntity.get(view.entity.name);
+    if (known) return known;
     const keyColumns = view.entity.joinKeys.map((joinKey) => {
       const values = columns[joinKey.name] as unknown[] | undefined;
       if (!values) throw invalid(`entities.${joinKey.name}`, `required: join key of ${view.name}`);
@@ -59,8 +63,17 @@ export function resolveOnlineRequest(
         keyColumns.map((column) => column[row]!),
       ),
     );
-    return { view, featureIndexes: indexes, outputNames: names, keys };
-  });
+    keysByEntity.set(view.entity.name, keys);
+    return keys;
+  };
+  const selections = [...byView.values()].map(
+    ({ view, indexes, names }): ViewSelection => ({
+      view,
+      featureIndexes: indexes,
+      outputNames: names,
+      keys: keysOf(view),
+    }),
+  );
   // Keys that are no join key of a requested view are ignored, as Feast ignores them.
   const joinKeyColumns = Object.keys(columns)
     .filter((name) => used.has(name))

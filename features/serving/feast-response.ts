@@ -102,7 +102,7 @@ export function onlineFeaturesJson(
     stamps += ']';
     selection.featureIndexes.forEach((index, f) => {
       names.push(selection.outputNames[f]!);
-      let values = '[';
+      const values = new Array<string>(rows);
       let anyNull = false;
       for (let row = 0; row < rows; row++) {
         const record = served[row];
@@ -112,7 +112,7 @@ export function onlineFeaturesJson(
           token = stored ? (stored[index] ?? 'null') : JSON.stringify(record.values[index] ?? null);
           if (token === 'null') anyNull = true;
         }
-        values += row > 0 ? `,${token}` : token;
+        values[row] = token;
       }
       let statuses = allPresent;
       if (!allServed || anyNull) {
@@ -130,7 +130,7 @@ export function onlineFeaturesJson(
         }
         statuses += ']';
       }
-      columns.push(`{"values":${values}],"statuses":${statuses},"event_timestamps":${stamps}}`);
+      columns.push(`{"values":[${values.join(',')}],"statuses":${statuses},"event_timestamps":${stamps}}`);
     });
   });
   return `{"metadata":{"feature_names":${JSON.stringify(names)}},"results":[${columns.join(',')}]}`;

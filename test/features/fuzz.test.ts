@@ -176,8 +176,11 @@ describe('fuzzing the feature API', () => {
       anchors.map((id) => entityKey(drive, [id])),
       ['drive_motion'],
     );
-    for (const id of anchors)
-      expect(stored.get(entityKey(drive, [id]))?.get('drive_motion')).toEqual(anchorRecords.get(id));
+    for (const id of anchors) {
+      const record = stored.get(entityKey(drive, [id]))?.get('drive_motion');
+      // Field by field: a record read back parses its values on demand.
+      expect(record && { ...record, values: record.values }).toEqual(anchorRecords.get(id));
+    }
   });
 
   test("an unknown caller is 401, another team's service is 403, an oversized body is 413", async () => {
