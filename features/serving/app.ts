@@ -1,9 +1,9 @@
 import type { Context } from 'hono';
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import type { OnlineReader } from '../online/online-reader';
 import { errorResponseBody, FeatureRequestError } from './feast-errors';
 import type { FeatureServing } from './feature-service';
+import { jsonBody } from './request-body';
 
 /** Finds the caller's team (api/identity.ts resolvers), or undefined for an unknown caller. */
 export type FeatureTeamResolver = (c: Context) => string | undefined;
@@ -36,36 +36,17 @@ export function createFeatureApi(options: FeatureApiOptions) {
       ]);
     return found;
   };
-  const limit = (maxSize: number) =>
-    bodyLimit({
-      maxSize,
-      onError: (c) =>
-        fail(
-          c,
-          new FeatureRequestError(413, `body exceeds ${maxSize} bytes`, [
-            { field: '(body)', reason: 'too large' },
-          ]),
-        ),
-    });
-  const json = async (c: Context): Promise<unknown> => {
-    try {
-      return await c.req.json();
-    } catch {
-      throw new FeatureRequestError(422, 'body is not valid JSON', [
-        { field: '(body)', reason: 'not valid JSON' },
-      ]);
-    }
-  };
-
   app.get('/health', (c) => c.body(null, 200));
 
-  app.post('/get-online-features', limit(MAX_READ_BODY_BYTES), async (c) =>
-    c.body(await serving.getOnlineFeaturesJson(team(c), await json(c)), 200, JSON_HEADERS),
+  app.post('/get-online-features', async (c) =>
+    c.body(
+      await serving.getOnlineFeaturesJson(team(c), await jsonBody(c, MAX_READ_BODY_BYTES)),
+      200,
+      JSON_HEADERS,
+    ),
   );
 
-  app.post('/push', limit(MAX_PUSH_BODY_BYTES), async (c) =>
-    c.json(await serving.push(team(c), await json(c))),
-  );
+  app.post('/push', async (c) => c.json(await serving.push(team(c), await jsonBody(c, MAX_PUSH_BODY_BYTES))));
 
   /** What the caller may read: its services with their views and features (`drivetrain features list`). */
   app.get('/feature-services', (c) => {
