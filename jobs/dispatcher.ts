@@ -1,3 +1,5 @@
+import { acceptingBackends } from '../backends/spec-limits';
+import type { EnvironmentConfig } from '../config/schema';
 import type { ClusterState, Job, Pool, RunningJob, Team, UsageLedger } from '../scheduler/model';
 import { emptyUsage } from '../scheduler/model';
 import type { Decision, SchedulingPolicy } from '../scheduler/policy';
@@ -16,6 +18,7 @@ import {
   TransitionConflict,
 } from './ports';
 import { buildQueueReport } from './queues';
+import type { JobSpec } from './spec';
 import { ACTIVE_STATES, type JobState } from './states';
 
 /** Heads of the queues come first in `decision.waiting`, so a cap keeps the reasons people look at current. */
@@ -54,6 +57,11 @@ export interface DispatcherOptions {
   readonly backends: Partial<Record<BackendKind, ComputeBackend>>;
   /** Backend for jobs that leave the choice to the platform (`backend: auto`). */
   readonly defaultBackend: BackendKind;
+  /**
+   * The AWS environment: a `backend: auto` job is placed only on backends whose service
+   * limits accept its spec. The local runtime, whose pools run anything, leaves it out.
+   */
+  readonly environment?: EnvironmentConfig;
   /**
    * Keeps fair-share usage across cold starts and publishes each round's queue report;
    * without it usage starts empty in each process.
@@ -744,7 +752,7 @@ export class Dispatcher {
     return {
       pools: this.options.pools,
       teams: this.options.teams,
-      pending: pending.map((j) => toSchedulerJob(j)),
+      pending: pending.map((j) => toSchedulerJob(j, 'pending', this.options.environment)),
       running,
       usage: this.usage ?? emptyUsage(nowS),
     };
@@ -761,8 +769,36 @@ export class Dispatcher {
   }
 }
 
-/** The scheduler's view of a job: resources as totals over the gang. */
-export function toSchedulerJob(job: JobRecord, state: Job['state'] = 'pending'): Job {
+/**
+ * Backends that accept each spec, per environment: a round hands the scheduler every pending
+ * job, and a warm dispatcher keeps the same records (and specs) from round to round.
+ */
+const acceptedBySpec = new WeakMap<EnvironmentConfig, WeakMap<JobSpec, readonly string[]>>();
+
+function acceptedBy(spec: JobSpec, environment: EnvironmentConfig): readonly string[] {
+  let bySpec = acceptedBySpec.get(environment);
+  if (!bySpec) {
+    bySpec = new WeakMap();
+    acceptedBySpec.set(environment, bySpec);
+  }
+  let backends = bySpec.get(spec);
+  if (!backends) {
+    backends = acceptingBackends(spec, environment);
+    bySpec.set(spec, backends);
+  }
+  return backends;
+}
+
+/**
+ * The scheduler's view of a job: resources as totals over the gang. Given the environment, a
+ * `backend: auto` job lists the backends that would accept its spec, so placement keeps it
+ * off the others (the local runtime, whose pools run anything, passes none).
+ */
+export function toSchedulerJob(
+  job: JobRecord,
+  state: Job['state'] = 'pending',
+  environment?: EnvironmentConfig,
+): Job {
   const { resources, priorityClass } = job.spec;
   return {
     id: job.id,
@@ -779,6 +815,8 @@ export function toSchedulerJob(job: JobRecord, state: Job['state'] = 'pending'):
     maxRuntimeS: job.spec.maxRuntimeS,
     submitTime: Date.parse(job.submittedAt) / 1000,
     ...(job.spec.backend !== 'auto' && { backend: job.spec.backend }),
+    ...(job.spec.backend === 'auto' &&
+      environment !== undefined && { backends: acceptedBy(job.spec, environment) }),
     state,
     attainedGpuS: job.attainedGpuS,
   };

@@ -29,6 +29,11 @@ export interface Job {
    * scheduler place the job in any pool it fits.
    */
   readonly backend?: string;
+  /**
+   * Backends whose service limits accept the job's spec (`backend: auto` jobs); undefined
+   * means any. A pool of another backend never takes the job.
+   */
+  readonly backends?: readonly string[];
   readonly state: JobState;
   /** GPU-seconds the job already ran in earlier, preempted attempts (0 for a fresh job). */
   readonly attainedGpuS: number;
@@ -63,11 +68,22 @@ export interface Pool {
   readonly backend?: string;
   /** @default 'any' */
   readonly jobShapes?: PoolJobShapes;
+  /**
+   * A node holds at most one job (one gang member), however much of it the job leaves idle:
+   * SageMaker gives every training job whole instances. @default false
+   */
+  readonly exclusiveNodes?: boolean;
 }
 
-/** Whether a job may be placed in the pool at all: its backend and its shape (gang or not). */
+/**
+ * Whether a job may be placed in the pool at all: its backend (the one it named, or one of
+ * those that accept its spec) and its shape (gang or not).
+ */
 export function poolAdmits(pool: Pool, job: Job): boolean {
-  if (job.backend !== undefined && pool.backend !== undefined && job.backend !== pool.backend) return false;
+  if (pool.backend !== undefined) {
+    if (job.backend !== undefined && job.backend !== pool.backend) return false;
+    if (job.backends !== undefined && !job.backends.includes(pool.backend)) return false;
+  }
   const shapes = pool.jobShapes ?? 'any';
   if (shapes === 'any') return true;
   return job.resources.nodes > 1 ? shapes === 'multi-node' : shapes === 'single-node';
