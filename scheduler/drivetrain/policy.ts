@@ -41,7 +41,8 @@ export const DEFAULT_DRIVETRAIN_CONFIG: DrivetrainConfig = {
  *    type, vCPUs and memory are separate resources);
  * 3. within a team, least attained service (aged), then longest waiting;
  * 4. a job starts on free capacity (borrowing idle quota if need be), or by preempting the
- *    cheapest minimal set of lower-class preemptible or borrowed work, or waits;
+ *    cheapest minimal set of lower-class preemptible work (its own team's, or another team's
+ *    on borrowed quota) or, within its team's quota, of borrowed work, or waits;
  * 5. the first other job that must wait holds nodes too (EASY backfill) and the rest
  *    backfill around every hold.
  */

@@ -232,9 +232,22 @@ export class DispatchRound {
     const cap = patient ? this.config.maxPreemptionsPerRound : impatientVictims;
     const budget = cap - this.preemptions.length;
     if (budget <= 0) return undefined;
+    return (
+      this.evictionAmong(job, pools, budget, false) ??
+      // A reclaim whose lenders' borrowed jobs free no node it fits takes their other work.
+      this.evictionAmong(job, pools, budget, true)
+    );
+  }
+
+  private evictionAmong(
+    job: Job,
+    pools: readonly PoolCapacity[],
+    budget: number,
+    unpacked: boolean,
+  ): Eviction | undefined {
     let best: Eviction | undefined;
     for (const pool of pools) {
-      const candidates = this.victims.for(job, pool.pool.id);
+      const candidates = this.victims.for(job, pool.pool.id, unpacked);
       const freeable = candidates.reduce((sum, victim) => sum + victim.running.job.resources.gpus, 0);
       if (freeable + pool.totalFreeGpus() < job.resources.gpus) continue;
       const usable = (node: number) => this.mayUse(pool, node, job, true);
@@ -320,6 +333,7 @@ export class DispatchRound {
   private get victims(): VictimCatalog {
     this.victimCatalog ??= new VictimCatalog(
       this.inputs.running,
+      this.inputs.teams,
       this.quota,
       this.now,
       this.config.preemption,

@@ -80,12 +80,14 @@ describe('backfill budget', () => {
 describe('quota reclaim', () => {
   test('GIVEN critical work on quota borrowed from team a WHEN a submits within its quota THEN the borrowed critical job is reclaimed', () => {
     const teams = [team('a', 8), team('b', 8)];
-    const borrowed = [0, 1].map((node) =>
-      running(job(`b${node}`, { team: 'b', gpus: 8, priorityClass: 'critical' }), 'od', [node]),
-    );
+    // b0 started first and holds b's own quota; b1, started later, runs on a's.
+    const borrowed = [0, 1].map((node) => ({
+      ...running(job(`b${node}`, { team: 'b', gpus: 8, priorityClass: 'critical' }), 'od', [node]),
+      startedAt: NOW - 3600 + node * 60,
+    }));
     const owner = job('a1', { team: 'a', gpus: 8 });
     const decision = policy.decide(state({ teams, running: borrowed, pending: [owner] }), NOW);
-    expect(decision.preemptions).toEqual([{ jobId: 'b0', forJobId: 'a1', reason: 'reclaim-quota' }]);
+    expect(decision.preemptions).toEqual([{ jobId: 'b1', forJobId: 'a1', reason: 'reclaim-quota' }]);
     expect(startedIds(decision)).toEqual(['a1']);
   });
 
