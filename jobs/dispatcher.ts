@@ -2,7 +2,7 @@ import { acceptingBackends } from '../backends/spec-limits';
 import type { EnvironmentConfig } from '../config/schema';
 import type { ClusterState, Job, Pool, RunningJob, Team, UsageLedger } from '../scheduler/model';
 import { emptyUsage } from '../scheduler/model';
-import type { Decision, SchedulingPolicy } from '../scheduler/policy';
+import type { Decision, Reservation, SchedulingPolicy } from '../scheduler/policy';
 import { PRIORITY_CLASSES } from '../scheduler/priority-classes';
 import { BackendNotConfigured, backendMessage, isTransientBackendError } from './backend-errors';
 import { CPU_POOL_TYPE } from './cluster';
@@ -126,6 +126,8 @@ type BackendCall<T> = { ok: true; value: T } | { ok: false; job: JobRecord };
  */
 export class Dispatcher {
   private usage: UsageLedger | undefined;
+  /** Last round's starvation holds, so a warm dispatcher keeps each starving job's promise. */
+  private starvationHolds: readonly Reservation[] = [];
   private readonly clock: () => Date;
   private readonly backoff: BackendBackoff;
   private readonly warn: (message: string, detail: Record<string, unknown>) => void;
@@ -188,6 +190,7 @@ export class Dispatcher {
     const running = await this.runningJobs(confirmed);
     const decision = this.options.policy.decide(this.clusterState(pending, running, nowS), nowS);
     this.usage = decision.usage;
+    this.starvationHolds = decision.starvationHolds ?? [];
     await this.publish(decision, pending, confirmed);
 
     const byId = new Map([...pending, ...confirmed].map((j) => [j.id, j]));
@@ -749,7 +752,9 @@ export class Dispatcher {
   }
 
   private clusterState(pending: JobRecord[], running: RunningJob[], nowS: number): ClusterState {
+    const pendingIds = new Set(this.starvationHolds.length > 0 ? pending.map((job) => job.id) : []);
     return {
+      starvationHolds: this.starvationHolds.filter((hold) => pendingIds.has(hold.jobId)),
       pools: this.options.pools,
       teams: this.options.teams,
       pending: pending.map((j) => toSchedulerJob(j, 'pending', this.options.environment)),

@@ -1,3 +1,4 @@
+import type { Reservation } from './policy';
 import { PRIORITY_CLASSES, type PriorityClassName } from './priority-classes';
 import type { Resources } from './resources';
 
@@ -128,6 +129,11 @@ export interface ClusterState {
   readonly pending: readonly Job[];
   readonly running: readonly RunningJob[];
   readonly usage: UsageLedger;
+  /**
+   * Last round's `Decision.starvationHolds` of jobs still pending. Without them (a cold
+   * start) holds are made afresh, and a starving job's start may slip past its first hold.
+   */
+  readonly starvationHolds?: readonly Reservation[];
 }
 
 export function emptyUsage(at: number): UsageLedger {

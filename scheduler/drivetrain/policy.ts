@@ -1,6 +1,6 @@
 import { ClusterBook } from '../cluster-book';
 import type { ClusterState, Job } from '../model';
-import type { Decision, PolicySession, RoundOptions, SchedulingPolicy } from '../policy';
+import type { Decision, PolicySession, Reservation, RoundOptions, SchedulingPolicy } from '../policy';
 import { DecayedUsage } from '../usage';
 import { ResourceDimensions } from './fair-share';
 import { PendingIndex } from './pending-index';
@@ -65,6 +65,7 @@ class DrivetrainSession implements PolicySession {
   private readonly pending: PendingIndex;
   private readonly decay: DecayedUsage;
   private readonly dimensions: ResourceDimensions;
+  private starvationHolds: readonly Reservation[];
 
   constructor(
     state: ClusterState,
@@ -74,6 +75,7 @@ class DrivetrainSession implements PolicySession {
     this.pending = new PendingIndex(state.pending, config.agingStepS);
     this.decay = new DecayedUsage(config.usageHalfLifeS);
     this.dimensions = new ResourceDimensions(state.pools);
+    this.starvationHolds = state.starvationHolds ?? [];
   }
 
   submit(job: Job): void {
@@ -82,6 +84,7 @@ class DrivetrainSession implements PolicySession {
 
   withdraw(jobId: string): void {
     this.pending.withdraw(jobId);
+    this.starvationHolds = this.starvationHolds.filter((hold) => hold.jobId !== jobId);
   }
 
   finish(jobId: string): void {
@@ -102,10 +105,12 @@ class DrivetrainSession implements PolicySession {
       pending: this.pending,
       usage: this.decay.advance(this.book.usage, running, now),
       dimensions: this.dimensions,
+      starvationHolds: this.starvationHolds,
     };
     const round = new DispatchRound(inputs, now, this.config, this.decay);
     const decision = round.decide(options.explain ?? true);
     this.book.apply(decision, (jobId) => round.started.get(jobId)!, now);
+    this.starvationHolds = decision.starvationHolds ?? [];
     return decision;
   }
 }

@@ -1,6 +1,7 @@
 import type { PoolCapacity } from '../capacity';
 import { classOf, isPreemptible, type Job, type Placement, type RunningJob, type Team } from '../model';
 import type { PreemptJob } from '../policy';
+import { waitingSince } from './pending-index';
 import { borrowedJobs, type QuotaLedger } from './quota';
 
 export interface PreemptionRules {
@@ -43,6 +44,8 @@ export class VictimCatalog {
   private readonly answers = new Map<string, Victim[]>();
   /** Jobs that run on quota their team borrowed: all another team may take (`borrowedJobs`). */
   private readonly borrowed: Set<string>;
+  /** Jobs that may be stopped only by a reclaim. */
+  private readonly reclaimOnly = new Set<string>();
   private live = 0;
 
   constructor(
@@ -51,10 +54,17 @@ export class VictimCatalog {
     private readonly quota: QuotaLedger,
     now: number,
     rules: PreemptionRules,
+    starvationBoundS: number,
   ) {
     this.borrowed = borrowedJobs(teams, running);
     for (const candidate of running) {
       if (now - candidate.startedAt < rules.graceS) continue;
+      // A job that started only after waiting out the starvation bound is stopped only to
+      // return a lender its quota: for a higher class it would go back to the queue it has
+      // already waited too long in.
+      const starved = candidate.startedAt - waitingSince(candidate.job) >= starvationBoundS;
+      if (starved && !this.borrowed.has(candidate.job.id)) continue;
+      if (starved) this.reclaimOnly.add(candidate.job.id);
       const victims = this.byPool.get(candidate.placement.poolId) ?? [];
       // The reason is settled per waiting job in `for`; this one only sorts.
       victims.push({
@@ -131,7 +141,8 @@ export class VictimCatalog {
       const outranked = isPreemptible(running) && victimClass.value < jobClass.value;
       const lending = !ownTeam && isBorrowing(running.team);
       const lent = lending && this.borrowed.has(running.id);
-      if (jobClass.mayPreempt && outranked && (ownTeam || lent)) {
+      const byClass = outranked && !this.reclaimOnly.has(running.id);
+      if (jobClass.mayPreempt && byClass && (ownTeam || lent)) {
         eligible.push(victim);
       } else if (mayReclaim && (lent || (unpacked && lending))) {
         eligible.push({ ...victim, reason: 'reclaim-quota' });

@@ -50,7 +50,9 @@ export interface DrivetrainConfig {
    * No starvation: a job pending longer than `boundS` (over all its attempts) goes first,
    * whatever its class and its team's share, and if it cannot start it holds the nodes it
    * can have earliest, which no other job may take for longer than that. Up to
-   * `maxReservations` such holds, for the oldest starving jobs, are kept each round.
+   * `maxReservations` such holds, for the oldest starving jobs, exist at a time; each is kept
+   * from round to round until its job starts. Once started, a starving job is preempted
+   * only to give a lender back its quota.
    */
   readonly starvation: { readonly boundS: number; readonly maxReservations: number };
 }
@@ -65,12 +67,15 @@ export interface RoundInputs {
   /** Already advanced to `now`. */
   readonly usage: UsageLedger;
   readonly dimensions: ResourceDimensions;
+  /** Last round's starvation holds of jobs still pending (`ClusterState.starvationHolds`). */
+  readonly starvationHolds?: readonly Reservation[];
 }
 
 /** Nodes held for a waiting job; a starvation hold binds every job, an EASY hold may yield. */
 interface Hold {
   readonly reservation: Reservation;
-  readonly holder: Job;
+  /** Undefined for a starvation hold carried over from the last round. */
+  readonly holder: Job | undefined;
   readonly starving: boolean;
 }
 
@@ -114,19 +119,47 @@ export class DispatchRound {
     this.fairShare = new FairShare(inputs.teams, inputs.running, inputs.usage, decay, inputs.dimensions);
     this.why = new WhyPending(this.quota);
     for (const run of inputs.running) this.runningIn(run.placement.poolId).push(run);
+    this.carryHolds(inputs.starvationHolds ?? []);
+  }
+
+  /**
+   * A starving job keeps the hold it got: were holds made afresh each round, a hold missed
+   * once (a preempted older job took its place) lets other work onto its nodes, and its start
+   * slips past the time it was promised. A hold on nodes that no longer exist is dropped.
+   */
+  private carryHolds(carried: readonly Reservation[]): void {
+    for (const reservation of carried) {
+      if (this.holds.length >= this.config.starvation.maxReservations) return;
+      const { poolId, nodes } = reservation.placement;
+      const pool = this.inputs.pools.find((candidate) => candidate.id === poolId);
+      if (pool === undefined || nodes.some((node) => node >= pool.nodeCount)) continue;
+      if (nodes.some((node) => this.isHeld(poolId, node))) continue;
+      this.holds.push({ reservation, holder: undefined, starving: true });
+    }
   }
 
   decide(explain: boolean): Decision {
     const { pending } = this.inputs;
     const leftWaiting: Job[] = [];
-    const { boundS, maxReservations } = this.config.starvation;
-    // Starving jobs first, oldest first: each starts now or holds its earliest nodes, until
-    // `maxReservations` hold nodes (looking at no more jobs than one team's scan budget).
+    const { boundS } = this.config.starvation;
+    // Starving jobs first, oldest first: each starts now or, while fewer than
+    // `maxReservations` jobs hold nodes, holds its earliest nodes (looking at no more jobs
+    // than one team's scan budget).
     const scanLimit = this.config.backfillDepth.scanPerTeamAndBand;
-    for (let tried = 0; tried < scanLimit && this.holds.length < maxReservations; tried++) {
+    for (let tried = 0; tried < scanLimit; tried++) {
       const job = pending.takeOldest(this.now, boundS);
       if (job === undefined) break;
-      if (!this.tryStart(job, bandOf(job), true)) leftWaiting.push(job);
+      const carried = this.dropHold(job.id);
+      if (this.tryStart(job, bandOf(job), true)) continue;
+      leftWaiting.push(job);
+      // A new hold replaces the carried one only if it starts the job no later.
+      const renewed = this.dropHold(job.id);
+      const kept =
+        carried === undefined ||
+        (renewed !== undefined && renewed.reservation.untilS <= carried.reservation.untilS)
+          ? renewed
+          : carried;
+      if (kept !== undefined) this.holds.push(kept);
     }
     for (let band = TOP_BAND; band >= 0 && !this.exhausted(); band--) {
       const active = new Set(pending.teamsIn(band));
@@ -157,13 +190,25 @@ export class DispatchRound {
     if (explain) for (const job of pending.all()) this.leaveUnscanned(job, bandOf(job));
     for (const job of leftWaiting) pending.requeue(job);
     const reservations = this.holds.map((hold) => hold.reservation);
+    const starvationHolds = this.holds.filter((hold) => hold.starving).map((hold) => hold.reservation);
     return {
       starts: this.starts,
       preemptions: this.preemptions,
       waiting: this.waiting,
       usage: this.inputs.usage,
       ...(reservations.length > 0 && { reservation: reservations[0], reservations }),
+      ...(starvationHolds.length > 0 && { starvationHolds }),
     };
+  }
+
+  private mayHoldStarving(): boolean {
+    return this.holds.filter((hold) => hold.starving).length < this.config.starvation.maxReservations;
+  }
+
+  /** Removes and returns the job's hold, if it has one. */
+  private dropHold(jobId: string): Hold | undefined {
+    const index = this.holds.findIndex((hold) => hold.reservation.jobId === jobId);
+    return index < 0 ? undefined : this.holds.splice(index, 1)[0];
   }
 
   /** Stop scanning: the backfill budget is spent, or nothing more can start this round. */
@@ -180,8 +225,8 @@ export class DispatchRound {
       this.leaveWaiting(job, band, this.why.unschedulable(job));
       return false;
     }
-    // A starving job is never answered from the cache: it must get its own hold.
-    const shape = starving ? undefined : this.shapeKey(job);
+    // A starving job that may still get a hold is never answered from the cache.
+    const shape = starving && this.mayHoldStarving() ? undefined : this.shapeKey(job);
     const knownFailure = shape === undefined ? undefined : this.failedShapes.get(shape);
     if (knownFailure !== undefined) {
       this.leaveWaiting(job, band, knownFailure);
@@ -213,7 +258,8 @@ export class DispatchRound {
       return this.why.heldForGang(blockingHold.reservation);
     }
     // EASY: the first other job that cannot start holds the nodes it can get earliest too.
-    if (starving || !this.easyHoldTaken) {
+    const holdsAlready = this.holds.some((hold) => hold.reservation.jobId === job.id);
+    if (!holdsAlready && (starving ? this.mayHoldStarving() : !this.easyHoldTaken)) {
       this.easyHoldTaken ||= !starving;
       const free = (pool: PoolCapacity, node: number) => !this.isHeld(pool.pool.id, node);
       const reservation = reserveEarliest(job, pools, (poolId) => this.runningIn(poolId), this.now, free);
@@ -275,7 +321,8 @@ export class DispatchRound {
    */
   private mayUse(pool: PoolCapacity, node: number, job: Job, evicting: boolean): boolean {
     for (const { reservation, holder, starving } of this.holds) {
-      if (evicting && !starving && outranksPreemptible(job, holder)) continue;
+      if (reservation.jobId === job.id) continue;
+      if (evicting && !starving && holder !== undefined && outranksPreemptible(job, holder)) continue;
       if (!respectsReservation(reservation, pool.pool.id, node, job, this.now)) return false;
     }
     return true;
@@ -289,6 +336,7 @@ export class DispatchRound {
   }
 
   private start(job: Job, placement: Placement): void {
+    this.dropHold(job.id);
     this.capacity.allocate(job.resources, placement);
     this.quota.add(job.team, job.resources.gpuType, job.resources.gpus);
     this.fairShare.charge(job.team, job.resources);
@@ -337,6 +385,7 @@ export class DispatchRound {
       this.quota,
       this.now,
       this.config.preemption,
+      this.config.starvation.boundS,
     );
     return this.victimCatalog;
   }

@@ -187,3 +187,77 @@ describe('starvation bound', () => {
     expect(startedIds(decision)).toEqual(['s0']);
   });
 });
+
+describe('starvation holds across rounds', () => {
+  const { boundS } = DEFAULT_DRIVETRAIN_CONFIG.starvation;
+  const oneHold = new DrivetrainPolicy({
+    ...DEFAULT_DRIVETRAIN_CONFIG,
+    starvation: { boundS, maxReservations: 1 },
+  });
+  const busy = [
+    { ...running(job('r0', { team: 'b', gpus: 8, maxRuntimeS: 7200 }), 'od', [0]), startedAt: NOW - 60 },
+    { ...running(job('r1', { team: 'b', gpus: 8, maxRuntimeS: 18_000 }), 'od', [1]), startedAt: NOW - 60 },
+  ];
+
+  test('GIVEN a starving job holding nodes WHEN a job that waited longer comes back THEN the first keeps its nodes and its time', () => {
+    const first = job('first', { gpus: 8, submitTime: NOW - boundS - 3600 });
+    const session = oneHold.open(
+      state({ teams: [team('a', 16), team('b', 16)], running: busy, pending: [first] }),
+    );
+    const held = session.decide(NOW).starvationHolds;
+    expect(held).toEqual([
+      { jobId: 'first', placement: { poolId: 'od', nodes: [0] }, untilS: NOW - 60 + 7200 },
+    ]);
+
+    // A job preempted after a long wait is back, with an older wait than `first`.
+    session.submit(job('older', { gpus: 8, submitTime: NOW - boundS - 7200 }));
+    const next = session.decide(NOW + 60);
+
+    expect(next.starvationHolds).toEqual(held);
+    expect(next.reservations?.map((r) => r.jobId)).not.toContain('older');
+  });
+
+  test('GIVEN a carried hold WHEN its job is withdrawn THEN the hold goes with it', () => {
+    const first = job('first', { gpus: 8, submitTime: NOW - boundS - 3600 });
+    const session = oneHold.open(
+      state({ teams: [team('a', 16), team('b', 16)], running: busy, pending: [first] }),
+    );
+    session.decide(NOW);
+    session.withdraw('first');
+
+    expect(session.decide(NOW + 60).starvationHolds).toBeUndefined();
+  });
+});
+
+describe('jobs that started after a starving wait', () => {
+  const { boundS } = DEFAULT_DRIVETRAIN_CONFIG.starvation;
+  // Team a runs a sweep on borrowed quota that had waited two days before it started.
+  const starved = {
+    ...running(
+      job('sweep', { team: 'a', gpus: 8, priorityClass: 'preemptible', submitTime: NOW - 3600 - 2 * boundS }),
+      'od',
+      [0],
+    ),
+  };
+
+  const preemptionsFor = (waiting: Job, quotaOfB: number) =>
+    policy.decide(
+      state({
+        pools: [pool('od', 1)],
+        teams: [team('a', 0), team('b', quotaOfB)],
+        running: [starved],
+        pending: [waiting],
+      }),
+      NOW,
+    ).preemptions;
+
+  test('GIVEN such a borrowed job WHEN another team over its quota sends critical work THEN the job keeps running', () => {
+    expect(preemptionsFor(job('c', { team: 'b', gpus: 8, priorityClass: 'critical' }), 0)).toEqual([]);
+  });
+
+  test('GIVEN such a borrowed job WHEN the lender asks for its quota THEN it is reclaimed', () => {
+    expect(preemptionsFor(job('o', { team: 'b', gpus: 8 }), 8)).toEqual([
+      { jobId: 'sweep', forJobId: 'o', reason: 'reclaim-quota' },
+    ]);
+  });
+});
