@@ -35,7 +35,8 @@ export const DEFAULT_DRIVETRAIN_CONFIG: DrivetrainConfig = {
 
 /**
  * The Drivetrain policy, in order of precedence:
- * 0. jobs past the starvation bound, oldest first, start or hold their earliest nodes;
+ * 0. the oldest jobs past the starvation bound start or hold their earliest nodes (a few
+ *    holds at a time, each kept until its job starts);
  * 1. strict priority classes (aging never lifts a job above a higher class);
  * 2. within a class, the team furthest below its weighted DRF share goes first (each GPU
  *    type, vCPUs and memory are separate resources);

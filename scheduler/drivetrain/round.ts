@@ -47,11 +47,11 @@ export interface DrivetrainConfig {
     readonly scanPerRound: number;
   };
   /**
-   * No starvation: a job pending longer than `boundS` (over all its attempts) goes first,
-   * whatever its class and its team's share, and if it cannot start it holds the nodes it
-   * can have earliest, which no other job may take for longer than that. Up to
-   * `maxReservations` such holds, for the oldest starving jobs, exist at a time; each is kept
-   * from round to round until its job starts. Once started, a starving job is preempted
+   * No starvation: the oldest jobs pending longer than `boundS` (over all their attempts) go
+   * first, whatever their class and their team's share, and one that cannot start holds the
+   * nodes it can have earliest, which no other job may take for longer than that. Up to
+   * `maxReservations` such holds exist at a time; each is kept from round to round until its
+   * job starts. Other starving jobs wait their turn for a hold in their own class. Once started, a starving job is preempted
    * only to give a lender back its quota.
    */
   readonly starvation: { readonly boundS: number; readonly maxReservations: number };
@@ -142,14 +142,17 @@ export class DispatchRound {
     const { pending } = this.inputs;
     const leftWaiting: Job[] = [];
     const { boundS } = this.config.starvation;
-    // Starving jobs first, oldest first: each starts now or, while fewer than
-    // `maxReservations` jobs hold nodes, holds its earliest nodes (looking at no more jobs
-    // than one team's scan budget).
+    // The oldest starving jobs first: each starts now or holds its earliest nodes, until
+    // `maxReservations` jobs hold nodes and every job that held nodes last round was tried
+    // (looking at no more jobs than one team's scan budget). Other starving jobs keep their
+    // class: a fresh job of a higher class goes before them.
     const scanLimit = this.config.backfillDepth.scanPerTeamAndBand;
-    for (let tried = 0; tried < scanLimit; tried++) {
+    let carriedLeft = this.holds.length;
+    for (let tried = 0; tried < scanLimit && (carriedLeft > 0 || this.mayHoldStarving()); tried++) {
       const job = pending.takeOldest(this.now, boundS);
       if (job === undefined) break;
       const carried = this.dropHold(job.id);
+      if (carried !== undefined) carriedLeft--;
       if (this.tryStart(job, bandOf(job), true)) continue;
       leftWaiting.push(job);
       // A new hold replaces the carried one only if it starts the job no later.

@@ -261,3 +261,38 @@ describe('jobs that started after a starving wait', () => {
     ]);
   });
 });
+
+describe('starving jobs without a hold', () => {
+  test('GIVEN the holds taken WHEN a fresh critical job and an unheld starving standard job want the one free node THEN the critical job starts', () => {
+    const { boundS } = DEFAULT_DRIVETRAIN_CONFIG.starvation;
+    const oneHold = new DrivetrainPolicy({
+      ...DEFAULT_DRIVETRAIN_CONFIG,
+      starvation: { boundS, maxReservations: 1 },
+    });
+    const pools = [pool('od', 1), pool('spot', 2, 'spot')];
+    const busySpot = {
+      ...running(
+        job('r', { team: 'b', gpus: 8, priorityClass: 'preemptible', maxRuntimeS: 18_000 }),
+        'spot',
+        [0],
+      ),
+      startedAt: NOW - 60,
+    };
+    // The oldest starving job, a gang of two spot nodes, holds the spot pool.
+    const holder = job('holder', { gpus: 16, priorityClass: 'preemptible', submitTime: NOW - 3 * boundS });
+    const starving = job('starving', { gpus: 8, submitTime: NOW - 2 * boundS, maxRuntimeS: 86_400 });
+    const critical = job('critical', { gpus: 8, priorityClass: 'critical' });
+    const decision = oneHold.decide(
+      state({
+        pools,
+        teams: [team('a', 24), team('b', 24)],
+        running: [busySpot],
+        pending: [holder, starving, critical],
+      }),
+      NOW,
+    );
+
+    expect(decision.starvationHolds?.map((hold) => hold.jobId)).toEqual(['holder']);
+    expect(startedIds(decision)).toEqual(['critical']);
+  });
+});
