@@ -157,6 +157,7 @@ try {
     teams: teamsOf(environment),
     backends,
     defaultBackend: 'batch',
+    environment,
     stateStore: timedState(new DynamoDbDispatcherState(db.client, table), clock),
   });
 

@@ -26,6 +26,8 @@ function toPool(pool: CapacityPool): Pool {
     node: { ...pool.node },
     backend: pool.backend,
     jobShapes: pool.jobShapes,
+    // SageMaker gives every training job whole instances: never two jobs on one.
+    ...(pool.backend === 'sagemaker' && { exclusiveNodes: true }),
   };
 }
 

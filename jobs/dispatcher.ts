@@ -1,6 +1,8 @@
+import { acceptingBackends } from '../backends/spec-limits';
+import type { EnvironmentConfig } from '../config/schema';
 import type { ClusterState, Job, Pool, RunningJob, Team, UsageLedger } from '../scheduler/model';
 import { emptyUsage } from '../scheduler/model';
-import type { Decision, SchedulingPolicy } from '../scheduler/policy';
+import type { Decision, Reservation, SchedulingPolicy } from '../scheduler/policy';
 import { PRIORITY_CLASSES } from '../scheduler/priority-classes';
 import { BackendNotConfigured, backendMessage, isTransientBackendError } from './backend-errors';
 import { CPU_POOL_TYPE } from './cluster';
@@ -16,6 +18,7 @@ import {
   TransitionConflict,
 } from './ports';
 import { buildQueueReport } from './queues';
+import type { JobSpec } from './spec';
 import { ACTIVE_STATES, type JobState } from './states';
 
 /** Heads of the queues come first in `decision.waiting`, so a cap keeps the reasons people look at current. */
@@ -54,6 +57,11 @@ export interface DispatcherOptions {
   readonly backends: Partial<Record<BackendKind, ComputeBackend>>;
   /** Backend for jobs that leave the choice to the platform (`backend: auto`). */
   readonly defaultBackend: BackendKind;
+  /**
+   * The AWS environment: a `backend: auto` job is placed only on backends whose service
+   * limits accept its spec. The local runtime, whose pools run anything, leaves it out.
+   */
+  readonly environment?: EnvironmentConfig;
   /**
    * Keeps fair-share usage across cold starts and publishes each round's queue report;
    * without it usage starts empty in each process.
@@ -118,6 +126,8 @@ type BackendCall<T> = { ok: true; value: T } | { ok: false; job: JobRecord };
  */
 export class Dispatcher {
   private usage: UsageLedger | undefined;
+  /** Last round's starvation holds, so a warm dispatcher keeps each starving job's promise. */
+  private starvationHolds: readonly Reservation[] = [];
   private readonly clock: () => Date;
   private readonly backoff: BackendBackoff;
   private readonly warn: (message: string, detail: Record<string, unknown>) => void;
@@ -180,6 +190,7 @@ export class Dispatcher {
     const running = await this.runningJobs(confirmed);
     const decision = this.options.policy.decide(this.clusterState(pending, running, nowS), nowS);
     this.usage = decision.usage;
+    this.starvationHolds = decision.starvationHolds ?? [];
     await this.publish(decision, pending, confirmed);
 
     const byId = new Map([...pending, ...confirmed].map((j) => [j.id, j]));
@@ -741,10 +752,12 @@ export class Dispatcher {
   }
 
   private clusterState(pending: JobRecord[], running: RunningJob[], nowS: number): ClusterState {
+    const pendingIds = new Set(this.starvationHolds.length > 0 ? pending.map((job) => job.id) : []);
     return {
+      starvationHolds: this.starvationHolds.filter((hold) => pendingIds.has(hold.jobId)),
       pools: this.options.pools,
       teams: this.options.teams,
-      pending: pending.map((j) => toSchedulerJob(j)),
+      pending: pending.map((j) => toSchedulerJob(j, 'pending', this.options.environment)),
       running,
       usage: this.usage ?? emptyUsage(nowS),
     };
@@ -761,8 +774,36 @@ export class Dispatcher {
   }
 }
 
-/** The scheduler's view of a job: resources as totals over the gang. */
-export function toSchedulerJob(job: JobRecord, state: Job['state'] = 'pending'): Job {
+/**
+ * Backends that accept each spec, per environment: a round hands the scheduler every pending
+ * job, and a warm dispatcher keeps the same records (and specs) from round to round.
+ */
+const acceptedBySpec = new WeakMap<EnvironmentConfig, WeakMap<JobSpec, readonly string[]>>();
+
+function acceptedBy(spec: JobSpec, environment: EnvironmentConfig): readonly string[] {
+  let bySpec = acceptedBySpec.get(environment);
+  if (!bySpec) {
+    bySpec = new WeakMap();
+    acceptedBySpec.set(environment, bySpec);
+  }
+  let backends = bySpec.get(spec);
+  if (!backends) {
+    backends = acceptingBackends(spec, environment);
+    bySpec.set(spec, backends);
+  }
+  return backends;
+}
+
+/**
+ * The scheduler's view of a job: resources as totals over the gang. Given the environment, a
+ * `backend: auto` job lists the backends that would accept its spec, so placement keeps it
+ * off the others (the local runtime, whose pools run anything, passes none).
+ */
+export function toSchedulerJob(
+  job: JobRecord,
+  state: Job['state'] = 'pending',
+  environment?: EnvironmentConfig,
+): Job {
   const { resources, priorityClass } = job.spec;
   return {
     id: job.id,
@@ -779,6 +820,8 @@ export function toSchedulerJob(job: JobRecord, state: Job['state'] = 'pending'):
     maxRuntimeS: job.spec.maxRuntimeS,
     submitTime: Date.parse(job.submittedAt) / 1000,
     ...(job.spec.backend !== 'auto' && { backend: job.spec.backend }),
+    ...(job.spec.backend === 'auto' &&
+      environment !== undefined && { backends: acceptedBy(job.spec, environment) }),
     state,
     attainedGpuS: job.attainedGpuS,
   };

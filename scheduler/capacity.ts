@@ -9,15 +9,20 @@ export class PoolCapacity {
   /** Sums of `freeGpus` and `freeCpus`, kept current: rounds ask for them on every step. */
   private freeGpuTotal: number;
   private freeCpuTotal: number;
+  /** Nodes running nothing: what an `exclusiveNodes` pool can still give out. */
+  private emptyNodes: number;
 
   private constructor(
     readonly pool: Pool,
     private readonly freeGpus: Float64Array,
     private readonly freeCpus: Float64Array,
     private readonly freeMemoryMiB: Float64Array,
+    /** Gang members on each node. */
+    private readonly membersOn: Int32Array,
   ) {
     this.freeGpuTotal = freeGpus.reduce((sum, free) => sum + free, 0);
     this.freeCpuTotal = freeCpus.reduce((sum, free) => sum + free, 0);
+    this.emptyNodes = membersOn.reduce((sum, members) => sum + (members === 0 ? 1 : 0), 0);
   }
 
   static empty(pool: Pool): PoolCapacity {
@@ -27,6 +32,7 @@ export class PoolCapacity {
       filled(pool.node.gpus),
       filled(pool.node.cpus),
       filled(pool.node.memoryMiB),
+      new Int32Array(pool.nodeCount),
     );
   }
 
@@ -36,6 +42,7 @@ export class PoolCapacity {
       this.freeGpus.slice(),
       this.freeCpus.slice(),
       this.freeMemoryMiB.slice(),
+      this.membersOn.slice(),
     );
   }
 
@@ -56,6 +63,7 @@ export class PoolCapacity {
    * CPU-only pool (whose jobs ask for no GPU at all).
    */
   hasRoom(): boolean {
+    if (this.pool.exclusiveNodes) return this.emptyNodes > 0;
     return this.pool.node.gpus > 0 ? this.freeGpuTotal > EPSILON : this.freeCpuTotal > EPSILON;
   }
 
@@ -73,6 +81,7 @@ export class PoolCapacity {
   }
 
   nodeHolds(node: number, member: Resources): boolean {
+    if (this.pool.exclusiveNodes && (this.membersOn[node] ?? 0) > 0) return false;
     return (
       (this.freeGpus[node] ?? 0) + EPSILON >= member.gpus &&
       (this.freeCpus[node] ?? 0) + EPSILON >= member.cpus &&
@@ -114,7 +123,13 @@ export class PoolCapacity {
       this.freeCpus[node] = (this.freeCpus[node] ?? 0) + sign * member.cpus;
       this.freeCpuTotal += sign * member.cpus;
       this.freeMemoryMiB[node] = (this.freeMemoryMiB[node] ?? 0) + sign * member.memoryMiB;
+      const members = (this.membersOn[node] ?? 0) - sign;
+      if (members === 0 && sign > 0) this.emptyNodes++;
+      if (members === 1 && sign < 0) this.emptyNodes--;
+      this.membersOn[node] = members;
       const over =
+        (this.pool.exclusiveNodes === true && members > 1) ||
+        members < 0 ||
         (this.freeGpus[node] ?? 0) < -EPSILON ||
         (this.freeCpus[node] ?? 0) < -EPSILON ||
         (this.freeMemoryMiB[node] ?? 0) < -EPSILON;

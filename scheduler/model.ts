@@ -1,3 +1,4 @@
+import type { Reservation } from './policy';
 import { PRIORITY_CLASSES, type PriorityClassName } from './priority-classes';
 import type { Resources } from './resources';
 
@@ -29,6 +30,11 @@ export interface Job {
    * scheduler place the job in any pool it fits.
    */
   readonly backend?: string;
+  /**
+   * Backends whose service limits accept the job's spec (`backend: auto` jobs); undefined
+   * means any. A pool of another backend never takes the job.
+   */
+  readonly backends?: readonly string[];
   readonly state: JobState;
   /** GPU-seconds the job already ran in earlier, preempted attempts (0 for a fresh job). */
   readonly attainedGpuS: number;
@@ -63,11 +69,22 @@ export interface Pool {
   readonly backend?: string;
   /** @default 'any' */
   readonly jobShapes?: PoolJobShapes;
+  /**
+   * A node holds at most one job (one gang member), however much of it the job leaves idle:
+   * SageMaker gives every training job whole instances. @default false
+   */
+  readonly exclusiveNodes?: boolean;
 }
 
-/** Whether a job may be placed in the pool at all: its backend and its shape (gang or not). */
+/**
+ * Whether a job may be placed in the pool at all: its backend (the one it named, or one of
+ * those that accept its spec) and its shape (gang or not).
+ */
 export function poolAdmits(pool: Pool, job: Job): boolean {
-  if (job.backend !== undefined && pool.backend !== undefined && job.backend !== pool.backend) return false;
+  if (pool.backend !== undefined) {
+    if (job.backend !== undefined && job.backend !== pool.backend) return false;
+    if (job.backends !== undefined && !job.backends.includes(pool.backend)) return false;
+  }
   const shapes = pool.jobShapes ?? 'any';
   if (shapes === 'any') return true;
   return job.resources.nodes > 1 ? shapes === 'multi-node' : shapes === 'single-node';
@@ -112,6 +129,11 @@ export interface ClusterState {
   readonly pending: readonly Job[];
   readonly running: readonly RunningJob[];
   readonly usage: UsageLedger;
+  /**
+   * Last round's `Decision.starvationHolds` of jobs still pending. Without them (a cold
+   * start) holds are made afresh, and a starving job's start may slip past its first hold.
+   */
+  readonly starvationHolds?: readonly Reservation[];
 }
 
 export function emptyUsage(at: number): UsageLedger {

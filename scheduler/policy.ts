@@ -58,6 +58,11 @@ export interface Decision {
   readonly reservation?: Reservation;
   /** Every hold of the round; their node sets never overlap. */
   readonly reservations?: readonly Reservation[];
+  /**
+   * The holds of jobs past the starvation bound: pass those of jobs still pending back as
+   * `ClusterState.starvationHolds`, so each keeps its nodes and its start time until it starts.
+   */
+  readonly starvationHolds?: readonly Reservation[];
   /** Store and pass back as `ClusterState.usage` next round. */
   readonly usage: UsageLedger;
 }

@@ -30,6 +30,7 @@ const dispatcher = new Dispatcher({
   pools: awsPools(environment),
   teams: teamsOf(environment),
   defaultBackend: 'batch',
+  environment,
   stateStore: new DynamoDbDispatcherState(dynamodb, requiredEnv('JOB_TABLE_NAME')),
   warn: (message, detail) => logger.warn(message, detail),
   checkpoints,

@@ -1,6 +1,6 @@
 import { ClusterBook } from '../cluster-book';
 import type { ClusterState, Job } from '../model';
-import type { Decision, PolicySession, RoundOptions, SchedulingPolicy } from '../policy';
+import type { Decision, PolicySession, Reservation, RoundOptions, SchedulingPolicy } from '../policy';
 import { DecayedUsage } from '../usage';
 import { ResourceDimensions } from './fair-share';
 import { PendingIndex } from './pending-index';
@@ -35,13 +35,15 @@ export const DEFAULT_DRIVETRAIN_CONFIG: DrivetrainConfig = {
 
 /**
  * The Drivetrain policy, in order of precedence:
- * 0. jobs past the starvation bound, oldest first, start or hold their earliest nodes;
+ * 0. the oldest jobs past the starvation bound start or hold their earliest nodes (a few
+ *    holds at a time, each kept until its job starts);
  * 1. strict priority classes (aging never lifts a job above a higher class);
  * 2. within a class, the team furthest below its weighted DRF share goes first (each GPU
  *    type, vCPUs and memory are separate resources);
  * 3. within a team, least attained service (aged), then longest waiting;
  * 4. a job starts on free capacity (borrowing idle quota if need be), or by preempting the
- *    cheapest minimal set of lower-class preemptible or borrowed work, or waits;
+ *    cheapest minimal set of lower-class preemptible work (its own team's, or another team's
+ *    on borrowed quota) or, within its team's quota, of borrowed work, or waits;
  * 5. the first other job that must wait holds nodes too (EASY backfill) and the rest
  *    backfill around every hold.
  */
@@ -64,6 +66,7 @@ class DrivetrainSession implements PolicySession {
   private readonly pending: PendingIndex;
   private readonly decay: DecayedUsage;
   private readonly dimensions: ResourceDimensions;
+  private starvationHolds: readonly Reservation[];
 
   constructor(
     state: ClusterState,
@@ -73,6 +76,7 @@ class DrivetrainSession implements PolicySession {
     this.pending = new PendingIndex(state.pending, config.agingStepS);
     this.decay = new DecayedUsage(config.usageHalfLifeS);
     this.dimensions = new ResourceDimensions(state.pools);
+    this.starvationHolds = state.starvationHolds ?? [];
   }
 
   submit(job: Job): void {
@@ -81,6 +85,7 @@ class DrivetrainSession implements PolicySession {
 
   withdraw(jobId: string): void {
     this.pending.withdraw(jobId);
+    this.starvationHolds = this.starvationHolds.filter((hold) => hold.jobId !== jobId);
   }
 
   finish(jobId: string): void {
@@ -101,10 +106,12 @@ class DrivetrainSession implements PolicySession {
       pending: this.pending,
       usage: this.decay.advance(this.book.usage, running, now),
       dimensions: this.dimensions,
+      starvationHolds: this.starvationHolds,
     };
     const round = new DispatchRound(inputs, now, this.config, this.decay);
     const decision = round.decide(options.explain ?? true);
     this.book.apply(decision, (jobId) => round.started.get(jobId)!, now);
+    this.starvationHolds = decision.starvationHolds ?? [];
     return decision;
   }
 }

@@ -1,7 +1,8 @@
 import type { PoolCapacity } from '../capacity';
-import { classOf, isPreemptible, type Job, type Placement, type RunningJob } from '../model';
+import { classOf, isPreemptible, type Job, type Placement, type RunningJob, type Team } from '../model';
 import type { PreemptJob } from '../policy';
-import type { QuotaLedger } from './quota';
+import { waitingSince } from './pending-index';
+import { borrowedJobs, type QuotaLedger } from './quota';
 
 export interface PreemptionRules {
   /** A job that started less than this ago is left alone, so two jobs cannot ping-pong. */
@@ -41,16 +42,29 @@ export class VictimCatalog {
   private readonly gone = new Set<string>();
   /** Answers of `for` by what they depend on; a preemption changes quotas, so it clears them. */
   private readonly answers = new Map<string, Victim[]>();
+  /** Jobs that run on quota their team borrowed: all another team may take (`borrowedJobs`). */
+  private readonly borrowed: Set<string>;
+  /** Jobs that may be stopped only by a reclaim. */
+  private readonly reclaimOnly = new Set<string>();
   private live = 0;
 
   constructor(
     running: readonly RunningJob[],
+    teams: readonly Team[],
     private readonly quota: QuotaLedger,
     now: number,
     rules: PreemptionRules,
+    starvationBoundS: number,
   ) {
+    this.borrowed = borrowedJobs(teams, running);
     for (const candidate of running) {
       if (now - candidate.startedAt < rules.graceS) continue;
+      // A job that started only after waiting out the starvation bound is stopped only to
+      // return a lender its quota: for a higher class it would go back to the queue it has
+      // already waited too long in.
+      const starved = candidate.startedAt - waitingSince(candidate.job) >= starvationBoundS;
+      if (starved && !this.borrowed.has(candidate.job.id)) continue;
+      if (starved) this.reclaimOnly.add(candidate.job.id);
       const victims = this.byPool.get(candidate.placement.poolId) ?? [];
       // The reason is settled per waiting job in `for`; this one only sorts.
       victims.push({
@@ -71,15 +85,21 @@ export class VictimCatalog {
     return this.live === 0;
   }
 
-  /** The jobs in `poolId` that may be stopped for `job`, best victim first. */
-  for(job: Job, poolId: string): Victim[] {
+  /**
+   * The jobs in `poolId` that may be stopped for `job`, best victim first. With `unpacked`, a
+   * reclaim may also take a borrowing team's jobs that hold its own quota: for when its
+   * borrowed jobs are spread over nodes so that stopping them frees no node the job fits.
+   */
+  for(job: Job, poolId: string, unpacked = false): Victim[] {
     const jobClass = classOf(job);
     const mayReclaim = this.quota.fitsQuota(job.team, job.resources.gpuType, job.resources.gpus);
     if (!jobClass.mayPreempt && !mayReclaim) return [];
-    const key = `${poolId}|${job.priorityClass}|${job.resources.gpuType}|${mayReclaim ? job.team : ''}`;
+    if (unpacked && !mayReclaim) return [];
+    // Which victims are eligible depends on the job's team: its own work, and its quota.
+    const key = `${poolId}|${job.priorityClass}|${job.resources.gpuType}|${job.team}|${mayReclaim}|${unpacked}`;
     let answer = this.answers.get(key);
     if (answer === undefined) {
-      answer = this.eligibleFor(job, poolId, mayReclaim);
+      answer = this.eligibleFor(job, poolId, mayReclaim, unpacked);
       this.answers.set(key, answer);
     }
     return answer;
@@ -87,13 +107,21 @@ export class VictimCatalog {
 
   /**
    * A running job may be stopped for `job`:
-   * - higher-class: the job's class may preempt, the victim is preemptible and of a lower class;
+   * - higher-class: the job's class may preempt, the victim is preemptible and of a lower
+   *   class, and it is of the job's own team or runs on quota its team borrowed (Kueue:
+   *   priority preemption within a ClusterQueue, and across ClusterQueues only of borrowed
+   *   work);
    * - reclaim-quota: the job stays within its team's nominal quota, and the victim is work
    *   another team runs on borrowed quota, whatever its class (Kueue's reclaimWithinCohort:
    *   Any). Borrowing is a loan of idle capacity, so the owner gets it back within one grace
    *   period plus a round per `maxPreemptionsPerRound` victims, even from critical work.
+   * Another team's work is taken only if it is borrowed (`borrowedJobs`: a team's quota goes
+   * to its earliest-started jobs), unless a reclaim finds no room otherwise (`unpacked`), and
+   * only until that team is back within its quota (`greedyEviction`). That rules out
+   * preemption cycles: a job that started within its team's quota (as every reclaimer does)
+   * stays within it, so the borrower it stopped can never take it back.
    */
-  private eligibleFor(job: Job, poolId: string, mayReclaim: boolean): Victim[] {
+  private eligibleFor(job: Job, poolId: string, mayReclaim: boolean, unpacked: boolean): Victim[] {
     const eligible: Victim[] = [];
     const borrowing = new Map<string, boolean>();
     const isBorrowing = (team: string) => {
@@ -109,9 +137,14 @@ export class VictimCatalog {
       const { job: running } = victim.running;
       if (this.gone.has(running.id)) continue;
       const victimClass = classOf(running);
-      if (jobClass.mayPreempt && isPreemptible(running) && victimClass.value < jobClass.value) {
+      const ownTeam = running.team === job.team;
+      const outranked = isPreemptible(running) && victimClass.value < jobClass.value;
+      const lending = !ownTeam && isBorrowing(running.team);
+      const lent = lending && this.borrowed.has(running.id);
+      const byClass = outranked && !this.reclaimOnly.has(running.id);
+      if (jobClass.mayPreempt && byClass && (ownTeam || lent)) {
         eligible.push(victim);
-      } else if (mayReclaim && running.team !== job.team && isBorrowing(running.team)) {
+      } else if (mayReclaim && (lent || (unpacked && lending))) {
         eligible.push({ ...victim, reason: 'reclaim-quota' });
       }
     }
@@ -180,10 +213,10 @@ function greedyEviction(
     if (nodes !== undefined || chosen.length >= maxVictims) break;
     const { team, resources } = victim.running.job;
     const freed = freedFromTeam.get(team) ?? 0;
-    // Reclaim stops once the borrower is back within its quota (Kueue takes the same view).
+    // Another team's work is taken only while that team is borrowing (Kueue's view too).
     const stillBorrowing =
       quota.gpusHeld(team, resources.gpuType) - freed > quota.quota(team, resources.gpuType);
-    if (victim.reason === 'reclaim-quota' && !stillBorrowing) continue;
+    if (team !== job.team && !stillBorrowing) continue;
     trial.release(resources, victim.running.placement.nodes);
     freedFromTeam.set(team, freed + resources.gpus);
     chosen.push(victim);

@@ -41,3 +41,26 @@ export class QuotaLedger {
     byType.set(gpuType, (byType.get(gpuType) ?? 0) + gpus);
   }
 }
+
+/**
+ * Running jobs that run on borrowed quota. A team's jobs fill its nominal quota first come,
+ * first served (first fit by start time, per GPU type); what does not fit is borrowed. So a
+ * job that started within its team's quota stays within it while it runs, and the borrowed
+ * jobs hold at least everything the team holds beyond its quota.
+ */
+export function borrowedJobs(teams: readonly Team[], running: readonly RunningJob[]): Set<string> {
+  const quotas = new Map(teams.map((team) => [team.id, team.nominalQuota]));
+  const inOrder = [...running].sort(
+    (a, b) => a.startedAt - b.startedAt || (a.job.id < b.job.id ? -1 : a.job.id > b.job.id ? 1 : 0),
+  );
+  const filled = new Map<string, number>();
+  const borrowed = new Set<string>();
+  for (const { job } of inOrder) {
+    const { gpuType, gpus } = job.resources;
+    const key = `${job.team}|${gpuType}`;
+    const used = filled.get(key) ?? 0;
+    if (used + gpus <= (quotas.get(job.team)?.[gpuType] ?? 0)) filled.set(key, used + gpus);
+    else borrowed.add(job.id);
+  }
+  return borrowed;
+}

@@ -47,10 +47,12 @@ export interface DrivetrainConfig {
     readonly scanPerRound: number;
   };
   /**
-   * No starvation: a job pending longer than `boundS` (over all its attempts) goes first,
-   * whatever its class and its team's share, and if it cannot start it holds the nodes it
-   * can have earliest, which no other job may take for longer than that. Up to
-   * `maxReservations` such holds, for the oldest starving jobs, are kept each round.
+   * No starvation: the oldest jobs pending longer than `boundS` (over all their attempts) go
+   * first, whatever their class and their team's share, and one that cannot start holds the
+   * nodes it can have earliest, which no other job may take for longer than that. Up to
+   * `maxReservations` such holds exist at a time; each is kept from round to round until its
+   * job starts. Other starving jobs wait their turn for a hold in their own class. Once started, a starving job is preempted
+   * only to give a lender back its quota.
    */
   readonly starvation: { readonly boundS: number; readonly maxReservations: number };
 }
@@ -65,12 +67,15 @@ export interface RoundInputs {
   /** Already advanced to `now`. */
   readonly usage: UsageLedger;
   readonly dimensions: ResourceDimensions;
+  /** Last round's starvation holds of jobs still pending (`ClusterState.starvationHolds`). */
+  readonly starvationHolds?: readonly Reservation[];
 }
 
 /** Nodes held for a waiting job; a starvation hold binds every job, an EASY hold may yield. */
 interface Hold {
   readonly reservation: Reservation;
-  readonly holder: Job;
+  /** Undefined for a starvation hold carried over from the last round. */
+  readonly holder: Job | undefined;
   readonly starving: boolean;
 }
 
@@ -114,19 +119,50 @@ export class DispatchRound {
     this.fairShare = new FairShare(inputs.teams, inputs.running, inputs.usage, decay, inputs.dimensions);
     this.why = new WhyPending(this.quota);
     for (const run of inputs.running) this.runningIn(run.placement.poolId).push(run);
+    this.carryHolds(inputs.starvationHolds ?? []);
+  }
+
+  /**
+   * A starving job keeps the hold it got: were holds made afresh each round, a hold missed
+   * once (a preempted older job took its place) lets other work onto its nodes, and its start
+   * slips past the time it was promised. A hold on nodes that no longer exist is dropped.
+   */
+  private carryHolds(carried: readonly Reservation[]): void {
+    for (const reservation of carried) {
+      if (this.holds.length >= this.config.starvation.maxReservations) return;
+      const { poolId, nodes } = reservation.placement;
+      const pool = this.inputs.pools.find((candidate) => candidate.id === poolId);
+      if (pool === undefined || nodes.some((node) => node >= pool.nodeCount)) continue;
+      if (nodes.some((node) => this.isHeld(poolId, node))) continue;
+      this.holds.push({ reservation, holder: undefined, starving: true });
+    }
   }
 
   decide(explain: boolean): Decision {
     const { pending } = this.inputs;
     const leftWaiting: Job[] = [];
-    const { boundS, maxReservations } = this.config.starvation;
-    // Starving jobs first, oldest first: each starts now or holds its earliest nodes, until
-    // `maxReservations` hold nodes (looking at no more jobs than one team's scan budget).
+    const { boundS } = this.config.starvation;
+    // The oldest starving jobs first: each starts now or holds its earliest nodes, until
+    // `maxReservations` jobs hold nodes and every job that held nodes last round was tried
+    // (looking at no more jobs than one team's scan budget). Other starving jobs keep their
+    // class: a fresh job of a higher class goes before them.
     const scanLimit = this.config.backfillDepth.scanPerTeamAndBand;
-    for (let tried = 0; tried < scanLimit && this.holds.length < maxReservations; tried++) {
+    let carriedLeft = this.holds.length;
+    for (let tried = 0; tried < scanLimit && (carriedLeft > 0 || this.mayHoldStarving()); tried++) {
       const job = pending.takeOldest(this.now, boundS);
       if (job === undefined) break;
-      if (!this.tryStart(job, bandOf(job), true)) leftWaiting.push(job);
+      const carried = this.dropHold(job.id);
+      if (carried !== undefined) carriedLeft--;
+      if (this.tryStart(job, bandOf(job), true)) continue;
+      leftWaiting.push(job);
+      // A new hold replaces the carried one only if it starts the job no later.
+      const renewed = this.dropHold(job.id);
+      const kept =
+        carried === undefined ||
+        (renewed !== undefined && renewed.reservation.untilS <= carried.reservation.untilS)
+          ? renewed
+          : carried;
+      if (kept !== undefined) this.holds.push(kept);
     }
     for (let band = TOP_BAND; band >= 0 && !this.exhausted(); band--) {
       const active = new Set(pending.teamsIn(band));
@@ -157,13 +193,25 @@ export class DispatchRound {
     if (explain) for (const job of pending.all()) this.leaveUnscanned(job, bandOf(job));
     for (const job of leftWaiting) pending.requeue(job);
     const reservations = this.holds.map((hold) => hold.reservation);
+    const starvationHolds = this.holds.filter((hold) => hold.starving).map((hold) => hold.reservation);
     return {
       starts: this.starts,
       preemptions: this.preemptions,
       waiting: this.waiting,
       usage: this.inputs.usage,
       ...(reservations.length > 0 && { reservation: reservations[0], reservations }),
+      ...(starvationHolds.length > 0 && { starvationHolds }),
     };
+  }
+
+  private mayHoldStarving(): boolean {
+    return this.holds.filter((hold) => hold.starving).length < this.config.starvation.maxReservations;
+  }
+
+  /** Removes and returns the job's hold, if it has one. */
+  private dropHold(jobId: string): Hold | undefined {
+    const index = this.holds.findIndex((hold) => hold.reservation.jobId === jobId);
+    return index < 0 ? undefined : this.holds.splice(index, 1)[0];
   }
 
   /** Stop scanning: the backfill budget is spent, or nothing more can start this round. */
@@ -180,8 +228,8 @@ export class DispatchRound {
       this.leaveWaiting(job, band, this.why.unschedulable(job));
       return false;
     }
-    // A starving job is never answered from the cache: it must get its own hold.
-    const shape = starving ? undefined : this.shapeKey(job);
+    // A starving job that may still get a hold is never answered from the cache.
+    const shape = starving && this.mayHoldStarving() ? undefined : this.shapeKey(job);
     const knownFailure = shape === undefined ? undefined : this.failedShapes.get(shape);
     if (knownFailure !== undefined) {
       this.leaveWaiting(job, band, knownFailure);
@@ -213,7 +261,8 @@ export class DispatchRound {
       return this.why.heldForGang(blockingHold.reservation);
     }
     // EASY: the first other job that cannot start holds the nodes it can get earliest too.
-    if (starving || !this.easyHoldTaken) {
+    const holdsAlready = this.holds.some((hold) => hold.reservation.jobId === job.id);
+    if (!holdsAlready && (starving ? this.mayHoldStarving() : !this.easyHoldTaken)) {
       this.easyHoldTaken ||= !starving;
       const free = (pool: PoolCapacity, node: number) => !this.isHeld(pool.pool.id, node);
       const reservation = reserveEarliest(job, pools, (poolId) => this.runningIn(poolId), this.now, free);
@@ -232,9 +281,22 @@ export class DispatchRound {
     const cap = patient ? this.config.maxPreemptionsPerRound : impatientVictims;
     const budget = cap - this.preemptions.length;
     if (budget <= 0) return undefined;
+    return (
+      this.evictionAmong(job, pools, budget, false) ??
+      // A reclaim whose lenders' borrowed jobs free no node it fits takes their other work.
+      this.evictionAmong(job, pools, budget, true)
+    );
+  }
+
+  private evictionAmong(
+    job: Job,
+    pools: readonly PoolCapacity[],
+    budget: number,
+    unpacked: boolean,
+  ): Eviction | undefined {
     let best: Eviction | undefined;
     for (const pool of pools) {
-      const candidates = this.victims.for(job, pool.pool.id);
+      const candidates = this.victims.for(job, pool.pool.id, unpacked);
       const freeable = candidates.reduce((sum, victim) => sum + victim.running.job.resources.gpus, 0);
       if (freeable + pool.totalFreeGpus() < job.resources.gpus) continue;
       const usable = (node: number) => this.mayUse(pool, node, job, true);
@@ -262,7 +324,8 @@ export class DispatchRound {
    */
   private mayUse(pool: PoolCapacity, node: number, job: Job, evicting: boolean): boolean {
     for (const { reservation, holder, starving } of this.holds) {
-      if (evicting && !starving && outranksPreemptible(job, holder)) continue;
+      if (reservation.jobId === job.id) continue;
+      if (evicting && !starving && holder !== undefined && outranksPreemptible(job, holder)) continue;
       if (!respectsReservation(reservation, pool.pool.id, node, job, this.now)) return false;
     }
     return true;
@@ -276,6 +339,7 @@ export class DispatchRound {
   }
 
   private start(job: Job, placement: Placement): void {
+    this.dropHold(job.id);
     this.capacity.allocate(job.resources, placement);
     this.quota.add(job.team, job.resources.gpuType, job.resources.gpus);
     this.fairShare.charge(job.team, job.resources);
@@ -320,9 +384,11 @@ export class DispatchRound {
   private get victims(): VictimCatalog {
     this.victimCatalog ??= new VictimCatalog(
       this.inputs.running,
+      this.inputs.teams,
       this.quota,
       this.now,
       this.config.preemption,
+      this.config.starvation.boundS,
     );
     return this.victimCatalog;
   }

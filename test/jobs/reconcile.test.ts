@@ -175,12 +175,13 @@ describe('checkpoint-aware preemption', () => {
     later(3000);
     checkpointedAt.set(older!.id, new Date(now.getTime() - 300_000));
 
-    // WHEN critical work needs 2 on-demand GPUs
+    // WHEN standard work of the same team needs 2 on-demand GPUs (another team's class may
+    // take only work run on borrowed quota, so only a team's own work offers a choice here)
     await service.submit(
-      'perception',
+      'mapping',
       spec({
         name: 'release',
-        priorityClass: 'critical',
+        priorityClass: 'standard',
         resources: { gpus: 2, gpuType: 'a10g', cpus: 1, memoryMiB: 1024 },
       }),
     );

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { ClusterCapacity } from '../../scheduler/capacity';
 import { DEFAULT_DRIVETRAIN_CONFIG, DrivetrainPolicy } from '../../scheduler/drivetrain/policy';
-import { QuotaLedger } from '../../scheduler/drivetrain/quota';
+import { borrowedJobs, QuotaLedger } from '../../scheduler/drivetrain/quota';
 import { type ClusterState, classOf, isPreemptible, type Job, type RunningJob } from '../../scheduler/model';
 import { PRIORITY_CLASS_NAMES } from '../../scheduler/priority-classes';
 import { job, NOW, pool, running, team } from './fixtures';
@@ -189,6 +189,8 @@ function singleNodeRooms(
   newPlacements: readonly { poolId: string; nodes: readonly number[] }[],
 ): string[] {
   const rooms: string[] = [];
+  const borrowed = borrowedJobs(state.teams, state.running);
+  const quota = new QuotaLedger(state.teams, stillRunning);
   for (const p of state.pools) {
     if (p.capacityType === 'spot' && !isPreemptible(waiting)) continue;
     for (let node = 0; node < p.nodeCount; node++) {
@@ -196,11 +198,14 @@ function singleNodeRooms(
       const onNode = stillRunning.filter(
         (r) => r.placement.poolId === p.id && r.placement.nodes.includes(node),
       );
+      // Another team's work may be taken only where it runs on quota that team borrowed.
       const stays = onNode.filter(
         (r) =>
           !(isPreemptible(r.job) && classOf(r.job).value < classOf(waiting).value) ||
           r.job.priorityClass === 'critical' ||
-          NOW - r.startedAt < DEFAULT_DRIVETRAIN_CONFIG.preemption.graceS,
+          NOW - r.startedAt < DEFAULT_DRIVETRAIN_CONFIG.preemption.graceS ||
+          (r.job.team !== waiting.team &&
+            !(borrowed.has(r.job.id) && quota.isBorrowing(r.job.team, r.job.resources.gpuType))),
       );
       // A job that has not waited out its patience stops only a few jobs at a time.
       const victims = onNode.length - stays.length;

@@ -80,12 +80,14 @@ describe('backfill budget', () => {
 describe('quota reclaim', () => {
   test('GIVEN critical work on quota borrowed from team a WHEN a submits within its quota THEN the borrowed critical job is reclaimed', () => {
     const teams = [team('a', 8), team('b', 8)];
-    const borrowed = [0, 1].map((node) =>
-      running(job(`b${node}`, { team: 'b', gpus: 8, priorityClass: 'critical' }), 'od', [node]),
-    );
+    // b0 started first and holds b's own quota; b1, started later, runs on a's.
+    const borrowed = [0, 1].map((node) => ({
+      ...running(job(`b${node}`, { team: 'b', gpus: 8, priorityClass: 'critical' }), 'od', [node]),
+      startedAt: NOW - 3600 + node * 60,
+    }));
     const owner = job('a1', { team: 'a', gpus: 8 });
     const decision = policy.decide(state({ teams, running: borrowed, pending: [owner] }), NOW);
-    expect(decision.preemptions).toEqual([{ jobId: 'b0', forJobId: 'a1', reason: 'reclaim-quota' }]);
+    expect(decision.preemptions).toEqual([{ jobId: 'b1', forJobId: 'a1', reason: 'reclaim-quota' }]);
     expect(startedIds(decision)).toEqual(['a1']);
   });
 
@@ -183,5 +185,114 @@ describe('starvation bound', () => {
     const small = [job('s0', { team: 'light', gpus: 4, priorityClass: 'critical', maxRuntimeS: 86_400 })];
     const decision = policy.decide(state({ pools, teams, running: busy, pending: [gang, ...small] }), NOW);
     expect(startedIds(decision)).toEqual(['s0']);
+  });
+});
+
+describe('starvation holds across rounds', () => {
+  const { boundS } = DEFAULT_DRIVETRAIN_CONFIG.starvation;
+  const oneHold = new DrivetrainPolicy({
+    ...DEFAULT_DRIVETRAIN_CONFIG,
+    starvation: { boundS, maxReservations: 1 },
+  });
+  const busy = [
+    { ...running(job('r0', { team: 'b', gpus: 8, maxRuntimeS: 7200 }), 'od', [0]), startedAt: NOW - 60 },
+    { ...running(job('r1', { team: 'b', gpus: 8, maxRuntimeS: 18_000 }), 'od', [1]), startedAt: NOW - 60 },
+  ];
+
+  test('GIVEN a starving job holding nodes WHEN a job that waited longer comes back THEN the first keeps its nodes and its time', () => {
+    const first = job('first', { gpus: 8, submitTime: NOW - boundS - 3600 });
+    const session = oneHold.open(
+      state({ teams: [team('a', 16), team('b', 16)], running: busy, pending: [first] }),
+    );
+    const held = session.decide(NOW).starvationHolds;
+    expect(held).toEqual([
+      { jobId: 'first', placement: { poolId: 'od', nodes: [0] }, untilS: NOW - 60 + 7200 },
+    ]);
+
+    // A job preempted after a long wait is back, with an older wait than `first`.
+    session.submit(job('older', { gpus: 8, submitTime: NOW - boundS - 7200 }));
+    const next = session.decide(NOW + 60);
+
+    expect(next.starvationHolds).toEqual(held);
+    expect(next.reservations?.map((r) => r.jobId)).not.toContain('older');
+  });
+
+  test('GIVEN a carried hold WHEN its job is withdrawn THEN the hold goes with it', () => {
+    const first = job('first', { gpus: 8, submitTime: NOW - boundS - 3600 });
+    const session = oneHold.open(
+      state({ teams: [team('a', 16), team('b', 16)], running: busy, pending: [first] }),
+    );
+    session.decide(NOW);
+    session.withdraw('first');
+
+    expect(session.decide(NOW + 60).starvationHolds).toBeUndefined();
+  });
+});
+
+describe('jobs that started after a starving wait', () => {
+  const { boundS } = DEFAULT_DRIVETRAIN_CONFIG.starvation;
+  // Team a runs a sweep on borrowed quota that had waited two days before it started.
+  const starved = {
+    ...running(
+      job('sweep', { team: 'a', gpus: 8, priorityClass: 'preemptible', submitTime: NOW - 3600 - 2 * boundS }),
+      'od',
+      [0],
+    ),
+  };
+
+  const preemptionsFor = (waiting: Job, quotaOfB: number) =>
+    policy.decide(
+      state({
+        pools: [pool('od', 1)],
+        teams: [team('a', 0), team('b', quotaOfB)],
+        running: [starved],
+        pending: [waiting],
+      }),
+      NOW,
+    ).preemptions;
+
+  test('GIVEN such a borrowed job WHEN another team over its quota sends critical work THEN the job keeps running', () => {
+    expect(preemptionsFor(job('c', { team: 'b', gpus: 8, priorityClass: 'critical' }), 0)).toEqual([]);
+  });
+
+  test('GIVEN such a borrowed job WHEN the lender asks for its quota THEN it is reclaimed', () => {
+    expect(preemptionsFor(job('o', { team: 'b', gpus: 8 }), 8)).toEqual([
+      { jobId: 'sweep', forJobId: 'o', reason: 'reclaim-quota' },
+    ]);
+  });
+});
+
+describe('starving jobs without a hold', () => {
+  test('GIVEN the holds taken WHEN a fresh critical job and an unheld starving standard job want the one free node THEN the critical job starts', () => {
+    const { boundS } = DEFAULT_DRIVETRAIN_CONFIG.starvation;
+    const oneHold = new DrivetrainPolicy({
+      ...DEFAULT_DRIVETRAIN_CONFIG,
+      starvation: { boundS, maxReservations: 1 },
+    });
+    const pools = [pool('od', 1), pool('spot', 2, 'spot')];
+    const busySpot = {
+      ...running(
+        job('r', { team: 'b', gpus: 8, priorityClass: 'preemptible', maxRuntimeS: 18_000 }),
+        'spot',
+        [0],
+      ),
+      startedAt: NOW - 60,
+    };
+    // The oldest starving job, a gang of two spot nodes, holds the spot pool.
+    const holder = job('holder', { gpus: 16, priorityClass: 'preemptible', submitTime: NOW - 3 * boundS });
+    const starving = job('starving', { gpus: 8, submitTime: NOW - 2 * boundS, maxRuntimeS: 86_400 });
+    const critical = job('critical', { gpus: 8, priorityClass: 'critical' });
+    const decision = oneHold.decide(
+      state({
+        pools,
+        teams: [team('a', 24), team('b', 24)],
+        running: [busySpot],
+        pending: [holder, starving, critical],
+      }),
+      NOW,
+    );
+
+    expect(decision.starvationHolds?.map((hold) => hold.jobId)).toEqual(['holder']);
+    expect(startedIds(decision)).toEqual(['critical']);
   });
 });
