@@ -127,7 +127,7 @@ type BackendCall<T> = { ok: true; value: T } | { ok: false; job: JobRecord };
 export class Dispatcher {
   private usage: UsageLedger | undefined;
   /** Last round's starvation holds, so a warm dispatcher keeps each starving job's promise. */
-  private starvationHolds: readonly Reservation[] = [];
+  private carriedHolds: readonly Reservation[] = [];
   private readonly clock: () => Date;
   private readonly backoff: BackendBackoff;
   private readonly warn: (message: string, detail: Record<string, unknown>) => void;
@@ -190,7 +190,7 @@ export class Dispatcher {
     const running = await this.runningJobs(confirmed);
     const decision = this.options.policy.decide(this.clusterState(pending, running, nowS), nowS);
     this.usage = decision.usage;
-    this.starvationHolds = decision.starvationHolds ?? [];
+    this.carriedHolds = decision.carriedHolds ?? [];
     await this.publish(decision, pending, confirmed);
 
     const byId = new Map([...pending, ...confirmed].map((j) => [j.id, j]));
@@ -752,9 +752,9 @@ export class Dispatcher {
   }
 
   private clusterState(pending: JobRecord[], running: RunningJob[], nowS: number): ClusterState {
-    const pendingIds = new Set(this.starvationHolds.length > 0 ? pending.map((job) => job.id) : []);
+    const pendingIds = new Set(this.carriedHolds.length > 0 ? pending.map((job) => job.id) : []);
     return {
-      starvationHolds: this.starvationHolds.filter((hold) => pendingIds.has(hold.jobId)),
+      carriedHolds: this.carriedHolds.filter((hold) => pendingIds.has(hold.jobId)),
       pools: this.options.pools,
       teams: this.options.teams,
       pending: pending.map((j) => toSchedulerJob(j, 'pending', this.options.environment)),

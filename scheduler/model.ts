@@ -130,22 +130,22 @@ export interface ClusterState {
   readonly running: readonly RunningJob[];
   readonly usage: UsageLedger;
   /**
-   * Last round's `Decision.starvationHolds` of jobs still pending. Without them (a cold
-   * start) holds are made afresh, and a starving job's start may slip past its first hold.
+   * Last round's `Decision.carriedHolds` of jobs still pending. Without them (a cold
+   * start) holds are made afresh, and a held job's start may slip past its first hold.
    */
-  readonly starvationHolds?: readonly Reservation[];
+  readonly carriedHolds?: readonly Reservation[];
 }
 
 export function emptyUsage(at: number): UsageLedger {
   return { at, byTeam: {} };
 }
 
-export function classOf(job: Job) {
+export function classOf(job: Pick<Job, 'priorityClass'>) {
   return PRIORITY_CLASSES[job.priorityClass];
 }
 
 /** The class decides, but a job of a non-preemptible class may opt in (e.g. to use spot). */
-export function isPreemptible(job: Job): boolean {
+export function isPreemptible(job: Pick<Job, 'priorityClass' | 'preemptible'>): boolean {
   return job.preemptible || classOf(job).preemptible;
 }
 

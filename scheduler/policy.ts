@@ -43,6 +43,10 @@ export interface Reservation {
   readonly jobId: string;
   readonly placement: Placement;
   readonly untilS: number;
+  /** Held for a job past the starvation bound: binds every job, whatever its class. */
+  readonly starving?: boolean;
+  /** The holder's class, and whether it may be preempted (a job that may preempt it need not wait for its hold). */
+  readonly holder?: { readonly priorityClass: Job['priorityClass']; readonly preemptible: boolean };
 }
 
 /**
@@ -59,10 +63,11 @@ export interface Decision {
   /** Every hold of the round; their node sets never overlap. */
   readonly reservations?: readonly Reservation[];
   /**
-   * The holds of jobs past the starvation bound: pass those of jobs still pending back as
-   * `ClusterState.starvationHolds`, so each keeps its nodes and its start time until it starts.
+   * The holds to keep (of jobs past the starvation bound, and the EASY hold): pass those of
+   * jobs still pending back as `ClusterState.carriedHolds`, so each job keeps its nodes and
+   * its start time until it starts.
    */
-  readonly starvationHolds?: readonly Reservation[];
+  readonly carriedHolds?: readonly Reservation[];
   /** Store and pass back as `ClusterState.usage` next round. */
   readonly usage: UsageLedger;
 }

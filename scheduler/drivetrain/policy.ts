@@ -66,7 +66,7 @@ class DrivetrainSession implements PolicySession {
   private readonly pending: PendingIndex;
   private readonly decay: DecayedUsage;
   private readonly dimensions: ResourceDimensions;
-  private starvationHolds: readonly Reservation[];
+  private carriedHolds: readonly Reservation[];
 
   constructor(
     state: ClusterState,
@@ -76,7 +76,7 @@ class DrivetrainSession implements PolicySession {
     this.pending = new PendingIndex(state.pending, config.agingStepS);
     this.decay = new DecayedUsage(config.usageHalfLifeS);
     this.dimensions = new ResourceDimensions(state.pools);
-    this.starvationHolds = state.starvationHolds ?? [];
+    this.carriedHolds = state.carriedHolds ?? [];
   }
 
   submit(job: Job): void {
@@ -85,7 +85,7 @@ class DrivetrainSession implements PolicySession {
 
   withdraw(jobId: string): void {
     this.pending.withdraw(jobId);
-    this.starvationHolds = this.starvationHolds.filter((hold) => hold.jobId !== jobId);
+    this.carriedHolds = this.carriedHolds.filter((hold) => hold.jobId !== jobId);
   }
 
   finish(jobId: string): void {
@@ -106,12 +106,12 @@ class DrivetrainSession implements PolicySession {
       pending: this.pending,
       usage: this.decay.advance(this.book.usage, running, now),
       dimensions: this.dimensions,
-      starvationHolds: this.starvationHolds,
+      carriedHolds: this.carriedHolds,
     };
     const round = new DispatchRound(inputs, now, this.config, this.decay);
     const decision = round.decide(options.explain ?? true);
     this.book.apply(decision, (jobId) => round.started.get(jobId)!, now);
-    this.starvationHolds = decision.starvationHolds ?? [];
+    this.carriedHolds = decision.carriedHolds ?? [];
     return decision;
   }
 }

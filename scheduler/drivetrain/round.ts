@@ -67,15 +67,15 @@ export interface RoundInputs {
   /** Already advanced to `now`. */
   readonly usage: UsageLedger;
   readonly dimensions: ResourceDimensions;
-  /** Last round's starvation holds of jobs still pending (`ClusterState.starvationHolds`). */
-  readonly starvationHolds?: readonly Reservation[];
+  /** Last round's holds of jobs still pending (`ClusterState.carriedHolds`). */
+  readonly carriedHolds?: readonly Reservation[];
 }
 
 /** Nodes held for a waiting job; a starvation hold binds every job, an EASY hold may yield. */
 interface Hold {
   readonly reservation: Reservation;
-  /** Undefined for a starvation hold carried over from the last round. */
-  readonly holder: Job | undefined;
+  /** What decides whether a job that may preempt need respect the hold. */
+  readonly holder: Pick<Job, 'priorityClass' | 'preemptible'> | undefined;
   readonly starving: boolean;
 }
 
@@ -119,22 +119,25 @@ export class DispatchRound {
     this.fairShare = new FairShare(inputs.teams, inputs.running, inputs.usage, decay, inputs.dimensions);
     this.why = new WhyPending(this.quota);
     for (const run of inputs.running) this.runningIn(run.placement.poolId).push(run);
-    this.carryHolds(inputs.starvationHolds ?? []);
+    this.carryHolds(inputs.carriedHolds ?? []);
   }
 
   /**
-   * A starving job keeps the hold it got: were holds made afresh each round, a hold missed
-   * once (a preempted older job took its place) lets other work onto its nodes, and its start
-   * slips past the time it was promised. A hold on nodes that no longer exist is dropped.
+   * A held job keeps its hold: were holds made afresh each round, a hold missed once (a
+   * preempted older job took its place, starvation holds took its nodes) lets other work onto
+   * its nodes, and its start slips past the time it was promised. A hold on nodes that no
+   * longer exist is dropped.
    */
   private carryHolds(carried: readonly Reservation[]): void {
     for (const reservation of carried) {
-      if (this.holds.length >= this.config.starvation.maxReservations) return;
+      const starving = reservation.starving === true;
+      if (starving ? !this.mayHoldStarving() : this.easyHoldTaken) continue;
       const { poolId, nodes } = reservation.placement;
       const pool = this.inputs.pools.find((candidate) => candidate.id === poolId);
       if (pool === undefined || nodes.some((node) => node >= pool.nodeCount)) continue;
       if (nodes.some((node) => this.isHeld(poolId, node))) continue;
-      this.holds.push({ reservation, holder: undefined, starving: true });
+      this.holds.push({ reservation, holder: reservation.holder, starving });
+      this.easyHoldTaken ||= !starving;
     }
   }
 
@@ -147,12 +150,12 @@ export class DispatchRound {
     // (looking at no more jobs than one team's scan budget). Other starving jobs keep their
     // class: a fresh job of a higher class goes before them.
     const scanLimit = this.config.backfillDepth.scanPerTeamAndBand;
-    let carriedLeft = this.holds.length;
+    let carriedLeft = this.holds.filter((hold) => hold.starving).length;
     for (let tried = 0; tried < scanLimit && (carriedLeft > 0 || this.mayHoldStarving()); tried++) {
       const job = pending.takeOldest(this.now, boundS);
       if (job === undefined) break;
       const carried = this.dropHold(job.id);
-      if (carried !== undefined) carriedLeft--;
+      if (carried?.starving) carriedLeft--;
       if (this.tryStart(job, bandOf(job), true)) continue;
       leftWaiting.push(job);
       // A new hold replaces the carried one only if it starts the job no later.
@@ -193,14 +196,23 @@ export class DispatchRound {
     if (explain) for (const job of pending.all()) this.leaveUnscanned(job, bandOf(job));
     for (const job of leftWaiting) pending.requeue(job);
     const reservations = this.holds.map((hold) => hold.reservation);
-    const starvationHolds = this.holds.filter((hold) => hold.starving).map((hold) => hold.reservation);
+    const carriedHolds = this.holds.map(({ reservation, holder, starving }) =>
+      starving
+        ? { ...reservation, starving }
+        : {
+            ...reservation,
+            ...(holder && {
+              holder: { priorityClass: holder.priorityClass, preemptible: holder.preemptible },
+            }),
+          },
+    );
     return {
       starts: this.starts,
       preemptions: this.preemptions,
       waiting: this.waiting,
       usage: this.inputs.usage,
       ...(reservations.length > 0 && { reservation: reservations[0], reservations }),
-      ...(starvationHolds.length > 0 && { starvationHolds }),
+      ...(carriedHolds.length > 0 && { carriedHolds }),
     };
   }
 
@@ -308,14 +320,15 @@ export class DispatchRound {
   }
 
   /**
-   * Jobs with the same key get the same answer from the same capacity. The team matters only
-   * through quota (reclaim rights, borrowing) and the max runtime only through a reservation.
+   * Jobs with the same key get the same answer from the same capacity. The team matters
+   * through quota (reclaim rights) and through the work a class may preempt (its own team's,
+   * or borrowed), the max runtime only through a reservation.
    */
   private shapeKey(job: Job): string {
     const { gpuType, gpus, nodes, cpus, memoryMiB } = job.resources;
-    const reclaims = this.quota.fitsQuota(job.team, gpuType, gpus) ? job.team : 'over-quota';
+    const reclaims = this.quota.fitsQuota(job.team, gpuType, gpus);
     const runtime = this.holds.length === 0 ? '' : job.maxRuntimeS;
-    return `${reclaims}|${job.priorityClass}|${job.preemptible}|${gpuType}|${gpus}|${nodes}|${cpus}|${memoryMiB}|${runtime}`;
+    return `${job.team}|${reclaims}|${job.priorityClass}|${job.preemptible}|${gpuType}|${gpus}|${nodes}|${cpus}|${memoryMiB}|${runtime}`;
   }
 
   /**
@@ -403,6 +416,6 @@ export class DispatchRound {
   }
 }
 
-function outranksPreemptible(job: Job, other: Job): boolean {
+function outranksPreemptible(job: Job, other: Pick<Job, 'priorityClass' | 'preemptible'>): boolean {
   return classOf(job).mayPreempt && isPreemptible(other) && classOf(other).value < classOf(job).value;
 }

@@ -204,16 +204,16 @@ describe('starvation holds across rounds', () => {
     const session = oneHold.open(
       state({ teams: [team('a', 16), team('b', 16)], running: busy, pending: [first] }),
     );
-    const held = session.decide(NOW).starvationHolds;
+    const held = session.decide(NOW).carriedHolds;
     expect(held).toEqual([
-      { jobId: 'first', placement: { poolId: 'od', nodes: [0] }, untilS: NOW - 60 + 7200 },
+      { jobId: 'first', placement: { poolId: 'od', nodes: [0] }, untilS: NOW - 60 + 7200, starving: true },
     ]);
 
     // A job preempted after a long wait is back, with an older wait than `first`.
     session.submit(job('older', { gpus: 8, submitTime: NOW - boundS - 7200 }));
     const next = session.decide(NOW + 60);
 
-    expect(next.starvationHolds).toEqual(held);
+    expect(next.carriedHolds).toEqual(held);
     expect(next.reservations?.map((r) => r.jobId)).not.toContain('older');
   });
 
@@ -225,7 +225,7 @@ describe('starvation holds across rounds', () => {
     session.decide(NOW);
     session.withdraw('first');
 
-    expect(session.decide(NOW + 60).starvationHolds).toBeUndefined();
+    expect(session.decide(NOW + 60).carriedHolds).toBeUndefined();
   });
 });
 
@@ -292,7 +292,28 @@ describe('starving jobs without a hold', () => {
       NOW,
     );
 
-    expect(decision.starvationHolds?.map((hold) => hold.jobId)).toEqual(['holder']);
+    expect(decision.carriedHolds?.map((hold) => hold.jobId)).toEqual(['holder']);
     expect(startedIds(decision)).toEqual(['critical']);
+  });
+});
+
+describe('EASY holds across rounds', () => {
+  test('GIVEN the first blocked job holding nodes WHEN a job of a class that cannot preempt it arrives THEN the hold keeps its nodes and its time', () => {
+    const busy = {
+      ...running(job('r0', { team: 'b', gpus: 8, maxRuntimeS: 7200 }), 'od', [0]),
+      startedAt: NOW - 60,
+    };
+    const session = policy.open(
+      state({ teams: [team('a', 16), team('b', 16)], running: [busy], pending: [job('gang', { gpus: 16 })] }),
+    );
+    const held = session.decide(NOW).carriedHolds;
+    expect(held?.map((hold) => [hold.jobId, hold.untilS])).toEqual([['gang', NOW - 60 + 7200]]);
+
+    // Standard work of team b that would outlast the hold: it may neither take nor move it.
+    session.submit(job('later', { team: 'b', gpus: 8, maxRuntimeS: 86_400 }));
+    const next = session.decide(NOW + 60);
+
+    expect(next.starts).toEqual([]);
+    expect(next.carriedHolds).toEqual(held);
   });
 });
