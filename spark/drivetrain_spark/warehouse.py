@@ -55,6 +55,16 @@ class Committed:
     checksum: str
     partitions: list[str]
 
+    def manifest(self) -> dict[str, object]:
+        """The run manifest's entry. Iceberg snapshot ids are 64-bit and exceed 2^53, so they
+        leave as JSON strings: a JSON number would be rounded by JavaScript readers."""
+        return {
+            "rows": self.rows,
+            "snapshotId": None if self.snapshot_id is None else str(self.snapshot_id),
+            "checksum": self.checksum,
+            "partitions": self.partitions,
+        }
+
 
 def ident(catalog: str, database: str, table: str) -> str:
     return f"{catalog}.{database}.{table}"

@@ -334,7 +334,7 @@ class Ingest:
         with ThreadPoolExecutor(COMMIT_THREADS) as pool:
             for table, done in pool.map(commit, sorted(plan.tables)):
                 if done is not None:
-                    results[table] = _table_entry(done)
+                    results[table] = done.manifest()
                     self._log(f"committed {table}: {done.rows} rows, snapshot {done.snapshot_id}")
         return results
 
@@ -416,15 +416,6 @@ def _tables_of(plan: Plan, status: InputStatus) -> set[str]:
     if status.format == "can":
         return {"can_signals", "can_unknown_ids"}
     return set(entry.tables.values())
-
-
-def _table_entry(done: warehouse.Committed) -> dict[str, Any]:
-    return {
-        "rows": done.rows,
-        "snapshotId": done.snapshot_id,
-        "checksum": done.checksum,
-        "partitions": done.partitions,
-    }
 
 
 def _with_common(fields):
