@@ -3,7 +3,7 @@ import { ApiError, type ApiErrorBody, TransportError } from './errors';
 import type { CliIo } from './io';
 import { requestAuthFor } from './request-auth';
 
-export const DEFAULT_FEATURES_URL = 'http://127.0.0.1:6566';
+export const DEFAULT_FEATURES_URL = 'http://127.0.0.1:8788';
 
 /**
  * The feature API over HTTP for `drivetrain features`: locally the runtime's feature server,

@@ -50,7 +50,7 @@ export const featuresCommand: Command = {
       (--service S | --features view:f,...) [--out dir] [--pins manifest.json]
 
 Options:
-  --features-api <url>  feature API (env DRIVETRAIN_FEATURES_API, default http://127.0.0.1:6566)`,
+  --features-api <url>  feature API (env DRIVETRAIN_FEATURES_API, default http://127.0.0.1:8788)`,
 
   async run(argv, io) {
     const [sub, ...rest] = argv;

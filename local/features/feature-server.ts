@@ -26,8 +26,11 @@ import {
   trainingSetLocally,
 } from './spark-jobs';
 
-/** Feast's feature server listens on 6566; so does Drivetrain's locally, so Feast configs work as they are. */
-export const DEFAULT_FEATURE_PORT = 6566;
+/**
+ * Next to the job API (8787). Not Feast's 6566: fetch refuses that port (it is on the WHATWG
+ * "bad ports" list), and Feast clients name the URL in their config anyway.
+ */
+export const DEFAULT_FEATURE_PORT = 8788;
 export const LOCAL_ONLINE_TABLE = 'drivetrain-features';
 
 export interface LocalFeatureServerOptions {

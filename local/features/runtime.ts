@@ -13,7 +13,7 @@ export interface LocalFeatures {
 /**
  * The feature store on this machine, laid out as on AWS: its own DynamoDB (dynalite,
  * `.drivetrain/features/dynamodb`), a redis-server for ElastiCache (`.drivetrain/redis`), and
- * the feature API on 127.0.0.1:${DRIVETRAIN_FEATURES_PORT:-6566}, whose local routes run the
+ * the feature API on 127.0.0.1:${DRIVETRAIN_FEATURES_PORT:-8788}, whose local routes run the
  * Spark jobs over the ETL warehouse (`.drivetrain/warehouse`).
  */
 export async function startLocalFeatures(
