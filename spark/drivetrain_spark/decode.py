@@ -1,9 +1,11 @@
 """The decode stage: work units in, rows of every table out, in one pass over the logs.
 
-``mapInArrow`` runs ``decode_units`` on the executors. Its output is an envelope with one
-struct column per table (only the row's own table is set) plus ``_table`` (a staging
-partition, so each table is later read alone) and ``_error`` (a unit that could not be read:
-its object is quarantined and none of its rows are committed). Rows leave in Arrow batches of
+``mapInArrow`` runs ``decode_units`` on the executors. Its output is an envelope with every
+table's top-level columns side by side, named ``<table>:<column>`` (only the row's own table's
+are set), plus ``_table`` (a staging partition, so each table is later read alone) and
+``_error`` (a unit that could not be read: its object is quarantined and none of its rows are
+committed). Flat, not a struct per table: Spark reads flat tables (CAN signals) back with its
+vectorised Parquet reader, nested ones row by row. Rows leave in Arrow batches of
 bounded size, so memory stays flat however large a log is.
 """
 
@@ -14,8 +16,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
-from pyspark.sql.pandas.types import to_arrow_schema
+from pyspark.sql import Column
+from pyspark.sql import functions as F
+from pyspark.sql.pandas.types import to_arrow_schema, to_arrow_type
 from pyspark.sql.types import StringType, StructField, StructType
 
 from drivetrain_spark import curated, messages, sources
@@ -48,7 +53,22 @@ class Plan:
     can: dict[str, Any] = field(default_factory=dict)  # DBC and options for .can.parquet units
 
     def envelope(self) -> StructType:
-        return StructType([*META_FIELDS, *(StructField(t, s, True) for t, s in sorted(self.tables.items()))])
+        columns = [
+            StructField(staged_name(t, f.name), f.dataType, True)
+            for t, schema in sorted(self.tables.items())
+            for f in schema.fields
+        ]
+        return StructType([*META_FIELDS, *columns])
+
+
+def staged_name(table: str, column: str) -> str:
+    """A table's column in the staging envelope (``:`` is in no table name)."""
+    return f"{table}:{column}"
+
+
+def staged_columns(table: str, schema: StructType) -> list[Column]:
+    """The envelope's columns of one table, under the table's own names."""
+    return [F.col(f"`{staged_name(table, f.name)}`").alias(f.name) for f in schema.fields]
 
 
 UNIT_SCHEMA = "uri string, format string, index int, offset long, length long"
@@ -58,7 +78,7 @@ def decode_units(plan: Plan) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa
     envelope = plan.envelope()
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        out = Batcher(to_arrow_schema(envelope))
+        out = Batcher(to_arrow_schema(envelope), {t: to_arrow_type(s) for t, s in plan.tables.items()})
         types: dict[tuple[str, str, bytes, str], messages.MessageType] = {}
         for batch in batches:
             for unit_row in batch.to_pylist():
@@ -116,8 +136,9 @@ def _decode_log_unit(
 class Batcher:
     """Buffers rows per table and emits envelope batches of bounded rows and bytes."""
 
-    def __init__(self, schema: pa.Schema) -> None:
+    def __init__(self, schema: pa.Schema, row_types: dict[str, pa.DataType]) -> None:
         self.schema = schema
+        self.row_types = row_types  # each table's row struct
         self.rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.bytes: dict[tuple[str, str], int] = {}
 
@@ -152,11 +173,18 @@ class Batcher:
         table, source = key
         rows = self.rows.pop(key)
         self.bytes.pop(key, None)
-        return self._batch(table, source, pa.array(rows, type=self.schema.field(table).type))
+        return self._batch(table, source, pa.array(rows, type=self.row_types[table]))
 
-    def _batch(self, table: str, source: str, values: pa.Array) -> pa.RecordBatch:
+    def _batch(self, table: str, source: str, values: pa.StructArray) -> pa.RecordBatch:
         n = len(values)
-        columns: list[pa.Array] = [pa.array([table] * n), pa.array([source] * n), pa.nulls(n, pa.string())]
+        own = {
+            staged_name(table, f.name): child for f, child in zip(values.type, values.flatten(), strict=True)
+        }
+        columns: list[pa.Array] = [
+            pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), [table]).cast(pa.string()),
+            pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), [source]).cast(pa.string()),
+            pa.nulls(n, pa.string()),
+        ]
         for f in list(self.schema)[3:]:
-            columns.append(values if f.name == table else pa.nulls(n, f.type))
+            columns.append(own[f.name] if f.name in own else pa.nulls(n, f.type))
         return pa.RecordBatch.from_arrays(columns, schema=self.schema)

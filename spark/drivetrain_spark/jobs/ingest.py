@@ -33,9 +33,9 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from drivetrain_spark import layout, messages, objects, sources, warehouse
-from drivetrain_spark.decode import UNIT_SCHEMA, FileEntry, Plan, decode_units
+from drivetrain_spark.decode import UNIT_SCHEMA, FileEntry, Plan, decode_units, staged_columns
 from drivetrain_spark.session import get_or_create
-from drivetrain_spark.tables import COMMON_FIELDS, CURATED, SCHEMA_VERSION, table_for_type
+from drivetrain_spark.tables import CAN_UNKNOWN_IDS, COMMON_FIELDS, CURATED, SCHEMA_VERSION, table_for_type
 
 COMMIT_THREADS = 4
 DRIVER_PLAN_LIMIT = 16
@@ -273,9 +273,9 @@ class Ingest:
         _bounded_memory(self.spark)
         decoded = unit_df.mapInArrow(run, envelope)
         # Staged uncompressed: it is read back at once and deleted, so compression only costs CPU.
-        decoded.write.mode("overwrite").option("compression", "none").partitionBy("_table").parquet(
-            self.staging
-        )
+        # No dictionaries either: point-cloud floats never fit one, and trying costs a hash per value.
+        staged = decoded.write.mode("overwrite").option("compression", "none")
+        staged.option("parquet.enable.dictionary", "false").partitionBy("_table").parquet(self.staging)
         self._log(f"decoded in {time.monotonic() - t0:.1f}s")
         errors: dict[str, tuple[str, str]] = {}
         for row in self._staged("_errors").select("_source", "_error").collect():
@@ -316,7 +316,8 @@ class Ingest:
             return {}
 
         def commit(table: str) -> tuple[str, warehouse.Committed | None]:
-            rows = self._staged(table).where(F.col("_source").isin(list(good))).select(f"`{table}`.*")
+            staged = self._staged(table).where(F.col("_source").isin(list(good)))
+            rows = staged.select(*staged_columns(table, plan.tables[table]))
             if table == "can_unknown_ids":
                 from drivetrain_spark import can
 
@@ -345,7 +346,7 @@ class Ingest:
         rows = (
             self._staged("can_unknown_ids")
             .where(F.col("_source").isin(good))
-            .select("can_unknown_ids.bus", "can_unknown_ids.address", "can_unknown_ids.frames")
+            .select(*staged_columns("can_unknown_ids", CAN_UNKNOWN_IDS.schema))
             .groupBy("bus", "address")
             .agg(F.sum("frames").alias("frames"))
             .collect()
