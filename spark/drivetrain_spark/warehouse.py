@@ -185,11 +185,13 @@ def replace_sources(
     vehicles: list[str],
     run_id: str,
     warehouse: str,
+    partition_keys: set[tuple[str, dt.date]] | None = None,
 ) -> Committed | None:
     """Commits new_rows in place of every row of ``sources`` (objects of ``vehicles``): one
-    snapshot, or None when the table has neither new nor old rows of these sources."""
+    snapshot, or None when the table has neither new nor old rows of these sources.
+    ``partition_keys`` are the (vehicle, day) partitions new_rows fall in, when known."""
     ensure_table(spark, name, new_rows.schema)
-    new_keys = _partition_keys(new_rows)  # reads two columns only
+    new_keys = _partition_keys(new_rows) if partition_keys is None else partition_keys
     with commit_lock(warehouse, name):
         for attempt in range(COMMIT_ATTEMPTS):
             base = current_snapshot(spark, name)

@@ -11,9 +11,10 @@ URI or inline JSON object (see ``IngestConfig``). Glue (``spark/glue/ingest.py``
 Serverless (this file as ``entryPoint``) call the same ``main``.
 
 Stages: plan every object (on the executors: only indexes are read), resolve message types
-and tables (driver), decode all units in one pass into a staging area, quarantine every
-object that failed, commit each table once (replacing the inputs' rows), derive frames and
-events for the drives touched, write the manifest. Exit status 0 means the run committed;
+and tables (driver), decode all units once to find every failure and where each table's rows
+fall (staging only that), quarantine every object that failed, commit each table once
+(replacing the inputs' rows) from a second decode of its messages in the objects that passed,
+derive frames and events for the drives touched, write the manifest. Exit status 0 means the run committed;
 quarantined inputs are reported in the manifest, not as a failure.
 """
 
@@ -33,7 +34,15 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from drivetrain_spark import layout, messages, objects, sources, warehouse
-from drivetrain_spark.decode import UNIT_SCHEMA, FileEntry, Plan, decode_units, staged_columns
+from drivetrain_spark.decode import (
+    KEYS,
+    STAGED_TABLES,
+    UNIT_SCHEMA,
+    FileEntry,
+    Plan,
+    decode_units,
+    staged_columns,
+)
 from drivetrain_spark.session import get_or_create
 from drivetrain_spark.tables import CAN_UNKNOWN_IDS, COMMON_FIELDS, CURATED, SCHEMA_VERSION, table_for_type
 
@@ -258,7 +267,8 @@ class Ingest:
         )
 
     def _decode(self, plan: Plan, units: list[sources.Unit]) -> dict[str, tuple[str, str]]:
-        """One pass over every unit, staged as Parquet partitioned by table."""
+        """Pass one over every unit (see decode.py): failures, each table's vehicle-days per
+        object and the small tables, staged as Parquet partitioned by table."""
         envelope = plan.envelope()
         rows = [(u.uri, u.format, u.index, u.offset, u.length) for u in units]
         parts = max(1, min(len(rows), self.config.max_tasks or self._parallelism() * 4))
@@ -282,7 +292,28 @@ class Ingest:
             detail = json.loads(row._error)
             errors.setdefault(row._source, (detail["reason"], detail["detail"]))
         self._envelope = envelope
+        self._units, self._broadcast, self._tasks = rows, broadcast, parts
+        self._keys: dict[str, dict[str, set[tuple[str, dt.date]]]] = {}
+        columns = ["_source", "`_keys:table`", "`_keys:vehicle_id`", "`_keys:day`"]
+        for source, table, vehicle, day in self._staged(KEYS).select(*columns).collect():
+            self._keys.setdefault(table, {}).setdefault(source, set()).add((vehicle, day))
         return errors
+
+    def _decoded(self, plan: Plan, table: str, relevant: list[str]) -> tuple[DataFrame, set]:
+        """Pass two: the table's rows from the objects that passed, decoded again as the commit
+        writes them; and the vehicle-days they fall in, from pass one."""
+        keys = set().union(*(self._keys.get(table, {}).get(uri, set()) for uri in relevant))
+        if not keys:
+            return self.spark.createDataFrame([], plan.tables[table]), keys
+        chosen = set(relevant)
+        units = [u for u in self._units if u[0] in chosen]
+        unit_df = self.spark.createDataFrame(units, UNIT_SCHEMA).repartition(min(len(units), self._tasks))
+        broadcast = self._broadcast
+
+        def run(batches):
+            return decode_units(broadcast.value, only=table)(batches)
+
+        return unit_df.mapInArrow(run, plan.tables[table]), keys
 
     def _staged(self, table: str) -> DataFrame:
         path = objects.join(self.staging, f"_table={table}")
@@ -316,18 +347,22 @@ class Ingest:
             return {}
 
         def commit(table: str) -> tuple[str, warehouse.Committed | None]:
-            staged = self._staged(table).where(F.col("_source").isin(list(good)))
-            rows = staged.select(*staged_columns(table, plan.tables[table]))
-            if table == "can_unknown_ids":
-                from drivetrain_spark import can
-
-                rows = can.combine_unknown(rows)
             name = warehouse.ident(self.args.catalog_name, self.args.database, table)
             relevant = [s.uri for s in ok if table in _tables_of(plan, s)]
             if not relevant:
                 return table, None
+            keys = None
+            if table in STAGED_TABLES:
+                staged = self._staged(table).where(F.col("_source").isin(list(good)))
+                rows = staged.select(*staged_columns(table, plan.tables[table]))
+                if table == "can_unknown_ids":
+                    from drivetrain_spark import can
+
+                    rows = can.combine_unknown(rows)
+            else:
+                rows, keys = self._decoded(plan, table, relevant)
             done = warehouse.replace_sources(
-                self.spark, name, rows, relevant, vehicles, self.args.run_id, self.warehouse
+                self.spark, name, rows, relevant, vehicles, self.args.run_id, self.warehouse, keys
             )
             return table, done
 
