@@ -37,11 +37,8 @@ export async function localTables(io: CliIo): Promise<TableView[]> {
   try {
     const runs = await etl.runs.runs(200);
     return tables.map((table) => {
-      // Manifests that went through JSON numbers carry the id rounded to a double.
-      const run = runs.find((r) => {
-        const id = r.manifest?.tables[table.name]?.snapshotId;
-        return id !== undefined && Number(id) === Number(table.snapshotId);
-      });
+      // Snapshot ids are 64-bit strings: compared exactly, never as (rounded) numbers.
+      const run = runs.find((r) => r.manifest?.tables[table.name]?.snapshotId === table.snapshotId);
       const partitions = run?.manifest?.tables[table.name]?.partitions;
       return {
         ...table,

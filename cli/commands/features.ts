@@ -224,7 +224,7 @@ async function trainingSet(argv: readonly string[], io: CliIo): Promise<number> 
     printLines(io, [
       `training set: ${out} (${manifest.rows} rows)`,
       `manifest: ${out}.manifest.json (pass it as --pins to get the same set again)`,
-      ...Object.entries(manifest.snapshots as Record<string, number>).map(
+      ...Object.entries(manifest.snapshots as Record<string, string>).map(
         ([view, snapshot]) => `  ${view} @ snapshot ${snapshot}`,
       ),
     ]);

@@ -81,7 +81,7 @@ export interface RunManifest {
     detail?: string;
   }[];
   readonly tables: Readonly<
-    Record<string, { rows: number; snapshotId: number | string; checksum?: string; partitions?: unknown }>
+    Record<string, { rows: number; snapshotId: string; checksum?: string; partitions?: unknown }>
   >;
   readonly unknownCanIds?: Readonly<Record<string, number>>;
 }
@@ -140,7 +140,7 @@ function readManifest(uri: string | undefined): RunManifest | undefined {
   if (!uri?.startsWith('file://')) return undefined;
   const path = fileURLToPath(uri);
   if (!existsSync(path)) return undefined;
-  // Snapshot ids are 64-bit: read them as text, JavaScript numbers would round them.
+  // Snapshot ids are 64-bit strings; manifests written before that held numbers: read those as text.
   return JSON.parse(
     readFileSync(path, 'utf8').replace(/("snapshotId"\s*:\s*)(-?\d+)/g, '$1"$2"'),
   ) as RunManifest;

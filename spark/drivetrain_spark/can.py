@@ -266,7 +266,11 @@ def add_tables(job_plan: Any) -> None:
     job_plan.tables["can_unknown_ids"] = CAN_UNKNOWN_IDS.schema
 
 
-def decode_unit(unit: sources.Unit, job_plan: Any) -> Iterator[tuple[str, pa.StructArray]]:
+def decode_unit(
+    unit: sources.Unit, job_plan: Any, only: str | None = None
+) -> Iterator[tuple[str, pa.StructArray]]:
+    """Pass one (``only`` None): the unit's unknown-id counts, and for ``can_signals`` only the
+    vehicle and the days its signals fall in. Pass two (``only="can_signals"``): the signals."""
     options = job_plan.can
     if not options.get("dbc"):
         raise sources.Rejected("unknown_schema", "a .can.parquet input needs a DBC (config key dbc)")
@@ -279,7 +283,21 @@ def decode_unit(unit: sources.Unit, job_plan: Any) -> Iterator[tuple[str, pa.Str
         frames = pq.ParquetFile(f).read_row_groups(groups, columns=list(REQUIRED))
     blocks, unknown = decode_frames(frames, messages)
     common = {"vehicle_id": entry.vehicle_id, "drive_id": entry.drive_id, "source_uri": unit.uri}
-    yield from _signal_batches(blocks, common)
+    if only == "can_signals":
+        yield from _signal_batches(blocks, common)
+        return
+    if blocks:
+        days = np.unique(np.concatenate([b["t_ns"] for b in blocks]) // 1000 // 86_400_000_000)
+        yield (
+            "can_signals",
+            pa.StructArray.from_arrays(
+                [
+                    pa.repeat(pa.scalar(entry.vehicle_id), len(days)),
+                    pa.array(days * 86_400_000_000, pa.int64()),
+                ],
+                names=["vehicle_id", "log_time"],
+            ),
+        )
     if unknown:
         yield "can_unknown_ids", _unknown_rows(unknown, common)
 

@@ -173,12 +173,7 @@ def derive(
         name = warehouse.ident(catalog, database, table)
         done = warehouse.replace_sources(spark, name, rows, sources, vehicles, args.run_id, warehouse_uri)
         if done is not None:
-            results[table] = {
-                "rows": done.rows,
-                "snapshotId": done.snapshot_id,
-                "checksum": done.checksum,
-                "partitions": done.partitions,
-            }
+            results[table] = done.manifest()
 
     frames_cfg = config.frames or {}
     specs = [s for s in frames_cfg.get("columns", []) if s["table"] in existing]

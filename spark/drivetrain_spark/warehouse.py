@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
@@ -35,6 +35,9 @@ TABLE_PROPERTIES = {
     "format-version": "2",
     "write.spark.accept-any-schema": "true",
     "write.parquet.compression-codec": "zstd",
+    # Columns whose values never fit a dictionary (point-cloud floats, CAN values) give up on one
+    # after 256 KB instead of 2 MB: trying costs a hash per value.
+    "write.parquet.dict-size-bytes": str(256 << 10),
     # Full bounds on source_uri let a run's delete scan skip files of other objects.
     "write.metadata.metrics.column.source_uri": "full",
     # A run's rows fall in few partitions (its vehicles x days): each task writes them with a
@@ -54,6 +57,16 @@ class Committed:
     snapshot_id: int | None
     checksum: str
     partitions: list[str]
+
+    def manifest(self) -> dict[str, object]:
+        """The run manifest's entry. Iceberg snapshot ids are 64-bit and exceed 2^53, so they
+        leave as JSON strings: a JSON number would be rounded by JavaScript readers."""
+        return {
+            "rows": self.rows,
+            "snapshotId": None if self.snapshot_id is None else str(self.snapshot_id),
+            "checksum": self.checksum,
+            "partitions": self.partitions,
+        }
 
 
 def ident(catalog: str, database: str, table: str) -> str:
@@ -119,16 +132,11 @@ def _digest(total: object) -> str:
     return f"xxh64sum:{total if total is not None else 0}"
 
 
-def _stats(df: DataFrame) -> tuple[set[tuple[str, dt.date]], int, str]:
-    """Partitions, rows and checksum of new rows, in one pass."""
-    rows = (
-        df.groupBy("vehicle_id", F.to_date("log_time").alias("day"))
-        .agg(F.count(F.lit(1)).alias("n"), _hash_sum(df).alias("s"))
-        .collect()
-    )
-    total = sum(int(r.s) for r in rows if r.s is not None)
-    keys = {(r.vehicle_id, r.day) for r in rows}
-    return keys, sum(int(r.n) for r in rows), _digest(total if rows else None)
+def _observed(df: DataFrame) -> tuple[DataFrame, Observation]:
+    """df with its row count and checksum gathered while the commit writes it (no extra pass
+    over the rows, which may be megabytes each)."""
+    observation = Observation()
+    return df.observe(observation, F.count(F.lit(1)).alias("n"), _hash_sum(df).alias("s")), observation
 
 
 def _partition_keys(df: DataFrame) -> set[tuple[str, dt.date]]:
@@ -177,11 +185,13 @@ def replace_sources(
     vehicles: list[str],
     run_id: str,
     warehouse: str,
+    partition_keys: set[tuple[str, dt.date]] | None = None,
 ) -> Committed | None:
     """Commits new_rows in place of every row of ``sources`` (objects of ``vehicles``): one
-    snapshot, or None when the table has neither new nor old rows of these sources."""
+    snapshot, or None when the table has neither new nor old rows of these sources.
+    ``partition_keys`` are the (vehicle, day) partitions new_rows fall in, when known."""
     ensure_table(spark, name, new_rows.schema)
-    new_keys, rows, digest = _stats(new_rows)
+    new_keys = _partition_keys(new_rows) if partition_keys is None else partition_keys
     with commit_lock(warehouse, name):
         for attempt in range(COMMIT_ATTEMPTS):
             base = current_snapshot(spark, name)
@@ -194,10 +204,10 @@ def replace_sources(
             if not keys:
                 return None
             ordered = sorted(keys)
-            final = new_rows
+            final, observation = _observed(new_rows)
             if existing is not None:
                 kept = existing.where(_partition_filter(ordered)).where(~F.col("source_uri").isin(sources))
-                final = new_rows.unionByName(kept, allowMissingColumns=True)
+                final = final.unionByName(kept, allowMissingColumns=True)
             writer = (
                 final.writeTo(name)
                 .option("mergeSchema", "true")
@@ -208,12 +218,14 @@ def replace_sources(
                 writer = writer.option("validate-from-snapshot-id", str(base))
             try:
                 writer.overwrite(_partition_filter(ordered))
+                stats = observation.get
                 break
             except Exception as err:
                 if not _is_conflict(err) or attempt + 1 == COMMIT_ATTEMPTS:
                     raise
                 time.sleep(0.2 * (attempt + 1))
     partitions = [f"vehicle_id={v}/log_time_day={d.isoformat()}" for v, d in ordered]
+    rows, digest = int(stats["n"]), _digest(stats["s"])
     return Committed(rows, run_snapshot(spark, name, run_id), digest, partitions)
 
 

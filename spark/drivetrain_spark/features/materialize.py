@@ -71,6 +71,12 @@ class ViewOutcome:
     seconds: float = 0.0
 
 
+def outcome_json(outcome: ViewOutcome) -> dict[str, Any]:
+    """As reported to the TypeScript side: snapshot ids (64-bit) as strings, not JSON numbers."""
+    inputs = {t: None if s is None else str(s) for t, s in outcome.inputs.items()}
+    return {**asdict(outcome), "inputs": inputs}
+
+
 @dataclass
 class RunReport:
     run_id: str
@@ -131,7 +137,7 @@ def materialize(
     write_text(
         spark,
         f"{output.rstrip('/')}/runs/{run_id}/report.json",
-        json.dumps({"run_id": run_id, "views": [asdict(v) for v in report.views]}),
+        json.dumps({"run_id": run_id, "views": [outcome_json(v) for v in report.views]}),
     )
     return report
 
@@ -374,7 +380,7 @@ def main(argv: list[str] | None = None, spark: SparkSession | None = None) -> Ru
         args.output,
         args.run_id,
         views,
-        lambda v: print(json.dumps(asdict(v)), flush=True),
+        lambda v: print(json.dumps(outcome_json(v)), flush=True),
     )
 
 

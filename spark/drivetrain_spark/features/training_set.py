@@ -138,7 +138,12 @@ def main(argv: list[str] | None = None, spark: SparkSession | None = None) -> di
     spark = spark or get_or_create(args.catalog_type, args.catalog_name, args.warehouse, args.master)
     registry = reg.load(args.registry)
     selected = resolve_features(registry, args.service, args.features.split(",") if args.features else None)
-    pins = json.loads(Path(args.pins).read_text())["snapshots"] if args.pins else None
+    # Snapshot ids are written as strings (64-bit; JavaScript rounds JSON numbers past 2^53).
+    pins = (
+        {v: int(s) for v, s in json.loads(Path(args.pins).read_text())["snapshots"].items()}
+        if args.pins
+        else None
+    )
     entities = spark.read.parquet(args.entities)
     frame, used = historical_features(
         spark,
@@ -150,7 +155,8 @@ def main(argv: list[str] | None = None, spark: SparkSession | None = None) -> di
         args.full_feature_names,
     )
     frame.write.mode("overwrite").parquet(args.out)
-    manifest = {"entities": args.entities, "rows": frame.count(), "features": selected, "snapshots": used}
+    manifest = {"entities": args.entities, "rows": frame.count(), "features": selected}
+    manifest["snapshots"] = {view: str(snapshot) for view, snapshot in used.items()}
     Path(f"{args.out.rstrip('/')}.manifest.json").write_text(json.dumps(manifest, indent=2))
     print(json.dumps(manifest), flush=True)
     return manifest

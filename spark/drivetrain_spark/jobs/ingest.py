@@ -11,9 +11,10 @@ URI or inline JSON object (see ``IngestConfig``). Glue (``spark/glue/ingest.py``
 Serverless (this file as ``entryPoint``) call the same ``main``.
 
 Stages: plan every object (on the executors: only indexes are read), resolve message types
-and tables (driver), decode all units in one pass into a staging area, quarantine every
-object that failed, commit each table once (replacing the inputs' rows), derive frames and
-events for the drives touched, write the manifest. Exit status 0 means the run committed;
+and tables (driver), decode all units once to find every failure and where each table's rows
+fall (staging only that), quarantine every object that failed, commit each table once
+(replacing the inputs' rows) from a second decode of its messages in the objects that passed,
+derive frames and events for the drives touched, write the manifest. Exit status 0 means the run committed;
 quarantined inputs are reported in the manifest, not as a failure.
 """
 
@@ -33,9 +34,17 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from drivetrain_spark import layout, messages, objects, sources, warehouse
-from drivetrain_spark.decode import UNIT_SCHEMA, FileEntry, Plan, decode_units
+from drivetrain_spark.decode import (
+    KEYS,
+    STAGED_TABLES,
+    UNIT_SCHEMA,
+    FileEntry,
+    Plan,
+    decode_units,
+    staged_columns,
+)
 from drivetrain_spark.session import get_or_create
-from drivetrain_spark.tables import COMMON_FIELDS, CURATED, SCHEMA_VERSION, table_for_type
+from drivetrain_spark.tables import CAN_UNKNOWN_IDS, COMMON_FIELDS, CURATED, SCHEMA_VERSION, table_for_type
 
 COMMIT_THREADS = 4
 DRIVER_PLAN_LIMIT = 16
@@ -258,7 +267,8 @@ class Ingest:
         )
 
     def _decode(self, plan: Plan, units: list[sources.Unit]) -> dict[str, tuple[str, str]]:
-        """One pass over every unit, staged as Parquet partitioned by table."""
+        """Pass one over every unit (see decode.py): failures, each table's vehicle-days per
+        object and the small tables, staged as Parquet partitioned by table."""
         envelope = plan.envelope()
         rows = [(u.uri, u.format, u.index, u.offset, u.length) for u in units]
         parts = max(1, min(len(rows), self.config.max_tasks or self._parallelism() * 4))
@@ -273,16 +283,37 @@ class Ingest:
         _bounded_memory(self.spark)
         decoded = unit_df.mapInArrow(run, envelope)
         # Staged uncompressed: it is read back at once and deleted, so compression only costs CPU.
-        decoded.write.mode("overwrite").option("compression", "none").partitionBy("_table").parquet(
-            self.staging
-        )
+        # No dictionaries either: point-cloud floats never fit one, and trying costs a hash per value.
+        staged = decoded.write.mode("overwrite").option("compression", "none")
+        staged.option("parquet.enable.dictionary", "false").partitionBy("_table").parquet(self.staging)
         self._log(f"decoded in {time.monotonic() - t0:.1f}s")
         errors: dict[str, tuple[str, str]] = {}
         for row in self._staged("_errors").select("_source", "_error").collect():
             detail = json.loads(row._error)
             errors.setdefault(row._source, (detail["reason"], detail["detail"]))
         self._envelope = envelope
+        self._units, self._broadcast, self._tasks = rows, broadcast, parts
+        self._keys: dict[str, dict[str, set[tuple[str, dt.date]]]] = {}
+        columns = ["_source", "`_keys:table`", "`_keys:vehicle_id`", "`_keys:day`"]
+        for source, table, vehicle, day in self._staged(KEYS).select(*columns).collect():
+            self._keys.setdefault(table, {}).setdefault(source, set()).add((vehicle, day))
         return errors
+
+    def _decoded(self, plan: Plan, table: str, relevant: list[str]) -> tuple[DataFrame, set]:
+        """Pass two: the table's rows from the objects that passed, decoded again as the commit
+        writes them; and the vehicle-days they fall in, from pass one."""
+        keys = set().union(*(self._keys.get(table, {}).get(uri, set()) for uri in relevant))
+        if not keys:
+            return self.spark.createDataFrame([], plan.tables[table]), keys
+        chosen = set(relevant)
+        units = [u for u in self._units if u[0] in chosen]
+        unit_df = self.spark.createDataFrame(units, UNIT_SCHEMA).repartition(min(len(units), self._tasks))
+        broadcast = self._broadcast
+
+        def run(batches):
+            return decode_units(broadcast.value, only=table)(batches)
+
+        return unit_df.mapInArrow(run, plan.tables[table]), keys
 
     def _staged(self, table: str) -> DataFrame:
         path = objects.join(self.staging, f"_table={table}")
@@ -316,17 +347,22 @@ class Ingest:
             return {}
 
         def commit(table: str) -> tuple[str, warehouse.Committed | None]:
-            rows = self._staged(table).where(F.col("_source").isin(list(good))).select(f"`{table}`.*")
-            if table == "can_unknown_ids":
-                from drivetrain_spark import can
-
-                rows = can.combine_unknown(rows)
             name = warehouse.ident(self.args.catalog_name, self.args.database, table)
             relevant = [s.uri for s in ok if table in _tables_of(plan, s)]
             if not relevant:
                 return table, None
+            keys = None
+            if table in STAGED_TABLES:
+                staged = self._staged(table).where(F.col("_source").isin(list(good)))
+                rows = staged.select(*staged_columns(table, plan.tables[table]))
+                if table == "can_unknown_ids":
+                    from drivetrain_spark import can
+
+                    rows = can.combine_unknown(rows)
+            else:
+                rows, keys = self._decoded(plan, table, relevant)
             done = warehouse.replace_sources(
-                self.spark, name, rows, relevant, vehicles, self.args.run_id, self.warehouse
+                self.spark, name, rows, relevant, vehicles, self.args.run_id, self.warehouse, keys
             )
             return table, done
 
@@ -334,7 +370,7 @@ class Ingest:
         with ThreadPoolExecutor(COMMIT_THREADS) as pool:
             for table, done in pool.map(commit, sorted(plan.tables)):
                 if done is not None:
-                    results[table] = _table_entry(done)
+                    results[table] = done.manifest()
                     self._log(f"committed {table}: {done.rows} rows, snapshot {done.snapshot_id}")
         return results
 
@@ -345,7 +381,7 @@ class Ingest:
         rows = (
             self._staged("can_unknown_ids")
             .where(F.col("_source").isin(good))
-            .select("can_unknown_ids.bus", "can_unknown_ids.address", "can_unknown_ids.frames")
+            .select(*staged_columns("can_unknown_ids", CAN_UNKNOWN_IDS.schema))
             .groupBy("bus", "address")
             .agg(F.sum("frames").alias("frames"))
             .collect()
@@ -416,15 +452,6 @@ def _tables_of(plan: Plan, status: InputStatus) -> set[str]:
     if status.format == "can":
         return {"can_signals", "can_unknown_ids"}
     return set(entry.tables.values())
-
-
-def _table_entry(done: warehouse.Committed) -> dict[str, Any]:
-    return {
-        "rows": done.rows,
-        "snapshotId": done.snapshot_id,
-        "checksum": done.checksum,
-        "partitions": done.partitions,
-    }
 
 
 def _with_common(fields):
