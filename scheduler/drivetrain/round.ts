@@ -328,7 +328,9 @@ export class DispatchRound {
     const { gpuType, gpus, nodes, cpus, memoryMiB } = job.resources;
     const reclaims = this.quota.fitsQuota(job.team, gpuType, gpus);
     const runtime = this.holds.length === 0 ? '' : job.maxRuntimeS;
-    return `${job.team}|${reclaims}|${job.priorityClass}|${job.preemptible}|${gpuType}|${gpus}|${nodes}|${cpus}|${memoryMiB}|${runtime}`;
+    // A holder may use its own held nodes, so a twin's failure says nothing about it.
+    const holder = this.holds.some(({ reservation }) => reservation.jobId === job.id) ? job.id : '';
+    return `${job.team}|${reclaims}|${job.priorityClass}|${job.preemptible}|${gpuType}|${gpus}|${nodes}|${cpus}|${memoryMiB}|${runtime}|${holder}`;
   }
 
   /**

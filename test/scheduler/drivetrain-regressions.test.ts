@@ -317,3 +317,24 @@ describe('EASY holds across rounds', () => {
     expect(next.carriedHolds).toEqual(held);
   });
 });
+
+describe('a carried hold and jobs of the same shape', () => {
+  test('GIVEN a carried hold on free nodes WHEN a twin of the holder is tried first and refused THEN the holder still starts', () => {
+    // The twin (same team and shape, older) would outlast the hold, so it may not use the
+    // held nodes; that failure must not be cached for the holder itself (seen in chaos: a
+    // held gang never started and every gang behind it waited for it).
+    const week = 7 * 86_400;
+    const twin = job('twin', { gpus: 16, maxRuntimeS: week, submitTime: NOW - 7200 });
+    const holder = job('holder', { gpus: 16, maxRuntimeS: week, submitTime: NOW - 3600 });
+    const decision = policy.decide(
+      state({
+        teams: [team('a', 16), team('b', 16)],
+        pending: [twin, holder],
+        carriedHolds: [{ jobId: 'holder', placement: { poolId: 'od', nodes: [0, 1] }, untilS: NOW + 3600 }],
+      }),
+      NOW,
+    );
+
+    expect(startedIds(decision)).toEqual(['holder']);
+  });
+});
