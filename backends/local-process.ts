@@ -253,7 +253,13 @@ export class LocalProcessBackend implements ComputeBackend {
       this.attempts.delete(dispatch.name);
       throw Object.assign(new Error(slots), { name: 'InsufficientCapacity', $retryable: {} });
     }
+    const record = { name: dispatch.name, jobId: job.id, attempt: job.attempt };
     try {
+      // On disk before anything is spawned: a runtime killed from here on leaves a record, so no
+      // later lifetime starts this name again (recover() calls it interrupted). A kill between
+      // the spawn and the second write below leaves a record without pids: that process is not
+      // reaped by pid, but its name still never runs twice.
+      this.writeRecord({ ...record, processes: [] });
       const logPath = this.logPath(job.id, job.attempt);
       await mkdir(dirname(logPath), { recursive: true });
       const checkpointDir = this.options.checkpoints?.locationOf(job);
@@ -273,31 +279,28 @@ export class LocalProcessBackend implements ComputeBackend {
       entry.attempt = attempt;
       // Recorded before anything else can happen, so a crash from here on leaves a record to reap from.
       const { pids } = attempt;
+      this.writeRecord({ ...record, processes: pids.map(recordProcess) });
       for (const pid of pids) this.options.groupGuard?.watch(pid);
-      this.writeRecord({
-        name: dispatch.name,
-        jobId: job.id,
-        attempt: job.attempt,
-        processes: pids.map(recordProcess),
-      });
       void attempt.done.then((outcome) => {
         for (const pid of pids) this.options.groupGuard?.release(pid);
         this.releaseGpus(slots);
-        this.writeRecord({
-          name: dispatch.name,
-          jobId: job.id,
-          attempt: job.attempt,
-          processes: [],
-          outcome,
-          endedAt: new Date().toISOString(),
-        });
+        this.writeRecord({ ...record, processes: [], outcome, endedAt: new Date().toISOString() });
         report(outcome);
       });
       await attempt.started;
     } catch (error) {
       // A full disk or an exhausted port range fails the attempt, not the runtime.
       this.releaseGpus(slots);
-      report({ state: 'FAILED', reason: `cannot start: ${(error as Error).message}` });
+      const outcome: AttemptOutcome = {
+        state: 'FAILED',
+        reason: `cannot start: ${(error as Error).message}`,
+      };
+      try {
+        this.writeRecord({ ...record, processes: [], outcome, endedAt: new Date().toISOString() });
+      } catch {
+        // the disk that failed the start: the record written first already keeps the name from running again
+      }
+      report(outcome);
     }
   }
 

@@ -378,6 +378,34 @@ describe('LocalProcessBackend across a crash of the runtime', () => {
     await after.submit(attempt);
     expect(statuses.statesOf(attempt.dispatch.name)).toEqual([]);
   });
+  test('an attempt whose runtime dies between spawning and recording its processes is never started again', async () => {
+    // GIVEN a runtime that dies right after the spawn (its guard is the first thing told the pids)
+    const dying = new LocalProcessBackend({
+      logDir,
+      runDir,
+      onStatus: () => undefined,
+      gpusPerNode: 4,
+      killGraceMs: 300,
+      groupGuard: {
+        watch: () => {
+          throw new Error('the runtime was killed here');
+        },
+        release: () => undefined,
+      },
+    });
+    const attempt = nodeJob('setTimeout(() => {}, 200)');
+    await dying.submit(attempt);
+
+    // WHEN a new lifetime starts over the same records and the dispatcher heals the dispatch
+    const after = withRecords();
+    await after.recover();
+    const found = await after.findByName(attempt.dispatch);
+    await after.submit(attempt);
+
+    // THEN the name is known, and nothing ran it a second time
+    expect(found).toEqual({ backendJobId: attempt.dispatch.name });
+    expect(statuses.statesOf(attempt.dispatch.name)).toEqual([]);
+  });
 });
 
 describe('attemptLogPath', () => {
