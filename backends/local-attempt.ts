@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
@@ -11,6 +12,27 @@ export type AttemptOutcome = Pick<BackendJobStatus, 'state' | 'reason' | 'exitCo
 export interface NodeLaunch {
   readonly argv: readonly [string, ...string[]];
   readonly env: NodeJS.ProcessEnv;
+  /**
+   * Where backends/exit-recorder.mjs, which then runs the argv, writes how the node ended the
+   * moment it does: on disk even if this runtime is killed as the job exits.
+   */
+  readonly exitPath?: string;
+}
+
+/** What backends/exit-recorder.mjs writes: the job's exit, or why it could not be spawned. */
+export type RecordedExit =
+  | { readonly code: number | null; readonly signal: NodeJS.Signals | null }
+  | { readonly error: string };
+
+const EXIT_RECORDER = new URL('./exit-recorder.mjs', import.meta.url).pathname;
+
+/** The exit a node's recorder wrote, if it did. */
+export function readRecordedExit(path: string): RecordedExit | undefined {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as RecordedExit;
+  } catch {
+    return undefined;
+  }
 }
 
 export interface LocalAttemptOptions {
@@ -82,7 +104,11 @@ export class LocalAttempt {
   private launch(node: NodeLaunch, index: number, prefix: string): Promise<unknown> {
     const [command, ...args] = node.argv;
     // No shell: the argv is the job's, word for word, and cannot be reinterpreted.
-    const child = spawn(command, args, {
+    const [file, ...fileArgs] =
+      node.exitPath === undefined
+        ? node.argv
+        : [process.execPath, EXIT_RECORDER, node.exitPath, command, ...args];
+    const child = spawn(file, fileArgs, {
       cwd: this.options.cwd,
       env: node.env,
       detached: true,
@@ -107,7 +133,10 @@ export class LocalAttempt {
     });
     child.once('exit', (code, signal) => {
       this.exited.add(index);
-      if (code !== 0) {
+      const recorded = node.exitPath === undefined ? undefined : readRecordedExit(node.exitPath);
+      if (recorded && 'error' in recorded) {
+        this.decide({ state: 'FAILED', reason: `cannot run ${command}: ${recorded.error}` });
+      } else if (code !== 0) {
         const how = code === null ? `was killed by ${signal}` : `exited with code ${code}`;
         const who = prefix === '' ? 'the process' : `node ${index}`;
         this.decide({ state: 'FAILED', reason: `${who} ${how}`, exitCode: code ?? undefined });

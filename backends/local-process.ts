@@ -14,7 +14,7 @@ import type { Dispatch, JobRecord } from '../jobs/job';
 import type { BackendJobStatus, BackendSubmission, CheckpointStore, ComputeBackend } from '../jobs/ports';
 import { isRunning, type RecordedProcess, recordProcess } from '../local/pid-files';
 import { argv, attemptEnvironment } from './attempt';
-import { type AttemptOutcome, LocalAttempt, type NodeLaunch } from './local-attempt';
+import { type AttemptOutcome, LocalAttempt, type NodeLaunch, readRecordedExit } from './local-attempt';
 
 export interface LocalProcessBackendOptions {
   /** Root of the attempt logs: `<logDir>/<job id>/attempt-<n>.log`. */
@@ -153,15 +153,14 @@ export class LocalProcessBackend implements ComputeBackend {
         continue;
       }
       await killAttemptProcesses(record);
-      this.writeRecord({
-        ...record,
-        outcome: {
-          state: 'INTERRUPTED',
-          reason: 'interrupted: the local runtime stopped while the attempt ran',
-        },
-        endedAt: new Date().toISOString(),
-      });
-      reaped.push(record.name);
+      // Every node wrote its exit before the runtime died: the attempt ended, only its report was lost.
+      const outcome = this.recordedOutcome(record) ?? {
+        state: 'INTERRUPTED',
+        reason: 'interrupted: the local runtime stopped while the attempt ran',
+      };
+      this.writeRecord({ ...record, outcome, endedAt: new Date().toISOString() });
+      this.removeExitFiles(record.name, record.processes.length);
+      if (outcome.state === 'INTERRUPTED') reaped.push(record.name);
     }
     return reaped;
   }
@@ -253,14 +252,22 @@ export class LocalProcessBackend implements ComputeBackend {
       this.attempts.delete(dispatch.name);
       throw Object.assign(new Error(slots), { name: 'InsufficientCapacity', $retryable: {} });
     }
+    const record = { name: dispatch.name, jobId: job.id, attempt: job.attempt };
     try {
+      // On disk before anything is spawned: a runtime killed from here on leaves a record, so no
+      // later lifetime starts this name again (recover() calls it interrupted). A kill between
+      // the spawn and the second write below leaves a record without pids: that process is not
+      // reaped by pid, but its name still never runs twice.
+      this.writeRecord({ ...record, processes: [] });
       const logPath = this.logPath(job.id, job.attempt);
       await mkdir(dirname(logPath), { recursive: true });
       const checkpointDir = this.options.checkpoints?.locationOf(job);
       if (checkpointDir) await mkdir(checkpointDir, { recursive: true });
       const port = await freePort();
       const attempt = new LocalAttempt({
-        nodes: slots.map((slot, index) => this.nodeLaunch(job, index, port, slot.devices, checkpointDir)),
+        nodes: slots.map((slot, index) =>
+          this.nodeLaunch(job, dispatch.name, index, port, slot.devices, checkpointDir),
+        ),
         cwd: this.options.cwd ?? process.cwd(),
         log: createWriteStream(logPath, { flags: 'a' }),
         killGraceMs: this.options.killGraceMs ?? 10_000,
@@ -273,31 +280,29 @@ export class LocalProcessBackend implements ComputeBackend {
       entry.attempt = attempt;
       // Recorded before anything else can happen, so a crash from here on leaves a record to reap from.
       const { pids } = attempt;
+      this.writeRecord({ ...record, processes: pids.map(recordProcess) });
       for (const pid of pids) this.options.groupGuard?.watch(pid);
-      this.writeRecord({
-        name: dispatch.name,
-        jobId: job.id,
-        attempt: job.attempt,
-        processes: pids.map(recordProcess),
-      });
       void attempt.done.then((outcome) => {
         for (const pid of pids) this.options.groupGuard?.release(pid);
         this.releaseGpus(slots);
-        this.writeRecord({
-          name: dispatch.name,
-          jobId: job.id,
-          attempt: job.attempt,
-          processes: [],
-          outcome,
-          endedAt: new Date().toISOString(),
-        });
+        this.writeRecord({ ...record, processes: [], outcome, endedAt: new Date().toISOString() });
+        this.removeExitFiles(record.name, pids.length);
         report(outcome);
       });
       await attempt.started;
     } catch (error) {
       // A full disk or an exhausted port range fails the attempt, not the runtime.
       this.releaseGpus(slots);
-      report({ state: 'FAILED', reason: `cannot start: ${(error as Error).message}` });
+      const outcome: AttemptOutcome = {
+        state: 'FAILED',
+        reason: `cannot start: ${(error as Error).message}`,
+      };
+      try {
+        this.writeRecord({ ...record, processes: [], outcome, endedAt: new Date().toISOString() });
+      } catch {
+        // the disk that failed the start: the record written first already keeps the name from running again
+      }
+      report(outcome);
     }
   }
 
@@ -325,6 +330,39 @@ export class LocalProcessBackend implements ComputeBackend {
     renameSync(`${path}.tmp`, path);
   }
 
+  private exitPath(name: string, node: number): string | undefined {
+    const path = this.recordPath(name);
+    return path && `${path.slice(0, -'.json'.length)}.node-${node}.exit`;
+  }
+
+  /** How an attempt of an earlier lifetime ended, if each of its nodes recorded its exit. */
+  private recordedOutcome(record: AttemptRecord): AttemptOutcome | undefined {
+    if (record.processes.length === 0) return undefined;
+    const exits = record.processes.map((_, node) => {
+      const path = this.exitPath(record.name, node);
+      return path === undefined ? undefined : readRecordedExit(path);
+    });
+    if (exits.some((exit) => exit === undefined)) return undefined;
+    const gang = exits.length > 1;
+    for (const [node, exit] of exits.entries()) {
+      if (exit === undefined) continue;
+      const who = gang ? `node ${node}` : 'the process';
+      if ('error' in exit) return { state: 'FAILED', reason: `${who} could not run: ${exit.error}` };
+      if (exit.code !== 0) {
+        const how = exit.code === null ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
+        return { state: 'FAILED', reason: `${who} ${how}`, exitCode: exit.code ?? undefined };
+      }
+    }
+    return { state: 'SUCCEEDED', exitCode: 0 };
+  }
+
+  private removeExitFiles(name: string, nodes: number): void {
+    for (let node = 0; node < nodes; node++) {
+      const path = this.exitPath(name, node);
+      if (path) rmSync(path, { force: true });
+    }
+  }
+
   private forgetEnded(): void {
     const before = Date.now() - ENDED_KEPT_MS;
     for (const [name, entry] of this.attempts) {
@@ -335,6 +373,7 @@ export class LocalProcessBackend implements ComputeBackend {
 
   private nodeLaunch(
     job: JobRecord,
+    name: string,
     index: number,
     port: number,
     devices: readonly number[],
@@ -343,6 +382,7 @@ export class LocalProcessBackend implements ComputeBackend {
     const [command, ...rest] = argv(job.spec);
     return {
       argv: [command ?? '', ...rest],
+      exitPath: this.exitPath(name, index),
       env: {
         ...(this.options.baseEnv ?? minimalEnvironment()),
         ...attemptEnvironment(job, { checkpointDir }),

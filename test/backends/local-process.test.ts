@@ -1,4 +1,5 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
@@ -76,10 +77,10 @@ async function logContains(attempt: BackendSubmission, text: string): Promise<vo
   }
 }
 
+/** Running, not a zombie: a job is a grandchild (under backends/exit-recorder.mjs) when the runtime keeps records. */
 function isAlive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
   } catch {
     return false;
   }
@@ -378,6 +379,81 @@ describe('LocalProcessBackend across a crash of the runtime', () => {
     await after.submit(attempt);
     expect(statuses.statesOf(attempt.dispatch.name)).toEqual([]);
   });
+  test('an attempt whose runtime dies between spawning and recording its processes is never started again', async () => {
+    // GIVEN a runtime that dies right after the spawn (its guard is the first thing told the pids)
+    const dying = new LocalProcessBackend({
+      logDir,
+      runDir,
+      onStatus: () => undefined,
+      gpusPerNode: 4,
+      killGraceMs: 300,
+      groupGuard: {
+        watch: () => {
+          throw new Error('the runtime was killed here');
+        },
+        release: () => undefined,
+      },
+    });
+    const attempt = nodeJob('setTimeout(() => {}, 200)');
+    await dying.submit(attempt);
+    // Its process still runs: it ends before the directories go (its recorder writes the exit file).
+    const exitFile = join(runDir, `${attempt.dispatch.name}.node-0.exit`);
+    while (!existsSync(exitFile)) await new Promise((resolve) => setTimeout(resolve, 20));
+
+    // WHEN a new lifetime starts over the same records and the dispatcher heals the dispatch
+    const after = withRecords();
+    await after.recover();
+    const found = await after.findByName(attempt.dispatch);
+    await after.submit(attempt);
+
+    // THEN the name is known, and nothing ran it a second time
+    expect(found).toEqual({ backendJobId: attempt.dispatch.name });
+    expect(statuses.statesOf(attempt.dispatch.name)).toEqual([]);
+  });
+});
+
+describe('LocalProcessBackend killed by SIGKILL as an attempt ends', () => {
+  let runDir: string;
+  beforeEach(() => {
+    runDir = mkdtempSync(join(tmpdir(), 'drivetrain-run-'));
+  });
+  afterEach(() => rmSync(runDir, { recursive: true, force: true }));
+
+  test('the next lifetime reads how the attempt exited instead of calling it interrupted', async () => {
+    // GIVEN a runtime in its own process that starts a short attempt and is then killed -9
+    const attempt = nodeJob('setTimeout(() => process.exit(0), 400)');
+    const runtime = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '--input-type=module',
+        '-e',
+        `import { LocalProcessBackend } from './backends/local-process.ts';
+         const backend = new LocalProcessBackend(${JSON.stringify({ logDir, runDir, gpusPerNode: 4 }).slice(
+           0,
+           -1,
+         )}, onStatus: () => undefined });
+         await backend.submit(${JSON.stringify(attempt)});
+         console.log('submitted');
+         setInterval(() => {}, 1000);`,
+      ],
+      { cwd: join(import.meta.dirname, '..', '..'), stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    await new Promise<void>((resolve) => runtime.stdout.on('data', () => resolve()));
+    runtime.kill('SIGKILL');
+    // The attempt's process group is its own: it outlives the runtime and exits 0.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+
+    // WHEN a new lifetime starts over the same records
+    const after = new LocalProcessBackend({ logDir, runDir, onStatus: statuses.onStatus, gpusPerNode: 4 });
+    const reaped = await after.recover();
+    const known = await after.reconcile([attempt.dispatch]);
+
+    // THEN the attempt succeeded, so the dispatcher does not run the job again
+    expect(reaped).toEqual([]);
+    expect(known.get(attempt.dispatch.name)).toMatchObject({ state: 'SUCCEEDED', exitCode: 0 });
+  }, 20_000);
 });
 
 describe('attemptLogPath', () => {
