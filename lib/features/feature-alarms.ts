@@ -1,14 +1,13 @@
 import { Duration } from 'aws-cdk-lib';
 import type * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import { Construct } from 'constructs';
+import type { Construct } from 'constructs';
 import type { FeatureStoreConfig } from '../../config/features';
+import { AlarmSet } from '../alarm-set';
 
 export interface FeatureAlarmsProps {
   readonly env: string;
@@ -24,44 +23,28 @@ export interface FeatureAlarmsProps {
 const FIVE_MINUTES = Duration.minutes(5);
 
 /** Alarms of the feature store: read latency, error rate, cache hit rate, failed materializations. */
-export class FeatureAlarms extends Construct {
-  public readonly topic: sns.Topic;
-  public readonly alarms: cloudwatch.Alarm[] = [];
-
+export class FeatureAlarms extends AlarmSet {
   constructor(scope: Construct, id: string, props: FeatureAlarmsProps) {
-    super(scope, id);
-    this.topic = new sns.Topic(this, 'Topic', {
-      topicName: `drivetrain-${props.env}-feature-alarms`,
-      displayName: `Drivetrain ${props.env} feature store alarms`,
-      masterKey: props.key,
-      enforceSSL: true,
+    super(scope, id, {
+      alarmNamePrefix: `drivetrain-${props.env}-features`,
+      topic: {
+        topicName: `drivetrain-${props.env}-feature-alarms`,
+        displayName: `Drivetrain ${props.env} feature store alarms`,
+        key: props.key,
+      },
     });
-    const action = new actions.SnsAction(this.topic);
-    const alarm = (
-      alarmId: string,
-      description: string,
-      options: Omit<cloudwatch.AlarmProps, 'alarmName' | 'alarmDescription'>,
-    ) => {
-      const created = new cloudwatch.Alarm(this, alarmId, {
-        alarmName: `drivetrain-${props.env}-features-${alarmId.replace(/([a-z])([A-Z0-9])/g, '$1-$2').toLowerCase()}`,
-        alarmDescription: description,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        ...options,
-      });
-      created.addAlarmAction(action);
-      created.addOkAction(action);
-      this.alarms.push(created);
-      return created;
-    };
     const { thresholds } = props;
 
-    alarm('LatencyP99', `p99 feature API latency at or above ${thresholds.latencyP99Ms} ms for 15 minutes`, {
-      metric: props.restApi.metricLatency({ period: FIVE_MINUTES, statistic: 'p99' }),
-      threshold: thresholds.latencyP99Ms,
-      evaluationPeriods: 3,
-    });
-    alarm('ErrorRate', `More than ${thresholds.errorRatePercent}% of feature API invocations fail`, {
+    this.alarm(
+      'LatencyP99',
+      `p99 feature API latency at or above ${thresholds.latencyP99Ms} ms for 15 minutes`,
+      {
+        metric: props.restApi.metricLatency({ period: FIVE_MINUTES, statistic: 'p99' }),
+        threshold: thresholds.latencyP99Ms,
+        evaluationPeriods: 3,
+      },
+    );
+    this.alarm('ErrorRate', `More than ${thresholds.errorRatePercent}% of feature API invocations fail`, {
       metric: new cloudwatch.MathExpression({
         expression: '100 * errors / MAX([invocations, 1])',
         usingMetrics: {
@@ -74,7 +57,7 @@ export class FeatureAlarms extends Construct {
       threshold: thresholds.errorRatePercent,
       evaluationPeriods: 2,
     });
-    alarm('Api5xx', 'The feature API answers with server errors', {
+    this.alarm('Api5xx', 'The feature API answers with server errors', {
       metric: props.restApi.metricServerError({ period: FIVE_MINUTES, statistic: 'Sum' }),
       threshold: 5,
       evaluationPeriods: 1,
@@ -87,7 +70,7 @@ export class FeatureAlarms extends Construct {
         period: FIVE_MINUTES,
         statistic: 'Sum',
       });
-    alarm(
+    this.alarm(
       'CacheHitRate',
       `Cache hit rate below ${thresholds.cacheHitRatePercent}% for 15 minutes (reads fall through to DynamoDB)`,
       {
@@ -103,7 +86,7 @@ export class FeatureAlarms extends Construct {
         evaluationPeriods: 3,
       },
     );
-    alarm('MaterializationFailed', 'A feature materialization run failed, timed out or was aborted', {
+    this.alarm('MaterializationFailed', 'A feature materialization run failed, timed out or was aborted', {
       metric: new cloudwatch.MathExpression({
         expression: 'failed + timedOut + aborted',
         usingMetrics: {
@@ -116,7 +99,7 @@ export class FeatureAlarms extends Construct {
       threshold: 1,
       evaluationPeriods: 1,
     });
-    alarm('TriggerDeadLetters', 'Materialization triggers that EventBridge could not deliver', {
+    this.alarm('TriggerDeadLetters', 'Materialization triggers that EventBridge could not deliver', {
       metric: props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
         period: FIVE_MINUTES,
         statistic: 'Maximum',

@@ -1,12 +1,11 @@
 import { Duration } from 'aws-cdk-lib';
 import type * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
-import { Construct } from 'constructs';
+import type { Construct } from 'constructs';
+import { AlarmSet } from '../alarm-set';
 
 export interface SchedulingAlarmsProps {
   readonly env: string;
@@ -26,38 +25,18 @@ const FIVE_MINUTES = Duration.minutes(5);
  * The dispatcher heals transient failures on its next round, so its alarms fire on
  * failures that persist, not on a single one.
  */
-export class SchedulingAlarms extends Construct {
-  public readonly topic: sns.Topic;
-  public readonly alarms: cloudwatch.Alarm[] = [];
-
+export class SchedulingAlarms extends AlarmSet {
   constructor(scope: Construct, id: string, props: SchedulingAlarmsProps) {
-    super(scope, id);
-    this.topic = new sns.Topic(this, 'Topic', {
-      topicName: `drivetrain-${props.env}-scheduling-alarms`,
-      displayName: `Drivetrain ${props.env} scheduling alarms`,
-      masterKey: props.key,
-      enforceSSL: true,
+    super(scope, id, {
+      alarmNamePrefix: `drivetrain-${props.env}`,
+      topic: {
+        topicName: `drivetrain-${props.env}-scheduling-alarms`,
+        displayName: `Drivetrain ${props.env} scheduling alarms`,
+        key: props.key,
+      },
     });
-    const action = new actions.SnsAction(this.topic);
-    const alarm = (
-      alarmId: string,
-      description: string,
-      options: Omit<cloudwatch.AlarmProps, 'alarmName' | 'alarmDescription'>,
-    ) => {
-      const created = new cloudwatch.Alarm(this, alarmId, {
-        alarmName: `drivetrain-${props.env}-${alarmId.replace(/([a-z])([A-Z0-9])/g, '$1-$2').toLowerCase()}`,
-        alarmDescription: description,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        ...options,
-      });
-      created.addAlarmAction(action);
-      created.addOkAction(action);
-      this.alarms.push(created);
-      return created;
-    };
 
-    alarm('DispatcherErrors', 'Dispatcher rounds fail in two of three five-minute periods', {
+    this.alarm('DispatcherErrors', 'Dispatcher rounds fail in two of three five-minute periods', {
       metric: props.dispatcher.metricErrors({ period: FIVE_MINUTES, statistic: 'Sum' }),
       threshold: 1,
       evaluationPeriods: 3,
@@ -65,20 +44,28 @@ export class SchedulingAlarms extends Construct {
     });
     // With reserved concurrency 1 an event that arrives during a round is throttled and
     // retried by Lambda: a few throttles are normal, a sustained stream means a backlog.
-    alarm('DispatcherThrottles', 'Dispatcher invocations keep being throttled: rounds fall behind events', {
-      metric: props.dispatcher.metricThrottles({ period: FIVE_MINUTES, statistic: 'Sum' }),
-      threshold: 30,
-      evaluationPeriods: 3,
-    });
-    alarm('DispatcherStopped', 'No dispatcher round ran for ten minutes despite the one-minute schedule', {
-      metric: props.dispatcher.metricInvocations({ period: FIVE_MINUTES, statistic: 'Sum' }),
-      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-      threshold: 1,
-      evaluationPeriods: 2,
-      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
-    });
+    this.alarm(
+      'DispatcherThrottles',
+      'Dispatcher invocations keep being throttled: rounds fall behind events',
+      {
+        metric: props.dispatcher.metricThrottles({ period: FIVE_MINUTES, statistic: 'Sum' }),
+        threshold: 30,
+        evaluationPeriods: 3,
+      },
+    );
+    this.alarm(
+      'DispatcherStopped',
+      'No dispatcher round ran for ten minutes despite the one-minute schedule',
+      {
+        metric: props.dispatcher.metricInvocations({ period: FIVE_MINUTES, statistic: 'Sum' }),
+        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        threshold: 1,
+        evaluationPeriods: 2,
+        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+      },
+    );
     for (const [name, queue] of Object.entries(props.deadLetterQueues)) {
-      alarm(
+      this.alarm(
         `${name}DeadLetters`,
         `Messages in the ${name} dead-letter queue: undelivered events or failed rounds`,
         {
@@ -91,12 +78,12 @@ export class SchedulingAlarms extends Construct {
         },
       );
     }
-    alarm('Api5xx', 'The job API answers with server errors', {
+    this.alarm('Api5xx', 'The job API answers with server errors', {
       metric: props.restApi.metricServerError({ period: FIVE_MINUTES, statistic: 'Sum' }),
       threshold: 5,
       evaluationPeriods: 1,
     });
-    alarm('ApiErrors', 'The job API Lambda fails (crashes or timeouts, not 4xx answers)', {
+    this.alarm('ApiErrors', 'The job API Lambda fails (crashes or timeouts, not 4xx answers)', {
       metric: props.api.metricErrors({ period: FIVE_MINUTES, statistic: 'Sum' }),
       threshold: 1,
       evaluationPeriods: 1,
