@@ -1,11 +1,11 @@
-import { ArnFormat, type RemovalPolicy, Stack } from 'aws-cdk-lib';
+import type { RemovalPolicy } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
 import { acknowledge } from '../nag';
+import { addRateLimitedWebAcl } from '../rate-limited-web-acl';
 
 export interface FeatureApiProps {
   readonly env: string;
@@ -37,7 +37,6 @@ export class FeatureApi extends Construct {
 
   constructor(scope: Construct, id: string, props: FeatureApiProps) {
     super(scope, id);
-    const stack = Stack.of(this);
     const accessLogs = new logs.LogGroup(this, 'AccessLogs', {
       logGroupName: `/drivetrain/${props.env}/feature-api-access`,
       encryptionKey: props.key,
@@ -70,56 +69,16 @@ export class FeatureApi extends Construct {
       this.api.root.resourceForPath(path).addMethod(method, integration, { requestValidator: validator });
     }
 
-    const metrics = (name: string) => ({
-      cloudWatchMetricsEnabled: true,
-      metricName: `drivetrain-${props.env}-features-${name}`,
-      sampledRequestsEnabled: true,
-    });
-    const webAcl = new wafv2.CfnWebACL(this, 'WebAcl', {
+    addRateLimitedWebAcl(this, {
       name: `drivetrain-${props.env}-features`,
       description: 'Rate-limits each source of feature reads and pushes before SigV4 auth runs',
-      scope: 'REGIONAL',
-      defaultAction: { allow: {} },
-      visibilityConfig: metrics('acl'),
-      rules: [
-        {
-          name: 'RateLimitPerIp',
-          priority: 0,
-          action: { block: {} },
-          // Five minutes at the stage's steady rate: one source may use all of it, not more.
-          statement: {
-            rateBasedStatement: {
-              limit: props.rateLimit * 300,
-              evaluationWindowSec: 300,
-              aggregateKeyType: 'IP',
-            },
-          },
-          visibilityConfig: metrics('rate-limit'),
-        },
-      ],
-    });
-    new wafv2.CfnWebACLAssociation(this, 'WebAclAssociation', {
-      resourceArn: this.api.deploymentStage.stageArn,
-      webAclArn: webAcl.attrArn,
-    });
-    const wafLogs = new logs.LogGroup(this, 'WafLogs', {
-      logGroupName: `aws-waf-logs-drivetrain-${props.env}-features`,
-      encryptionKey: props.key,
-      retention: props.logRetention,
+      stage: this.api.deploymentStage,
+      // Five minutes at the stage's steady rate: one source may use all of it, not more.
+      perIpPerFiveMinutes: props.rateLimit * 300,
+      key: props.key,
+      logRetention: props.logRetention,
       removalPolicy: props.removalPolicy,
     });
-    new wafv2.CfnLoggingConfiguration(this, 'WafLogging', {
-      resourceArn: webAcl.attrArn,
-      logDestinationConfigs: [
-        stack.formatArn({
-          service: 'logs',
-          resource: 'log-group',
-          resourceName: wafLogs.logGroupName,
-          arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-        }),
-      ],
-      redactedFields: [{ singleHeader: { Name: 'authorization' } }],
-    }).node.addDependency(wafLogs);
 
     acknowledge(this.api.deploymentStage, {
       'AwsSolutions-APIG6':

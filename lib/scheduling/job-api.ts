@@ -1,11 +1,12 @@
-import { ArnFormat, type RemovalPolicy, Stack } from 'aws-cdk-lib';
+import type { RemovalPolicy } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
+import type * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
 import { acknowledge } from '../nag';
+import { addRateLimitedWebAcl } from '../rate-limited-web-acl';
 import { jobSpecJsonSchema } from './job-spec-model';
 
 export interface JobApiThrottling {
@@ -58,7 +59,6 @@ export class JobApi extends Construct {
 
   constructor(scope: Construct, id: string, props: JobApiProps) {
     super(scope, id);
-    const stack = Stack.of(this);
 
     this.accessLogs = new logs.LogGroup(this, 'AccessLogs', {
       logGroupName: `/drivetrain/${props.env}/api-access`,
@@ -137,33 +137,22 @@ export class JobApi extends Construct {
       templates: errorTemplate('$context.error.responseType', '(service)', 'try again later'),
     });
 
-    this.webAcl = this.rateLimitingWebAcl(props);
-    new wafv2.CfnWebACLAssociation(this, 'WebAclAssociation', {
-      resourceArn: this.api.deploymentStage.stageArn,
-      webAclArn: this.webAcl.attrArn,
-    });
-
-    const wafLogs = new logs.LogGroup(this, 'WafLogs', {
-      // WAF delivers only to log groups named aws-waf-logs-*.
-      logGroupName: `aws-waf-logs-drivetrain-${props.env}-api`,
-      encryptionKey: props.key,
-      retention: props.logRetention,
+    this.webAcl = addRateLimitedWebAcl(this, {
+      name: `drivetrain-${props.env}-api`,
+      description: 'Rate-limits each source and drops known-bad inputs before SigV4 auth runs',
+      stage: this.api.deploymentStage,
+      perIpPerFiveMinutes: props.throttling.perIpPerFiveMinutes,
+      managedRuleGroups: [
+        {
+          ruleName: 'KnownBadInputs',
+          groupName: 'AWSManagedRulesKnownBadInputsRuleSet',
+          metricSuffix: 'known-bad-inputs',
+        },
+      ],
+      key: props.key,
+      logRetention: props.logRetention,
       removalPolicy: props.removalPolicy,
     });
-    const wafLogging = new wafv2.CfnLoggingConfiguration(this, 'WafLogging', {
-      resourceArn: this.webAcl.attrArn,
-      // WAF takes the log group's ARN without the trailing `:*` the L2 attribute carries.
-      logDestinationConfigs: [
-        stack.formatArn({
-          service: 'logs',
-          resource: 'log-group',
-          resourceName: wafLogs.logGroupName,
-          arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-        }),
-      ],
-      redactedFields: [{ singleHeader: { Name: 'authorization' } }],
-    });
-    wafLogging.node.addDependency(wafLogs);
 
     const stage = this.api.deploymentStage;
     acknowledge(stage, {
@@ -182,44 +171,5 @@ export class JobApi extends Construct {
           'The API authorizes with IAM (SigV4) so researchers and CI use their AWS roles; the team comes from the signed principal, not from a Cognito user pool.',
       });
     }
-  }
-
-  private rateLimitingWebAcl(props: JobApiProps): wafv2.CfnWebACL {
-    const metrics = (name: string) => ({
-      cloudWatchMetricsEnabled: true,
-      metricName: `drivetrain-${props.env}-api-${name}`,
-      sampledRequestsEnabled: true,
-    });
-    return new wafv2.CfnWebACL(this, 'WebAcl', {
-      name: `drivetrain-${props.env}-api`,
-      description: 'Rate-limits each source and drops known-bad inputs before SigV4 auth runs',
-      scope: 'REGIONAL',
-      defaultAction: { allow: {} },
-      visibilityConfig: metrics('acl'),
-      rules: [
-        {
-          name: 'RateLimitPerIp',
-          priority: 0,
-          action: { block: {} },
-          statement: {
-            rateBasedStatement: {
-              limit: props.throttling.perIpPerFiveMinutes,
-              evaluationWindowSec: 300,
-              aggregateKeyType: 'IP',
-            },
-          },
-          visibilityConfig: metrics('rate-limit'),
-        },
-        {
-          name: 'KnownBadInputs',
-          priority: 1,
-          overrideAction: { none: {} },
-          statement: {
-            managedRuleGroupStatement: { vendorName: 'AWS', name: 'AWSManagedRulesKnownBadInputsRuleSet' },
-          },
-          visibilityConfig: metrics('known-bad-inputs'),
-        },
-      ],
-    });
   }
 }
