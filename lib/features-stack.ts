@@ -3,11 +3,12 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import type { EnvironmentConfig } from '../config/schema';
 import { REGISTRY } from '../features/catalog';
+import { accessLogBucket, encryptedBucket } from './buckets';
 import { FeatureAlarms } from './features/feature-alarms';
 import { FeatureApi } from './features/feature-api';
 import { FeatureCache } from './features/feature-cache';
@@ -70,41 +71,24 @@ export class FeaturesStack extends Stack {
     });
     this.cache = new FeatureCache(this, 'Cache', { env, vpc, key: this.key, config: features.cache });
 
-    const accessLogs = new s3.Bucket(this, 'AccessLogs', {
-      encryption: s3.BucketEncryption.S3_MANAGED,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      enforceSSL: true,
-      versioned: true,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      lifecycleRules: [{ expiration: Duration.days(365), noncurrentVersionExpiration: Duration.days(30) }],
+    const accessLogs = accessLogBucket(this, 'AccessLogs', {
       removalPolicy,
+      singleRegionReason: SINGLE_REGION,
     });
-    acknowledge(accessLogs, {
-      'NIST.800.53.R5-S3DefaultEncryptionKMS':
-        'S3 server access logging delivers only to SSE-S3 encrypted buckets.',
-      'NIST.800.53.R5-S3BucketReplicationEnabled': SINGLE_REGION,
-    });
-    this.bucket = new s3.Bucket(this, 'Bucket', {
+    this.bucket = encryptedBucket(this, 'Bucket', {
       bucketName: `drivetrain-${env}-features-${config.account}`,
-      encryption: s3.BucketEncryption.KMS,
-      encryptionKey: this.key,
-      bucketKeyEnabled: true,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      enforceSSL: true,
-      versioned: true,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      serverAccessLogsBucket: accessLogs,
-      serverAccessLogsPrefix: 'features/',
+      key: this.key,
+      accessLogs,
+      accessLogsPrefix: 'features/',
       lifecycleRules: [
-        { abortIncompleteMultipartUploadAfter: Duration.days(7) },
         { noncurrentVersionExpiration: Duration.days(30) },
         // Online deltas and run plans matter only until the run that wrote them is loaded.
         { prefix: 'online/', expiration: Duration.days(14) },
         { prefix: 'runs/', expiration: Duration.days(30) },
       ],
       removalPolicy,
+      singleRegionReason: SINGLE_REGION,
     });
-    acknowledge(this.bucket, { 'NIST.800.53.R5-S3BucketReplicationEnabled': SINGLE_REGION });
 
     const functionGroup = (groupId: string, description: string) => {
       const group = new ec2.SecurityGroup(this, groupId, { vpc, description, allowAllOutbound: false });

@@ -4,7 +4,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import type { DataConfig } from '../../config/data';
-import { acknowledge } from '../nag';
+import { accessLogBucket, encryptedBucket } from '../buckets';
 
 export interface DataBucketsProps {
   /** `drivetrain-<env>`: buckets are `<prefix>-<account>-raw` and so on. */
@@ -55,21 +55,10 @@ export class DataBuckets extends Construct {
       quarantine: bucketName('quarantine'),
     };
 
-    // S3 server access logs are delivered only to SSE-S3 buckets.
-    this.accessLogs = new s3.Bucket(this, 'AccessLogs', {
+    this.accessLogs = accessLogBucket(this, 'AccessLogs', {
       bucketName: bucketName('data-access-logs'),
-      encryption: s3.BucketEncryption.S3_MANAGED,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      enforceSSL: true,
-      versioned: true,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      lifecycleRules: [{ expiration: Duration.days(365), noncurrentVersionExpiration: Duration.days(30) }],
       removalPolicy,
-    });
-    acknowledge(this.accessLogs, {
-      'NIST.800.53.R5-S3DefaultEncryptionKMS':
-        'S3 server access logging delivers only to SSE-S3 encrypted buckets.',
-      'NIST.800.53.R5-S3BucketReplicationEnabled': SINGLE_REGION,
+      singleRegionReason: SINGLE_REGION,
     });
 
     const bucket = (
@@ -78,21 +67,15 @@ export class DataBuckets extends Construct {
       lifecycleRules: s3.LifecycleRule[],
       eventBridge = false,
     ) => {
-      const created = new s3.Bucket(this, bucketId, {
+      const created = encryptedBucket(this, bucketId, {
         bucketName: bucketName(role),
-        encryption: s3.BucketEncryption.KMS,
-        encryptionKey: this.key,
-        bucketKeyEnabled: true,
-        blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-        enforceSSL: true,
-        versioned: true,
-        objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-        serverAccessLogsBucket: this.accessLogs,
-        serverAccessLogsPrefix: `${role}/`,
-        lifecycleRules: [{ abortIncompleteMultipartUploadAfter: Duration.days(7) }, ...lifecycleRules],
+        key: this.key,
+        accessLogs: this.accessLogs,
+        accessLogsPrefix: `${role}/`,
+        lifecycleRules,
         removalPolicy,
+        singleRegionReason: SINGLE_REGION,
       });
-      acknowledge(created, { 'NIST.800.53.R5-S3BucketReplicationEnabled': SINGLE_REGION });
       if (eventBridge) {
         // Set on the bucket itself; `eventBridgeEnabled` would deploy a custom-resource Lambda for it.
         (created.node.defaultChild as s3.CfnBucket).notificationConfiguration = {
