@@ -1,9 +1,9 @@
 import { Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
-import * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { acknowledge } from '../nag';
+import { accessLogBucket, encryptedBucket } from '../buckets';
 
 export interface ArtifactStoreProps {
   /** A fixed name lets the dispatcher and IAM policies address it without a lookup. */
@@ -27,41 +27,19 @@ export class ArtifactStore extends Construct {
   constructor(scope: Construct, id: string, props: ArtifactStoreProps) {
     super(scope, id);
     this.bucketName = props.bucketName;
-    // S3 server access logs can only be delivered to SSE-S3 buckets.
-    this.accessLogs = new s3.Bucket(this, 'AccessLogs', {
-      encryption: s3.BucketEncryption.S3_MANAGED,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      enforceSSL: true,
-      versioned: true,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      lifecycleRules: [{ expiration: Duration.days(365), noncurrentVersionExpiration: Duration.days(30) }],
+    this.accessLogs = accessLogBucket(this, 'AccessLogs', {
       removalPolicy: props.removalPolicy,
-      autoDeleteObjects: false,
+      singleRegionReason: SINGLE_REGION,
     });
-    acknowledge(this.accessLogs, {
-      'NIST.800.53.R5-S3DefaultEncryptionKMS':
-        'S3 server access logging delivers only to SSE-S3 encrypted buckets.',
-      'NIST.800.53.R5-S3BucketReplicationEnabled': SINGLE_REGION,
-    });
-    this.bucket = new s3.Bucket(this, 'Artifacts', {
+    this.bucket = encryptedBucket(this, 'Artifacts', {
       bucketName: props.bucketName,
-      encryption: s3.BucketEncryption.KMS,
-      encryptionKey: props.encryptionKey,
-      bucketKeyEnabled: true,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      enforceSSL: true,
-      versioned: true,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      serverAccessLogsBucket: this.accessLogs,
-      serverAccessLogsPrefix: 'artifacts/',
-      lifecycleRules: [
-        { abortIncompleteMultipartUploadAfter: Duration.days(7) },
-        { noncurrentVersionExpiration: Duration.days(30) },
-      ],
+      key: props.encryptionKey,
+      accessLogs: this.accessLogs,
+      accessLogsPrefix: 'artifacts/',
+      lifecycleRules: [{ noncurrentVersionExpiration: Duration.days(30) }],
       removalPolicy: props.removalPolicy,
-      autoDeleteObjects: false,
+      singleRegionReason: SINGLE_REGION,
     });
-    acknowledge(this.bucket, { 'NIST.800.53.R5-S3BucketReplicationEnabled': SINGLE_REGION });
   }
 
   /**
