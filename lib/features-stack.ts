@@ -1,5 +1,5 @@
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
-import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -14,8 +14,8 @@ import { FeatureApi } from './features/feature-api';
 import { FeatureCache } from './features/feature-cache';
 import { type EtlTables, Materialization, tokenWildcard } from './features/materialization';
 import { OnlineTable } from './features/online-table';
+import { HandlerFunction, httpsEgressSecurityGroup } from './handler-function';
 import { acknowledge } from './nag';
-import { SchedulingFunction } from './scheduling/scheduling-function';
 
 export interface FeaturesStackProps extends StackProps {
   readonly config: EnvironmentConfig;
@@ -39,8 +39,8 @@ export class FeaturesStack extends Stack {
   public readonly online: OnlineTable;
   public readonly cache: FeatureCache;
   public readonly bucket: s3.Bucket;
-  public readonly apiFunction: SchedulingFunction;
-  public readonly loader: SchedulingFunction;
+  public readonly apiFunction: HandlerFunction;
+  public readonly loader: HandlerFunction;
   public readonly api: FeatureApi;
   public readonly materialization: Materialization;
   public readonly alarms: FeatureAlarms;
@@ -91,17 +91,15 @@ export class FeaturesStack extends Stack {
     });
 
     const functionGroup = (groupId: string, description: string) => {
-      const group = new ec2.SecurityGroup(this, groupId, { vpc, description, allowAllOutbound: false });
-      group.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to AWS APIs (DynamoDB, S3, STS)');
+      const group = httpsEgressSecurityGroup(this, groupId, {
+        vpc,
+        description,
+        egressDescription: 'HTTPS to AWS APIs (DynamoDB, S3, STS)',
+      });
       this.cache.allowFrom(group);
       return group;
     };
-    const common = {
-      vpc,
-      key: this.key,
-      logRetention: logs.RetentionDays.SIX_MONTHS,
-      removalPolicy,
-    };
+    const common = { vpc, key: this.key, removalPolicy };
     const environment = {
       DRIVETRAIN_ENV: env,
       [`DRIVETRAIN_${env.toUpperCase()}_ACCOUNT`]: config.account,
@@ -115,7 +113,7 @@ export class FeaturesStack extends Stack {
     };
     const storeStatements = [...this.online.statements(this.key), this.cache.connectStatement()];
     const apiServiceName = `drivetrain-${env}-feature-api`;
-    this.apiFunction = new SchedulingFunction(this, 'ApiFunction', {
+    this.apiFunction = new HandlerFunction(this, 'ApiFunction', {
       ...common,
       handler: 'features/api',
       serviceName: apiServiceName,
@@ -147,7 +145,7 @@ export class FeaturesStack extends Stack {
         'API Gateway invokes this function synchronously: the caller gets the error, nothing is queued.',
     });
 
-    this.loader = new SchedulingFunction(this, 'Loader', {
+    this.loader = new HandlerFunction(this, 'Loader', {
       ...common,
       handler: 'features/load',
       serviceName: `drivetrain-${env}-feature-loader`,

@@ -1,5 +1,5 @@
 import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
-import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -8,6 +8,7 @@ import type { Construct } from 'constructs';
 import { TRAINING_INSTANCES } from '../config/sagemaker-instances';
 import type { EnvironmentConfig } from '../config/schema';
 import type { ComputeStack } from './compute-stack';
+import { HandlerFunction, httpsEgressSecurityGroup } from './handler-function';
 import type { KubernetesStack } from './kubernetes-stack';
 import { acknowledge, acknowledgeWildcards } from './nag';
 import { DispatcherClusterAccess } from './scheduling/dispatcher-cluster-access';
@@ -16,7 +17,6 @@ import { DispatcherTriggers, JOB_SUBMITTED } from './scheduling/dispatcher-trigg
 import { JobApi, type JobApiThrottling } from './scheduling/job-api';
 import { JobTable } from './scheduling/job-table';
 import { SchedulingAlarms } from './scheduling/scheduling-alarms';
-import { SchedulingFunction } from './scheduling/scheduling-function';
 
 export interface SchedulingStackProps extends StackProps {
   readonly config: EnvironmentConfig;
@@ -46,9 +46,9 @@ const DISPATCHER_TIMEOUT = Duration.minutes(5);
 export class SchedulingStack extends Stack {
   public readonly key: kms.Key;
   public readonly jobs: JobTable;
-  public readonly apiFunction: SchedulingFunction;
+  public readonly apiFunction: HandlerFunction;
   public readonly api: JobApi;
-  public readonly dispatcher: SchedulingFunction;
+  public readonly dispatcher: HandlerFunction;
   public readonly dispatcherDeadLetters: sqs.Queue;
   public readonly triggerDeadLetters: sqs.Queue;
   public readonly triggers: DispatcherTriggers;
@@ -97,22 +97,13 @@ export class SchedulingStack extends Stack {
         "This queue is itself the dead-letter queue of the dispatcher rules' EventBridge targets; a queue behind it would have nothing to catch.",
     });
 
-    const https = (securityGroupId: string, description: string) => {
-      const group = new ec2.SecurityGroup(this, securityGroupId, {
+    const https = (securityGroupId: string, description: string) =>
+      httpsEgressSecurityGroup(this, securityGroupId, {
         vpc,
         description,
-        allowAllOutbound: false,
+        egressDescription: 'HTTPS to AWS APIs',
       });
-      // VPC endpoints, the gateway endpoints' prefix lists, NAT and the EKS API: all HTTPS.
-      group.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to AWS APIs');
-      return group;
-    };
-    const common = {
-      vpc,
-      key: this.key,
-      logRetention: logs.RetentionDays.SIX_MONTHS,
-      removalPolicy,
-    };
+    const common = { vpc, key: this.key, removalPolicy };
     const platformEnvironment = {
       DRIVETRAIN_ENV: env,
       // config/environments.ts reads the account from this variable; the bundled copy must agree.
@@ -133,7 +124,7 @@ export class SchedulingStack extends Stack {
       resourceName: `/drivetrain/${env}/batch:log-stream:*`,
       arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     });
-    this.apiFunction = new SchedulingFunction(this, 'ApiFunction', {
+    this.apiFunction = new HandlerFunction(this, 'ApiFunction', {
       ...common,
       handler: 'api',
       serviceName: `drivetrain-${env}-api`,
@@ -195,7 +186,7 @@ export class SchedulingStack extends Stack {
       sageMakerInstanceTypes: sageMakerInstanceTypes(config),
       clusterArn: cluster.clusterArn,
     });
-    this.dispatcher = new SchedulingFunction(this, 'Dispatcher', {
+    this.dispatcher = new HandlerFunction(this, 'Dispatcher', {
       ...common,
       handler: 'dispatcher',
       serviceName: `drivetrain-${env}-dispatcher`,

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { ArnFormat, type Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
-import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -8,15 +8,15 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { acknowledge, acknowledgeWildcards } from '../nag';
+import { acknowledge, acknowledgeWildcards } from './nag';
 
 /** Where the handlers live: `lambdas/<name>/handler.ts`. */
-const LAMBDAS = join(import.meta.dirname, '..', '..', 'lambdas');
+const LAMBDAS = join(import.meta.dirname, '..', 'lambdas');
 
 /** The runtime the handlers are tested on (the machines run Node 20 and 22). */
-export const SCHEDULING_RUNTIME = lambda.Runtime.NODEJS_22_X;
+export const HANDLER_RUNTIME = lambda.Runtime.NODEJS_22_X;
 
-export interface SchedulingFunctionProps {
+export interface HandlerFunctionProps {
   /** Folder under `lambdas/` whose `handler.ts` exports `handler`. */
   readonly handler: 'api' | 'dispatcher' | 'features/api' | 'features/load';
   readonly description: string;
@@ -29,7 +29,8 @@ export interface SchedulingFunctionProps {
   readonly environment: Record<string, string>;
   readonly timeout: Duration;
   readonly memorySize: number;
-  readonly logRetention: logs.RetentionDays;
+  /** @default six months */
+  readonly logRetention?: logs.RetentionDays;
   readonly removalPolicy: RemovalPolicy;
   /**
    * Everything the handler may call besides its own logs, X-Ray and its VPC network
@@ -47,19 +48,44 @@ export interface SchedulingFunctionProps {
   readonly deadLetterQueue?: sqs.IQueue;
 }
 
+export interface HttpsEgressSecurityGroupProps {
+  readonly vpc: ec2.IVpc;
+  readonly description: string;
+  /** Says which AWS APIs the function reaches over HTTPS. */
+  readonly egressDescription: string;
+}
+
+/**
+ * A handler's security group: no ingress, and egress only to port 443, where the VPC
+ * endpoints, the gateway endpoints' prefix lists, NAT and the EKS API all listen.
+ */
+export function httpsEgressSecurityGroup(
+  scope: Construct,
+  id: string,
+  props: HttpsEgressSecurityGroupProps,
+): ec2.SecurityGroup {
+  const group = new ec2.SecurityGroup(scope, id, {
+    vpc: props.vpc,
+    description: props.description,
+    allowAllOutbound: false,
+  });
+  group.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), props.egressDescription);
+  return group;
+}
+
 /**
  * A Drivetrain Lambda handler bundled with the local esbuild (never Docker): in the VPC's
  * private subnets, X-Ray active, Powertools configured, logging into its own KMS-encrypted
  * log group, with a role that has no inline policy and no AWS managed policy, only a
  * customer-managed policy that the construct writes out in full.
  */
-export class SchedulingFunction extends Construct {
+export class HandlerFunction extends Construct {
   public readonly function: nodejs.NodejsFunction;
   public readonly role: iam.Role;
   public readonly policy: iam.ManagedPolicy;
   public readonly logGroup: logs.LogGroup;
 
-  constructor(scope: Construct, id: string, props: SchedulingFunctionProps) {
+  constructor(scope: Construct, id: string, props: HandlerFunctionProps) {
     super(scope, id);
     const stack = Stack.of(this);
 
@@ -67,7 +93,7 @@ export class SchedulingFunction extends Construct {
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       logGroupName,
       encryptionKey: props.key,
-      retention: props.logRetention,
+      retention: props.logRetention ?? logs.RetentionDays.SIX_MONTHS,
       removalPolicy: props.removalPolicy,
     });
 
@@ -122,7 +148,7 @@ export class SchedulingFunction extends Construct {
       entry: join(LAMBDAS, props.handler, 'handler.ts'),
       handler: 'handler',
       description: props.description,
-      runtime: SCHEDULING_RUNTIME,
+      runtime: HANDLER_RUNTIME,
       architecture: lambda.Architecture.ARM_64,
       memorySize: props.memorySize,
       timeout: props.timeout,
@@ -155,7 +181,7 @@ export class SchedulingFunction extends Construct {
     this.function.node.addDependency(this.policy);
 
     acknowledge(this.function, {
-      'AwsSolutions-L1': `Node.js ${SCHEDULING_RUNTIME.name.replace('nodejs', '')} is the newest runtime the handlers are tested on (the build machines run Node 20 and 22; bundles target node20); it moves with that test matrix.`,
+      'AwsSolutions-L1': `Node.js ${HANDLER_RUNTIME.name.replace('nodejs', '')} is the newest runtime the handlers are tested on (the build machines run Node 20 and 22; bundles target node20); it moves with that test matrix.`,
     });
   }
 }
