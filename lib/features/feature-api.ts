@@ -2,10 +2,11 @@ import type { RemovalPolicy } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { acknowledge } from '../nag';
 import { addRateLimitedWebAcl } from '../rate-limited-web-acl';
+import { addSigV4RestApi } from '../sigv4-rest-api';
 
 export interface FeatureApiProps {
   readonly env: string;
@@ -37,28 +38,18 @@ export class FeatureApi extends Construct {
 
   constructor(scope: Construct, id: string, props: FeatureApiProps) {
     super(scope, id);
-    const accessLogs = new logs.LogGroup(this, 'AccessLogs', {
-      logGroupName: `/drivetrain/${props.env}/feature-api-access`,
-      encryptionKey: props.key,
-      retention: props.logRetention,
-      removalPolicy: props.removalPolicy,
-    });
-    this.api = new apigateway.RestApi(this, 'Resource', {
+    this.api = addSigV4RestApi(this, {
       restApiName: `drivetrain-${props.env}-features`,
       description: `Drivetrain ${props.env} feature API (Feast's feature-server routes, SigV4)`,
-      endpointConfiguration: { types: [apigateway.EndpointType.REGIONAL] },
-      cloudWatchRole: false,
-      defaultMethodOptions: { authorizationType: apigateway.AuthorizationType.IAM },
-      deployOptions: {
-        stageName: 'v1',
-        tracingEnabled: true,
-        metricsEnabled: true,
-        throttlingRateLimit: props.rateLimit,
-        throttlingBurstLimit: props.burstLimit,
-        accessLogDestination: new apigateway.LogGroupLogDestination(accessLogs),
-        accessLogFormat: apigateway.AccessLogFormat.jsonWithStandardFields(),
-      },
-    });
+      accessLogGroupName: `/drivetrain/${props.env}/feature-api-access`,
+      rateLimit: props.rateLimit,
+      burstLimit: props.burstLimit,
+      key: props.key,
+      logRetention: props.logRetention,
+      removalPolicy: props.removalPolicy,
+      noCacheReason:
+        'Answers depend on the caller (team grants from the SigV4 identity) and on features pushed seconds ago; ElastiCache behind the handler is the cache, with event-time ordering an API Gateway cache cannot keep.',
+    }).api;
     const validator = this.api.addRequestValidator('Validator', {
       requestValidatorName: 'feature-api-parameters',
       validateRequestBody: false,
@@ -80,16 +71,6 @@ export class FeatureApi extends Construct {
       removalPolicy: props.removalPolicy,
     });
 
-    acknowledge(this.api.deploymentStage, {
-      'AwsSolutions-APIG6':
-        'Execution logging needs the account-wide API Gateway CloudWatch role, a per-region singleton Drivetrain does not own; every request is in the JSON access log and X-Ray, and the handler logs through Powertools.',
-      'NIST.800.53.R5-APIGWExecutionLoggingEnabled':
-        'Execution logging needs the account-wide API Gateway CloudWatch role, which Drivetrain does not own; access logs, X-Ray and the handler logs record every request.',
-      'NIST.800.53.R5-APIGWCacheEnabledAndEncrypted':
-        'Answers depend on the caller (team grants from the SigV4 identity) and on features pushed seconds ago; ElastiCache behind the handler is the cache, with event-time ordering an API Gateway cache cannot keep.',
-      'NIST.800.53.R5-APIGWSSLEnabled':
-        'The only integration is a Lambda proxy inside AWS; backend client certificates apply to HTTP integrations only.',
-    });
     acknowledge(this.api, {
       'AwsSolutions-APIG2':
         'Bodies are validated by the handler against the registry (views, features, join key types), which a static request model cannot express; bad input gets a 4xx naming the field.',

@@ -2,11 +2,12 @@ import type { RemovalPolicy } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
 import { acknowledge } from '../nag';
 import { addRateLimitedWebAcl } from '../rate-limited-web-acl';
+import { addSigV4RestApi } from '../sigv4-rest-api';
 import { jobSpecJsonSchema } from './job-spec-model';
 
 export interface JobApiThrottling {
@@ -60,39 +61,20 @@ export class JobApi extends Construct {
   constructor(scope: Construct, id: string, props: JobApiProps) {
     super(scope, id);
 
-    this.accessLogs = new logs.LogGroup(this, 'AccessLogs', {
-      logGroupName: `/drivetrain/${props.env}/api-access`,
-      encryptionKey: props.key,
-      retention: props.logRetention,
-      removalPolicy: props.removalPolicy,
-    });
-
-    this.api = new apigateway.RestApi(this, 'Resource', {
+    const restApi = addSigV4RestApi(this, {
       restApiName: `drivetrain-${props.env}-jobs`,
       description: `Drivetrain ${props.env} job API (SigV4)`,
-      endpointConfiguration: { types: [apigateway.EndpointType.REGIONAL] },
-      cloudWatchRole: false,
-      defaultMethodOptions: { authorizationType: apigateway.AuthorizationType.IAM },
-      deployOptions: {
-        stageName: 'v1',
-        tracingEnabled: true,
-        metricsEnabled: true,
-        throttlingRateLimit: props.throttling.rateLimit,
-        throttlingBurstLimit: props.throttling.burstLimit,
-        accessLogDestination: new apigateway.LogGroupLogDestination(this.accessLogs),
-        accessLogFormat: apigateway.AccessLogFormat.jsonWithStandardFields({
-          caller: true,
-          httpMethod: true,
-          ip: true,
-          protocol: true,
-          requestTime: true,
-          resourcePath: true,
-          responseLength: true,
-          status: true,
-          user: true,
-        }),
-      },
+      accessLogGroupName: `/drivetrain/${props.env}/api-access`,
+      rateLimit: props.throttling.rateLimit,
+      burstLimit: props.throttling.burstLimit,
+      key: props.key,
+      logRetention: props.logRetention,
+      removalPolicy: props.removalPolicy,
+      noCacheReason:
+        "Responses are per caller (the team comes from the SigV4 identity) and job states change every dispatcher round; a cache would serve stale or other teams' data.",
     });
+    this.api = restApi.api;
+    this.accessLogs = restApi.accessLogs;
 
     const validator = this.api.addRequestValidator('BodyValidator', {
       requestValidatorName: 'job-spec-body',
@@ -154,17 +136,6 @@ export class JobApi extends Construct {
       removalPolicy: props.removalPolicy,
     });
 
-    const stage = this.api.deploymentStage;
-    acknowledge(stage, {
-      'AwsSolutions-APIG6':
-        'Execution logging needs the account-wide API Gateway CloudWatch role (AWS::ApiGateway::Account), a per-region singleton Drivetrain does not own; every request is in the JSON access log and in X-Ray, and the handler logs through Powertools.',
-      'NIST.800.53.R5-APIGWExecutionLoggingEnabled':
-        'Execution logging needs the account-wide API Gateway CloudWatch role, which Drivetrain does not own; access logs, X-Ray and the handler logs record every request.',
-      'NIST.800.53.R5-APIGWCacheEnabledAndEncrypted':
-        "Responses are per caller (the team comes from the SigV4 identity) and job states change every dispatcher round; a cache would serve stale or other teams' data.",
-      'NIST.800.53.R5-APIGWSSLEnabled':
-        'The only integration is a Lambda proxy inside AWS; backend client certificates apply to HTTP integrations only.',
-    });
     for (const method of this.api.methods) {
       acknowledge(method, {
         'AwsSolutions-COG4':
