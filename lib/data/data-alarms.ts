@@ -1,10 +1,10 @@
 import { Duration } from 'aws-cdk-lib';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import { Construct } from 'constructs';
+import type { Construct } from 'constructs';
+import { AlarmSet } from '../alarm-set';
 
 export interface DataAlarmsProps {
   readonly env: string;
@@ -23,26 +23,11 @@ const FIVE_MINUTES = Duration.minutes(5);
  * run already notifies from the workflow; these catch what the workflow cannot report
  * itself (timeouts, aborts, throttling) and events that never became runs.
  */
-export class DataAlarms extends Construct {
-  public readonly alarms: cloudwatch.Alarm[] = [];
-
+export class DataAlarms extends AlarmSet {
   constructor(scope: Construct, id: string, props: DataAlarmsProps) {
-    super(scope, id);
-    const action = new actions.SnsAction(props.topic);
-    const alarm = (alarmId: string, description: string, metric: cloudwatch.IMetric, threshold = 1) => {
-      const created = new cloudwatch.Alarm(this, alarmId, {
-        alarmName: `drivetrain-${props.env}-${alarmId.replace(/([a-z])([A-Z0-9])/g, '$1-$2').toLowerCase()}`,
-        alarmDescription: description,
-        metric,
-        threshold,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      });
-      created.addAlarmAction(action);
-      created.addOkAction(action);
-      this.alarms.push(created);
-    };
+    super(scope, id, { alarmNamePrefix: `drivetrain-${props.env}`, topic: props.topic });
+    const alarm = (alarmId: string, description: string, metric: cloudwatch.IMetric, threshold = 1) =>
+      this.alarm(alarmId, description, { metric, threshold, evaluationPeriods: 1 });
     const sum = { period: FIVE_MINUTES, statistic: 'Sum' };
     const { stateMachine } = props;
     alarm('IngestFailed', 'Ingest executions failed', stateMachine.metricFailed(sum));
