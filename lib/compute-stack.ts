@@ -2,7 +2,7 @@ import { Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as batch from 'aws-cdk-lib/aws-batch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { multiNodeSubnetIndex } from '../config/capacity';
@@ -13,6 +13,7 @@ import { FleetComputeEnvironments } from './compute/fleet-compute-environments';
 import { SageMakerTraining } from './compute/sagemaker-training';
 import { TeamRoles } from './compute/team-roles';
 import { TrainingJobDefinitions } from './compute/training-job-definitions';
+import { encryptionKey } from './encryption-key';
 import { acknowledge, acknowledgeWildcards, SELF_REFERENCING_ALL_TRAFFIC } from './nag';
 
 export interface ComputeStackProps extends StackProps {
@@ -44,12 +45,10 @@ export class ComputeStack extends Stack {
     const { config, vpc } = props;
     const removalPolicy = config.removalPolicy === 'retain' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
 
-    this.key = new kms.Key(this, 'Key', {
+    this.key = encryptionKey(this, 'Key', {
       description: `Drivetrain ${config.name} compute: artifacts, job logs, SageMaker volumes`,
-      enableKeyRotation: true,
       removalPolicy,
     });
-    this.key.grantEncryptDecrypt(new iam.ServicePrincipal(`logs.${this.region}.amazonaws.com`));
     this.artifacts = new ArtifactStore(this, 'ArtifactStore', {
       bucketName: `drivetrain-${config.name}-artifacts-${this.account}-${this.region}`,
       encryptionKey: this.key,

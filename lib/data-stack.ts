@@ -3,8 +3,7 @@ import { join } from 'node:path';
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as glue from 'aws-cdk-lib/aws-glue';
-import * as iam from 'aws-cdk-lib/aws-iam';
-import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
@@ -14,6 +13,7 @@ import { DataBuckets } from './data/data-buckets';
 import { IngestJobs, type IngestScripts } from './data/ingest-jobs';
 import { IngestWorkflow } from './data/ingest-workflow';
 import { RunTable } from './data/run-table';
+import { encryptionKey } from './encryption-key';
 
 const SPARK_DIR = join(import.meta.dirname, '..', 'spark');
 
@@ -86,17 +86,11 @@ export class DataStack extends Stack {
     const removalPolicy = retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
     const logRetention = data.logRetentionDays as logs.RetentionDays;
 
-    this.key = new kms.Key(this, 'Key', {
+    this.key = encryptionKey(this, 'Key', {
       description: `Drivetrain ${env} sensor data: buckets, run table, logs, queues, notifications`,
-      enableKeyRotation: true,
       removalPolicy,
+      services: ['cloudwatch.amazonaws.com'],
     });
-    this.key.grantEncryptDecrypt(new iam.ServicePrincipal(`logs.${this.region}.amazonaws.com`));
-    this.key.grant(
-      new iam.ServicePrincipal('cloudwatch.amazonaws.com'),
-      'kms:Decrypt',
-      'kms:GenerateDataKey',
-    );
 
     this.buckets = new DataBuckets(this, 'Buckets', {
       namePrefix: `drivetrain-${env}`,

@@ -1,7 +1,7 @@
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -9,6 +9,7 @@ import type { Construct } from 'constructs';
 import type { EnvironmentConfig } from '../config/schema';
 import { REGISTRY } from '../features/catalog';
 import { accessLogBucket, encryptedBucket } from './buckets';
+import { encryptionKey } from './encryption-key';
 import { FeatureAlarms } from './features/feature-alarms';
 import { FeatureApi } from './features/feature-api';
 import { FeatureCache } from './features/feature-cache';
@@ -53,15 +54,11 @@ export class FeaturesStack extends Stack {
     const retain = config.removalPolicy === 'retain';
     const removalPolicy = retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
 
-    this.key = new kms.Key(this, 'Key', {
+    this.key = encryptionKey(this, 'Key', {
       description: `Drivetrain ${env} feature store: online table, cache, bucket, logs, workflow`,
-      enableKeyRotation: true,
       removalPolicy,
+      services: ['events.amazonaws.com', 'cloudwatch.amazonaws.com', 'states.amazonaws.com'],
     });
-    this.key.grantEncryptDecrypt(new iam.ServicePrincipal(`logs.${this.region}.amazonaws.com`));
-    for (const service of ['events.amazonaws.com', 'cloudwatch.amazonaws.com', 'states.amazonaws.com']) {
-      this.key.grant(new iam.ServicePrincipal(service), 'kms:Decrypt', 'kms:GenerateDataKey');
-    }
 
     this.online = new OnlineTable(this, 'OnlineTable', {
       tableName: `drivetrain-${env}-features`,

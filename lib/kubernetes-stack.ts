@@ -1,11 +1,11 @@
 import { RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as eks from 'aws-cdk-lib/aws-eks-v2';
-import * as iam from 'aws-cdk-lib/aws-iam';
-import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import type { EnvironmentConfig } from '../config/schema';
+import { encryptionKey } from './encryption-key';
 import { ClusterAddOns } from './kubernetes/cluster-add-ons';
 import { GpuNodePools } from './kubernetes/gpu-node-pools';
 import { Karpenter } from './kubernetes/karpenter';
@@ -50,12 +50,10 @@ export class KubernetesStack extends Stack {
     const { eks: eksConfig } = config;
     const removalPolicy = config.removalPolicy === 'retain' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
 
-    this.key = new kms.Key(this, 'Key', {
+    this.key = encryptionKey(this, 'Key', {
       description: `Drivetrain ${config.name} EKS: secrets envelope encryption, control-plane and kubectl logs`,
-      enableKeyRotation: true,
       removalPolicy,
     });
-    this.key.grantEncryptDecrypt(new iam.ServicePrincipal(`logs.${this.region}.amazonaws.com`));
 
     this.cluster = new PrivateCluster(this, 'Cluster', {
       clusterName: `drivetrain-${config.name}`,

@@ -1,10 +1,10 @@
 import { RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import type { EnvironmentConfig } from '../config/schema';
+import { encryptionKey } from './encryption-key';
 import { acknowledge } from './nag';
 
 export interface NetworkStackProps extends StackProps {
@@ -77,12 +77,10 @@ export class NetworkStack extends Stack {
       endpoint.connections.allowDefaultPortFrom(ec2.Peer.ipv4(network.cidr), 'HTTPS from inside the VPC');
     }
 
-    const flowLogKey = new kms.Key(this, 'FlowLogKey', {
+    const flowLogKey = encryptionKey(this, 'FlowLogKey', {
       description: `Drivetrain ${props.config.name} VPC flow logs`,
-      enableKeyRotation: true,
       removalPolicy: RemovalPolicy.DESTROY,
     });
-    flowLogKey.grantEncryptDecrypt(new iam.ServicePrincipal(`logs.${this.region}.amazonaws.com`));
     const flowLogRole = new iam.Role(this, 'FlowLogRole', {
       assumedBy: new iam.ServicePrincipal('vpc-flow-logs.amazonaws.com'),
     });

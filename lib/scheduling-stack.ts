@@ -1,13 +1,14 @@
 import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { TRAINING_INSTANCES } from '../config/sagemaker-instances';
 import type { EnvironmentConfig } from '../config/schema';
 import type { ComputeStack } from './compute-stack';
+import { encryptionKey } from './encryption-key';
 import { HandlerFunction, httpsEgressSecurityGroup } from './handler-function';
 import type { KubernetesStack } from './kubernetes-stack';
 import { acknowledge, acknowledgeWildcards } from './nag';
@@ -61,16 +62,12 @@ export class SchedulingStack extends Stack {
     const retain = config.removalPolicy === 'retain';
     const removalPolicy = retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
 
-    this.key = new kms.Key(this, 'Key', {
+    this.key = encryptionKey(this, 'Key', {
       description: `Drivetrain ${env} scheduling: job table, logs, dead letters, alarm topic`,
-      enableKeyRotation: true,
       removalPolicy,
+      // EventBridge writes undeliverable events, and CloudWatch alarm notifications, through this key.
+      services: ['events.amazonaws.com', 'cloudwatch.amazonaws.com'],
     });
-    this.key.grantEncryptDecrypt(new iam.ServicePrincipal(`logs.${this.region}.amazonaws.com`));
-    // EventBridge writes undeliverable events, and CloudWatch alarm notifications, through this key.
-    for (const service of ['events.amazonaws.com', 'cloudwatch.amazonaws.com']) {
-      this.key.grant(new iam.ServicePrincipal(service), 'kms:Decrypt', 'kms:GenerateDataKey');
-    }
 
     this.jobs = new JobTable(this, 'JobTable', {
       tableName: `drivetrain-${env}-jobs`,
