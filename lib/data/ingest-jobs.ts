@@ -9,6 +9,7 @@ import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import { Construct } from 'constructs';
 import type { DataConfig } from '../../config/data';
 import { RAW_PREFIX, RUN_PREFIXES } from '../../step-functions/ingest';
+import { glueJobLogsStatement, glueLogGroupsArn } from '../glue-job-logs';
 import { acknowledgeWildcards } from '../nag';
 import type { DataBuckets } from './data-buckets';
 
@@ -146,28 +147,13 @@ export class IngestJobs extends Construct {
       retention: props.logRetention,
       removalPolicy,
     });
-    const glueLogGroups = stack.formatArn({
-      service: 'logs',
-      resource: 'log-group',
-      resourceName: '/aws-glue/*',
-      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-    });
+    const glueLogGroups = glueLogGroupsArn(stack);
     const gluePolicy = new iam.ManagedPolicy(this, 'GluePolicy', {
       description: `drivetrain-${env}-ingest on Glue: raw to curated and quarantine`,
       roles: [this.glueRole],
       statements: [
         ...dataStatements,
-        // Glue names the job's log groups and streams under /aws-glue/ (with the security
-        // configuration's name) and associates them with its key.
-        new iam.PolicyStatement({
-          actions: [
-            'logs:CreateLogGroup',
-            'logs:CreateLogStream',
-            'logs:PutLogEvents',
-            'logs:AssociateKmsKey',
-          ],
-          resources: [glueLogGroups],
-        }),
+        glueJobLogsStatement(stack),
         new iam.PolicyStatement({
           actions: ['kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey'],
           resources: [key.keyArn],

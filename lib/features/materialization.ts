@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { ArnFormat, Aws, type CfnElement, Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Aws, type CfnElement, Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as glue from 'aws-cdk-lib/aws-glue';
@@ -17,6 +17,7 @@ import type { FeatureStoreConfig } from '../../config/features';
 import { REGISTRY_PATH } from '../../features/definitions/registry';
 import { INGEST_SUCCEEDED_EVENT } from '../../step-functions/ingest';
 import { CATALOG_NAME, icebergSparkConf } from '../data/ingest-jobs';
+import { glueJobLogsStatement, glueLogGroupsArn } from '../glue-job-logs';
 import { acknowledge, acknowledgeWildcards } from '../nag';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -139,22 +140,7 @@ export class Materialization extends Construct {
           actions: ['kms:Decrypt', 'kms:GenerateDataKey', 'kms:Encrypt'],
           resources: [key.keyArn],
         }),
-        new iam.PolicyStatement({
-          actions: [
-            'logs:CreateLogGroup',
-            'logs:CreateLogStream',
-            'logs:PutLogEvents',
-            'logs:AssociateKmsKey',
-          ],
-          resources: [
-            stack.formatArn({
-              service: 'logs',
-              resource: 'log-group',
-              resourceName: '/aws-glue/*',
-              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-            }),
-          ],
-        }),
+        glueJobLogsStatement(stack),
       ],
     });
     acknowledge(policy, {
@@ -173,12 +159,7 @@ export class Materialization extends Construct {
         'The ETL pillar adds tables as new message types arrive; reads stay inside its database.',
       [catalogArn('table', `${props.featureDatabase}/*`)]:
         'One Iceberg table per feature view, created as views are defined; writes stay inside the feature database.',
-      [stack.formatArn({
-        service: 'logs',
-        resource: 'log-group',
-        resourceName: '/aws-glue/*',
-        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-      })]:
+      [glueLogGroupsArn(stack)]:
         'Glue writes job logs to log groups it names under /aws-glue/ (encrypted by the security configuration).',
     });
 
