@@ -19,9 +19,12 @@ export interface NodeLaunch {
   readonly exitPath?: string;
 }
 
-/** What backends/exit-recorder.mjs writes: the job's exit, or why it could not be spawned. */
+/**
+ * What backends/exit-recorder.mjs writes: the job's exit, or why it could not be spawned.
+ * `orphaned`: the runtime died first, so the recorder stopped the job (or never started it).
+ */
 export type RecordedExit =
-  | { readonly code: number | null; readonly signal: NodeJS.Signals | null }
+  | { readonly code: number | null; readonly signal: NodeJS.Signals | null; readonly orphaned?: true }
   | { readonly error: string };
 
 const EXIT_RECORDER = new URL('./exit-recorder.mjs', import.meta.url).pathname;
@@ -107,13 +110,24 @@ export class LocalAttempt {
     const [file, ...fileArgs] =
       node.exitPath === undefined
         ? node.argv
-        : [process.execPath, EXIT_RECORDER, node.exitPath, command, ...args];
+        : [
+            process.execPath,
+            EXIT_RECORDER,
+            node.exitPath,
+            String(process.pid),
+            String(this.options.killGraceMs),
+            command,
+            ...args,
+          ];
     const child = spawn(file, fileArgs, {
       cwd: this.options.cwd,
       env: node.env,
       detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      // The recorder's stdin is a pipe this process holds open and never writes: when it closes,
+      // however this process died, the recorder stops the job.
+      stdio: [node.exitPath === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
+    child.stdin?.on('error', () => undefined);
     this.children.push(child);
     for (const stream of [child.stdout, child.stderr]) {
       if (stream === null) continue;

@@ -12,7 +12,7 @@ import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { Dispatch, JobRecord } from '../jobs/job';
 import type { BackendJobStatus, BackendSubmission, CheckpointStore, ComputeBackend } from '../jobs/ports';
-import { isRunning, type RecordedProcess, recordProcess } from '../local/pid-files';
+import { isRunning, processesWithArgument, type RecordedProcess, recordProcess } from '../local/pid-files';
 import { argv, attemptEnvironment } from './attempt';
 import { type AttemptOutcome, LocalAttempt, type NodeLaunch, readRecordedExit } from './local-attempt';
 
@@ -51,8 +51,16 @@ export interface LocalProcessBackendOptions {
   readonly runDir?: string;
   /** Gives every attempt DRIVETRAIN_CHECKPOINT_DIR: a directory per job. */
   readonly checkpoints?: Pick<CheckpointStore, 'locationOf'>;
-  /** Told each attempt's process groups while they run, to kill them should this process die. */
+  /**
+   * Told the process groups of attempts run without records while they run, to kill them
+   * should this process die. With `runDir`, each node's exit recorder does that itself.
+   */
   readonly groupGuard?: ProcessGroupGuard;
+  /**
+   * Fault injection, for tests: runs after an attempt's processes are spawned and before their
+   * pids are recorded, the one moment a crash leaves processes that no record names.
+   */
+  readonly afterSpawn?: (name: string) => void;
 }
 
 /** Something that kills process groups once the runtime is gone (local/process-reaper.mjs). */
@@ -102,6 +110,9 @@ interface AttemptRecord {
   readonly name: string;
   readonly jobId: string;
   readonly attempt: number;
+  /** Gang nodes, each run by an exit recorder; absent in records of older versions. */
+  readonly nodes?: number;
+  /** The nodes' recorders, once spawned (each the leader of its process group). */
   readonly processes: RecordedProcess[];
   readonly outcome?: AttemptOutcome;
   readonly endedAt?: string;
@@ -152,14 +163,15 @@ export class LocalProcessBackend implements ComputeBackend {
           rmSync(join(runDir, file), { force: true });
         continue;
       }
-      await killAttemptProcesses(record);
-      // Every node wrote its exit before the runtime died: the attempt ended, only its report was lost.
+      await this.stopAttemptProcesses(record);
+      // No process of the attempt runs any more, so its exit files are final. Every node wrote
+      // its exit before the runtime died: the attempt ended, only its report was lost.
       const outcome = this.recordedOutcome(record) ?? {
         state: 'INTERRUPTED',
         reason: 'interrupted: the local runtime stopped while the attempt ran',
       };
       this.writeRecord({ ...record, outcome, endedAt: new Date().toISOString() });
-      this.removeExitFiles(record.name, record.processes.length);
+      this.removeExitFiles(record.name, nodeCount(record));
       if (outcome.state === 'INTERRUPTED') reaped.push(record.name);
     }
     return reaped;
@@ -252,12 +264,12 @@ export class LocalProcessBackend implements ComputeBackend {
       this.attempts.delete(dispatch.name);
       throw Object.assign(new Error(slots), { name: 'InsufficientCapacity', $retryable: {} });
     }
-    const record = { name: dispatch.name, jobId: job.id, attempt: job.attempt };
+    const record = { name: dispatch.name, jobId: job.id, attempt: job.attempt, nodes: slots.length };
     try {
       // On disk before anything is spawned: a runtime killed from here on leaves a record, so no
-      // later lifetime starts this name again (recover() calls it interrupted). A kill between
-      // the spawn and the second write below leaves a record without pids: that process is not
-      // reaped by pid, but its name still never runs twice.
+      // later lifetime starts this name again. A kill between the spawn and the second write
+      // below leaves a record without pids: its recorders stop their jobs when this process
+      // dies, and recover() finds them by their exit files' paths before it decides anything.
       this.writeRecord({ ...record, processes: [] });
       const logPath = this.logPath(job.id, job.attempt);
       await mkdir(dirname(logPath), { recursive: true });
@@ -278,12 +290,17 @@ export class LocalProcessBackend implements ComputeBackend {
         },
       });
       entry.attempt = attempt;
+      this.options.afterSpawn?.(dispatch.name);
       // Recorded before anything else can happen, so a crash from here on leaves a record to reap from.
       const { pids } = attempt;
       this.writeRecord({ ...record, processes: pids.map(recordProcess) });
-      for (const pid of pids) this.options.groupGuard?.watch(pid);
+      // With records, each node's recorder stops its job when this process dies, and records
+      // how it ended: a guard's SIGKILL could kill a recorder whose job had just exited 0 before
+      // it wrote that, and the job would run again.
+      const guard = this.options.runDir ? undefined : this.options.groupGuard;
+      for (const pid of pids) guard?.watch(pid);
       void attempt.done.then((outcome) => {
-        for (const pid of pids) this.options.groupGuard?.release(pid);
+        for (const pid of pids) guard?.release(pid);
         this.releaseGpus(slots);
         this.writeRecord({ ...record, processes: [], outcome, endedAt: new Date().toISOString() });
         this.removeExitFiles(record.name, pids.length);
@@ -335,14 +352,40 @@ export class LocalProcessBackend implements ComputeBackend {
     return path && `${path.slice(0, -'.json'.length)}.node-${node}.exit`;
   }
 
-  /** How an attempt of an earlier lifetime ended, if each of its nodes recorded its exit. */
+  /**
+   * Makes sure no process of an attempt of an earlier lifetime still runs, so that its exit
+   * files are final. Its recorders, found by their recorded pids or, for nodes the runtime died
+   * before recording, by the exit path on their command lines, stop their jobs once the runtime
+   * is gone and write how each ended: they get the kill grace for that, then are killed. Without
+   * /proc to search, unrecorded nodes are waited for by their exit files.
+   */
+  private async stopAttemptProcesses(record: AttemptRecord): Promise<void> {
+    const nodes = nodeCount(record);
+    const exitPaths = Array.from({ length: nodes }, (_, node) => this.exitPath(record.name, node) ?? '');
+    const unrecorded = record.processes.length < nodes;
+    const found = unrecorded ? exitPaths.map(processesWithArgument) : [];
+    const searched = found.every((processes) => processes !== undefined);
+    const recorders = [...record.processes, ...found.flatMap((processes) => processes ?? [])];
+    let deadline = Date.now() + (this.options.killGraceMs ?? 10_000) + ORPHAN_STOP_MARGIN_MS;
+    const pending = () =>
+      recorders.some(isRunning) || (!searched && exitPaths.some((path) => !readRecordedExit(path)));
+    if (!searched) deadline += RECORDER_START_MS;
+    while (pending() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await killAttemptProcesses(recorders);
+  }
+
+  /**
+   * How an attempt of an earlier lifetime ended, if each of its nodes recorded an exit of its
+   * own (not one its recorder forced because the runtime was gone).
+   */
   private recordedOutcome(record: AttemptRecord): AttemptOutcome | undefined {
-    if (record.processes.length === 0) return undefined;
-    const exits = record.processes.map((_, node) => {
+    const nodes = nodeCount(record);
+    if (nodes === 0) return undefined;
+    const exits = Array.from({ length: nodes }, (_, node) => {
       const path = this.exitPath(record.name, node);
       return path === undefined ? undefined : readRecordedExit(path);
     });
-    if (exits.some((exit) => exit === undefined)) return undefined;
+    if (exits.some((exit) => exit === undefined || ('orphaned' in exit && exit.orphaned))) return undefined;
     const gang = exits.length > 1;
     for (const [node, exit] of exits.entries()) {
       if (exit === undefined) continue;
@@ -453,12 +496,22 @@ async function freePort(): Promise<number> {
   return address.port;
 }
 
+/** Gang nodes of an attempt record (records of older versions say only how many pids they hold). */
+function nodeCount(record: AttemptRecord): number {
+  return record.nodes ?? record.processes.length;
+}
+
+/** Beyond the kill grace: time an orphaned recorder may need on a loaded machine to stop its job and write its exit. */
+const ORPHAN_STOP_MARGIN_MS = 2_000;
+/** Time a loaded machine may take to start a recorder, where /proc cannot tell whether one is starting. */
+const RECORDER_START_MS = 5_000;
+
 /**
  * Kills what is left of an attempt of an earlier lifetime: each node's process group, if its
  * leader is still the process that was recorded, and waits until the leaders are gone.
  */
-async function killAttemptProcesses(record: AttemptRecord): Promise<void> {
-  const alive = record.processes.filter(isRunning);
+async function killAttemptProcesses(processes: readonly RecordedProcess[]): Promise<void> {
+  const alive = processes.filter(isRunning);
   for (const { pid } of alive) {
     try {
       process.kill(-pid, 'SIGKILL');

@@ -7,6 +7,8 @@
  * `{"jobs", "faults": {kind: n}, "violations": [...], "eventBurst": {"events", "eventsPerS", "roundP99Ms", "lost"}}`.
  *
  *   npm run chaos -- --seed 1 --jobs 200 --out bench/results/chaos-1.json [--burst 10000]
+ *     [--spawn-window-crash 0.01]   (chance per attempt that the platform kills itself -9 between
+ *                                   spawning the attempt and recording its pid)
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -30,6 +32,7 @@ const { values } = parseArgs({
     burst: { type: 'string', default: '10000' },
     'platform-kills': { type: 'string', default: '2' },
     'dynalite-kills': { type: 'string', default: '2' },
+    'spawn-window-crash': { type: 'string', default: '0.01' },
     out: { type: 'string' },
     'timeout-s': { type: 'string', default: '900' },
   },
@@ -68,6 +71,7 @@ const plan: FaultPlan = {
   loseSubmitResponse: 0.03,
   failTerminate: 0.1,
   refuseJob: 0.02,
+  crashInSpawnWindow: Number(values['spawn-window-crash']),
   burst: { events: burstEvents, afterMs: 8_000 },
 };
 const driverFaults = new Map<string, number>();
@@ -75,6 +79,10 @@ const count = (kind: string) => driverFaults.set(kind, (driverFaults.get(kind) ?
 
 // The platform as its own process, so it can be SIGKILLed and started again over its data.
 let platform: { child: ChildProcess; url: string };
+/** Set while the platform is started again after it killed itself (an injected fault inside it). */
+let restarting: Promise<void> | undefined;
+/** Platforms this test stopped itself, which it starts again itself. */
+const stoppedByTest = new WeakSet<ChildProcess>();
 async function startPlatform() {
   const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'local', 'serve.ts')], {
     cwd: root,
@@ -102,9 +110,23 @@ async function startPlatform() {
     child.once('exit', (code) => reject(new Error(`the platform exited with ${code} before serving`)));
   });
   platform = { child, url };
+  child.once('exit', () => {
+    if (!stoppedByTest.has(child)) restarting = startPlatform();
+  });
+}
+
+/** The platform once it is up, after any restart that follows a crash inside it. */
+async function livePlatform(): Promise<ChildProcess> {
+  for (;;) {
+    await restarting;
+    const { child } = platform;
+    if (child.exitCode === null && child.signalCode === null) return child;
+    await sleep(50);
+  }
 }
 
 async function call(method: string, path: string, team: string, body?: unknown) {
+  const since = Date.now();
   for (let tries = 0; ; tries++) {
     try {
       const response = await fetch(`${platform.url}${path}`, {
@@ -119,8 +141,8 @@ async function call(method: string, path: string, team: string, body?: unknown) 
       }
       return { status: response.status, body: (await response.json()) as Record<string, unknown> };
     } catch (error) {
-      // The platform is being restarted (a kill -9 the test itself made): try again.
-      if (tries > 100) throw error;
+      // The platform is being restarted (after a kill -9, possibly several in a row): try again.
+      if (Date.now() - since > 120_000) throw error;
       await sleep(100);
     }
   }
@@ -221,8 +243,10 @@ async function main() {
     for (const kill of kills) {
       await sleep(Math.max(0, started + kill.at - Date.now()));
       if (kill.what === 'platform') {
-        const exited = new Promise((resolve) => platform.child.once('exit', resolve));
-        platform.child.kill('SIGKILL');
+        const child = await livePlatform();
+        stoppedByTest.add(child);
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGKILL');
         await exited;
         count('platform-kill-9');
         await startPlatform();
@@ -414,8 +438,11 @@ async function main() {
   for (const f of faults) if (f.kind !== 'event-burst') faultCounts[f.kind] = (faultCounts[f.kind] ?? 0) + 1;
   const result = { jobs: ids.size, faults: faultCounts, violations, eventBurst };
 
-  platform.child.kill('SIGTERM');
-  await new Promise((resolve) => platform.child.once('exit', resolve));
+  const last = await livePlatform();
+  stoppedByTest.add(last);
+  const stopped = new Promise((resolve) => last.once('exit', resolve));
+  last.kill('SIGTERM');
+  await stopped;
   const text = JSON.stringify(result, null, 2);
   if (values.out) {
     mkdirSync(dirname(values.out), { recursive: true });

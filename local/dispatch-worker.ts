@@ -26,6 +26,7 @@ import {
   faultyBackend,
   faultySend,
   reordered,
+  spawnWindowCrash,
 } from './faults';
 import { SerialLoop } from './serial-loop';
 import { LocalStatusQueue } from './status-queue';
@@ -80,6 +81,7 @@ const processes = new LocalProcessBackend({
   killGraceMs: config.killGraceMs,
   checkpoints,
   groupGuard: guard,
+  afterSpawn: faults && spawnWindowCrash(faults),
   onStatus: (status) => {
     send(status);
     loop.wake();

@@ -27,6 +27,11 @@ export interface FaultPlan {
   /** Chance, per job, that the backend refuses its every submit (a permanent error). */
   readonly refuseJob: number;
   /**
+   * Chance, per attempt, that the platform SIGKILLs itself after spawning the attempt's
+   * processes and before recording their pids: the moment a crash leaves processes no record names.
+   */
+  readonly crashInSpawnWindow?: number;
+  /**
    * A burst of status reports queued at once, this long after the first start: repeats of
    * live attempts' RUNNING and reports about their earlier attempts, which must change nothing.
    */
@@ -41,6 +46,7 @@ export type FaultKind =
   | 'submit-response-lost'
   | 'terminate-failed'
   | 'submit-refused'
+  | 'platform-kill-9-in-spawn-window'
   | 'event-burst';
 
 /** A number in [0, 1) fixed by the seed and the key. */
@@ -111,6 +117,17 @@ export function faultyBackend(inner: ComputeBackend, plan: FaultPlan): ComputeBa
       }
       return inner.terminate(dispatch, reason);
     },
+  };
+}
+
+/** The process backend's `afterSpawn` hook, if the plan injects crashes there: a SIGKILL of this process. */
+export function spawnWindowCrash(plan: FaultPlan): ((name: string) => void) | undefined {
+  const probability = plan.crashInSpawnWindow ?? 0;
+  if (probability <= 0) return undefined;
+  const log = new FaultLog(plan);
+  return (name) => {
+    if (log.hits('platform-kill-9-in-spawn-window', name, probability, { jobId: jobIdOf(name), name }))
+      process.kill(process.pid, 'SIGKILL');
   };
 }
 

@@ -1,4 +1,4 @@
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 
 /** A process as a pid file records it: the pid, and its start time so a reused pid is not mistaken for it. */
 export interface RecordedProcess {
@@ -7,30 +7,60 @@ export interface RecordedProcess {
   readonly startTime?: number;
 }
 
-/** Field 22 of /proc/<pid>/stat, or undefined (no /proc, or no such process). */
-export function processStartTime(pid: number): number | undefined {
+/** Fields 3 onwards of /proc/<pid>/stat, or undefined (no /proc, or no such process). */
+function statFields(pid: number): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) is in parentheses and may hold spaces: count from after it.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[19]);
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
     return undefined;
   }
+}
+
+/** Field 22 of /proc/<pid>/stat, or undefined (no /proc, or no such process). */
+export function processStartTime(pid: number): number | undefined {
+  const fields = statFields(pid);
+  return fields && Number(fields[19]);
 }
 
 export function recordProcess(pid: number): RecordedProcess {
   return { pid, startTime: processStartTime(pid) };
 }
 
-/** The recorded process is still running (not a new process that reuses its pid). */
+/**
+ * The recorded process is still running: not a new process that reuses its pid, nor a zombie
+ * (exited, waiting for a parent that may never reap it, as a container's init may not).
+ */
 export function isRunning(recorded: RecordedProcess): boolean {
   try {
     process.kill(recorded.pid, 0);
   } catch {
     return false;
   }
-  return recorded.startTime === undefined || processStartTime(recorded.pid) === recorded.startTime;
+  const fields = statFields(recorded.pid);
+  if (fields === undefined) return recorded.startTime === undefined;
+  return fields[0] !== 'Z' && (recorded.startTime === undefined || Number(fields[19]) === recorded.startTime);
+}
+
+/**
+ * Running processes with `argument` word for word in their command line, or undefined where
+ * there is no /proc to look in.
+ */
+export function processesWithArgument(argument: string): RecordedProcess[] | undefined {
+  if (!existsSync('/proc/self/cmdline')) return undefined;
+  const found: RecordedProcess[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // A zombie's command line is empty: it has exited.
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').includes(argument))
+        found.push(recordProcess(Number(entry)));
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return found;
 }
 
 export function writePidFile(path: string, recorded: RecordedProcess): void {

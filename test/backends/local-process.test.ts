@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
@@ -379,37 +379,156 @@ describe('LocalProcessBackend across a crash of the runtime', () => {
     await after.submit(attempt);
     expect(statuses.statesOf(attempt.dispatch.name)).toEqual([]);
   });
-  test('an attempt whose runtime dies between spawning and recording its processes is never started again', async () => {
-    // GIVEN a runtime that dies right after the spawn (its guard is the first thing told the pids)
-    const dying = new LocalProcessBackend({
-      logDir,
-      runDir,
-      onStatus: () => undefined,
-      gpusPerNode: 4,
-      killGraceMs: 300,
-      groupGuard: {
-        watch: () => {
-          throw new Error('the runtime was killed here');
-        },
-        release: () => undefined,
-      },
-    });
-    const attempt = nodeJob('setTimeout(() => {}, 200)');
-    await dying.submit(attempt);
-    // Its process still runs: it ends before the directories go (its recorder writes the exit file).
-    const exitFile = join(runDir, `${attempt.dispatch.name}.node-0.exit`);
-    while (!existsSync(exitFile)) await new Promise((resolve) => setTimeout(resolve, 20));
+});
 
-    // WHEN a new lifetime starts over the same records and the dispatcher heals the dispatch
-    const after = withRecords();
-    await after.recover();
-    const found = await after.findByName(attempt.dispatch);
-    await after.submit(attempt);
+/**
+ * A runtime in its own process, so a test can SIGKILL it for real: it starts `attempt` and
+ * says "submitted". `afterSpawn` is the body of the backend's fault hook, run between the
+ * spawn of the attempt's recorders and the record of their pids.
+ */
+function runtimeProcess(runDir: string, attempt: BackendSubmission, afterSpawn = ''): ChildProcess {
+  const options = JSON.stringify({ logDir, runDir, gpusPerNode: 4, killGraceMs: 300 }).slice(0, -1);
+  return spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      '--input-type=module',
+      '-e',
+      `import { existsSync } from 'node:fs';
+       import { LocalProcessBackend } from './backends/local-process.ts';
+       const pause = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+       const backend = new LocalProcessBackend(${options}, onStatus: () => undefined,
+         afterSpawn: () => { ${afterSpawn} } });
+       await backend.submit(${JSON.stringify(attempt)});
+       console.log('submitted');
+       setInterval(() => {}, 1000);`,
+    ],
+    { cwd: join(import.meta.dirname, '..', '..'), stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+}
 
-    // THEN the name is known, and nothing ran it a second time
-    expect(found).toEqual({ backendJobId: attempt.dispatch.name });
-    expect(statuses.statesOf(attempt.dispatch.name)).toEqual([]);
+const withRecordsIn = (runDir: string) =>
+  new LocalProcessBackend({ logDir, runDir, onStatus: statuses.onStatus, gpusPerNode: 4, killGraceMs: 300 });
+
+const exited = (child: ChildProcess) =>
+  new Promise((resolve) =>
+    child.exitCode !== null || child.signalCode !== null ? resolve(undefined) : child.once('exit', resolve),
+  );
+
+async function until<T>(what: () => T | undefined, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = what();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe('LocalProcessBackend killed by SIGKILL between spawning an attempt and recording its pid', () => {
+  let runDir: string;
+  let ledger: string;
+  let go: string;
+  beforeEach(() => {
+    runDir = mkdtempSync(join(tmpdir(), 'drivetrain-run-'));
+    ledger = join(runDir, 'ledger');
+    go = join(runDir, 'go');
+    writeFileSync(ledger, '');
   });
+  afterEach(() => {
+    // A failed test must not leave a frozen recorder behind.
+    const pids = started();
+    if (pids) for (const pid of [pids.recorder, pids.job]) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+    rmSync(runDir, { recursive: true, force: true });
+  });
+
+  /** Says "start <recorder pid> <pid>" in the ledger, then "end" after 4 s of work. */
+  const ledgerJob = () =>
+    nodeJob(
+      `const { appendFileSync } = require('node:fs');
+       appendFileSync(${JSON.stringify(ledger)}, 'start ' + process.ppid + ' ' + process.pid + '\\n');
+       setTimeout(() => { appendFileSync(${JSON.stringify(ledger)}, 'end\\n'); process.exit(0); }, 4000);`,
+    );
+  const started = () => {
+    const match = /start (\d+) (\d+)/.exec(readFileSync(ledger, 'utf8'));
+    return match ? { recorder: Number(match[1]), job: Number(match[2]) } : undefined;
+  };
+  /** The hook: once the test writes `path`, the runtime SIGKILLs itself, before the pid write. */
+  const dieWhenTold = (path: string) =>
+    `while (!existsSync(${JSON.stringify(path)})) pause(20); process.kill(process.pid, 'SIGKILL');`;
+
+  test('recover() finds and kills the unrecorded attempt before calling it interrupted, so it never completes', async () => {
+    // GIVEN a runtime killed in the window, its job running, and its recorder frozen (SIGSTOP):
+    // only recover() can stop the job
+    const attempt = ledgerJob();
+    const runtime = runtimeProcess(runDir, attempt, dieWhenTold(go));
+    const pids = await until(started);
+    process.kill(pids.recorder, 'SIGSTOP');
+    writeFileSync(go, '');
+    await exited(runtime);
+    expect(JSON.parse(readFileSync(join(runDir, `${attempt.dispatch.name}.json`), 'utf8'))).toMatchObject({
+      processes: [],
+    });
+
+    // WHEN a new lifetime starts over the same records
+    const after = withRecordsIn(runDir);
+    const reaped = await after.recover();
+    const known = await after.reconcile([attempt.dispatch]);
+
+    // THEN the attempt is interrupted, its processes are gone, and it does not finish later
+    expect(reaped).toEqual([attempt.dispatch.name]);
+    expect(known.get(attempt.dispatch.name)).toMatchObject({ state: 'INTERRUPTED' });
+    expect(isAlive(pids.recorder)).toBe(false);
+    expect(isAlive(pids.job)).toBe(false);
+    await new Promise((resolve) => setTimeout(resolve, 4_000));
+    expect(readFileSync(ledger, 'utf8')).not.toContain('end');
+    // The name is known and never run a second time.
+    expect(await after.findByName(attempt.dispatch)).toEqual({ backendJobId: attempt.dispatch.name });
+    await after.submit(attempt);
+    expect(statuses.statesOf(attempt.dispatch.name)).toEqual([]);
+  }, 30_000);
+
+  test('a recorder whose runtime dies stops its job at once and records that it was orphaned', async () => {
+    // GIVEN a runtime killed in the window while its job runs
+    const attempt = ledgerJob();
+    const runtime = runtimeProcess(runDir, attempt, dieWhenTold(go));
+    const pids = await until(started);
+    writeFileSync(go, '');
+    await exited(runtime);
+
+    // WHEN nothing else happens (no new lifetime, no reaper)
+    const exitFile = join(runDir, `${attempt.dispatch.name}.node-0.exit`);
+    const recorded = await until(
+      () => (existsSync(exitFile) ? readFileSync(exitFile, 'utf8') : undefined),
+      1_000,
+    );
+
+    // THEN the job was stopped by its recorder (SIGTERM, its default action) well before its end
+    expect(JSON.parse(recorded)).toEqual({ orphaned: true, code: null, signal: 'SIGTERM' });
+    await until(() => (isAlive(pids.job) || isAlive(pids.recorder) ? undefined : true), 1_000);
+    const after = withRecordsIn(runDir);
+    expect(await after.recover()).toEqual([attempt.dispatch.name]);
+    await new Promise((resolve) => setTimeout(resolve, 4_000));
+    expect(readFileSync(ledger, 'utf8')).not.toContain('end');
+  }, 30_000);
+
+  test('a recorder that starts after its runtime died never starts the job', async () => {
+    // GIVEN a runtime killed the instant its recorder is spawned
+    const attempt = ledgerJob();
+    const runtime = runtimeProcess(runDir, attempt, "process.kill(process.pid, 'SIGKILL');");
+    await exited(runtime);
+
+    // WHEN its recorder comes up
+    const exitFile = join(runDir, `${attempt.dispatch.name}.node-0.exit`);
+    const recorded = await until(() => (existsSync(exitFile) ? readFileSync(exitFile, 'utf8') : undefined));
+
+    // THEN it records that it was orphaned, and the job never ran
+    expect(JSON.parse(recorded)).toEqual({ orphaned: true, code: null, signal: null });
+    const after = withRecordsIn(runDir);
+    expect(await after.recover()).toEqual([attempt.dispatch.name]);
+    expect(readFileSync(ledger, 'utf8')).toBe('');
+  }, 30_000);
 });
 
 describe('LocalProcessBackend killed by SIGKILL as an attempt ends', () => {
@@ -420,33 +539,19 @@ describe('LocalProcessBackend killed by SIGKILL as an attempt ends', () => {
   afterEach(() => rmSync(runDir, { recursive: true, force: true }));
 
   test('the next lifetime reads how the attempt exited instead of calling it interrupted', async () => {
-    // GIVEN a runtime in its own process that starts a short attempt and is then killed -9
+    // GIVEN a runtime that starts a short attempt, is frozen (SIGSTOP) while the attempt exits 0
+    // and writes its exit file, and is then killed -9 before it could report the exit
     const attempt = nodeJob('setTimeout(() => process.exit(0), 400)');
-    const runtime = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        '--input-type=module',
-        '-e',
-        `import { LocalProcessBackend } from './backends/local-process.ts';
-         const backend = new LocalProcessBackend(${JSON.stringify({ logDir, runDir, gpusPerNode: 4 }).slice(
-           0,
-           -1,
-         )}, onStatus: () => undefined });
-         await backend.submit(${JSON.stringify(attempt)});
-         console.log('submitted');
-         setInterval(() => {}, 1000);`,
-      ],
-      { cwd: join(import.meta.dirname, '..', '..'), stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    await new Promise<void>((resolve) => runtime.stdout.on('data', () => resolve()));
+    const runtime = runtimeProcess(runDir, attempt);
+    await new Promise<void>((resolve) => runtime.stdout?.once('data', () => resolve()));
+    runtime.kill('SIGSTOP');
+    const exitFile = join(runDir, `${attempt.dispatch.name}.node-0.exit`);
+    await until(() => (existsSync(exitFile) ? true : undefined));
     runtime.kill('SIGKILL');
-    // The attempt's process group is its own: it outlives the runtime and exits 0.
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    await exited(runtime);
 
     // WHEN a new lifetime starts over the same records
-    const after = new LocalProcessBackend({ logDir, runDir, onStatus: statuses.onStatus, gpusPerNode: 4 });
+    const after = withRecordsIn(runDir);
     const reaped = await after.recover();
     const known = await after.reconcile([attempt.dispatch]);
 
