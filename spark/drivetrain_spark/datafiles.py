@@ -217,10 +217,19 @@ def _combine(columns: Iterable[tuple[str, Any]], n: int) -> np.ndarray:
     total = np.zeros(n, np.uint64)
     for name, column in sorted(columns, key=lambda c: c[0]):
         array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-        words, valid = _words(array)
-        term = (words + _PRESENT) * _name_key(name)
-        total += term if valid is None else np.where(valid, term, np.uint64(0))
+        total += _term(array, _name_key(name))
     return _fmix(total)
+
+
+def _term(array: pa.Array, key: np.uint64) -> np.ndarray:
+    """A column's share of each row's hash: 0 where null."""
+    if pa.types.is_dictionary(array.type):  # mixed once per distinct value, then looked up
+        terms = np.append(_term(array.dictionary, key), np.uint64(0))
+        indices = array.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        return terms[indices]  # -1 (null) picks the trailing 0
+    words, valid = _words(array)
+    term = (words + _PRESENT) * key
+    return term if valid is None else np.where(valid, term, np.uint64(0))
 
 
 def row_hash_sum(table: pa.Table | pa.RecordBatch) -> int:

@@ -195,6 +195,8 @@ def test_the_row_checksum_ignores_order_and_counts_nulls_as_absent():
         }
     )
     total = datafiles.row_hash_sum(table)
+    # The tasks hash dictionary-encoded strings; a table read back has plain ones: same sum.
+    assert datafiles.row_hash_sum(table.set_column(1, "s", table.column("s").dictionary_encode())) == total
     assert datafiles.row_hash_sum(table.take([2, 0, 1])) == total
     assert datafiles.row_hash_sum(table.append_column("later", pa.nulls(3, pa.int32()))) == total
     assert datafiles.row_hash_sum(pa.concat_tables([table, table.slice(0, 1)])) != total  # a duplicate
@@ -206,3 +208,27 @@ def test_the_row_checksum_ignores_order_and_counts_nulls_as_absent():
     )
     reordered = table.set_column(2, "n", pa.array([{"p": 1.0, "q": [2, 1]}, None, {"p": 0.0, "q": []}]))
     assert datafiles.row_hash_sum(reordered) != total  # list order counts; -0.0 is 0.0
+
+
+def test_rows_of_the_inputs_committed_meanwhile_fail_validation_and_the_commit_is_retried(
+    spark, ingest, frames, dbc, tmp_path, monkeypatch
+):
+    a = place(tmp_path, "car-a", "d1", frames)
+    first = ingest([a], run_id="first", config={"dbc": dbc})["tables"]["can_signals"]
+    name = f"{ingest.catalog}.sensor.can_signals"
+    real = datafiles._remove_sources
+    calls = []
+
+    def racing(*args):
+        removal = real(*args)
+        if not calls:  # another writer adds rows of the same object after this run read the table
+            spark.table(name).writeTo(name).append()
+        calls.append(len(removal.deleted))
+        return removal
+
+    monkeypatch.setattr(datafiles, "_remove_sources", racing)
+    again = ingest([a], run_id="second", config={"dbc": dbc})["tables"]["can_signals"]
+
+    assert calls[0] == 4 and calls[1] > 4  # the retry also removes the files the other writer added
+    assert (again["rows"], again["checksum"]) == (first["rows"], first["checksum"])
+    assert datafiles.table_checksum(ingest.table("can_signals")) == (first["rows"], first["checksum"])
