@@ -232,3 +232,23 @@ def test_rows_of_the_inputs_committed_meanwhile_fail_validation_and_the_commit_i
     assert calls[0] == 4 and calls[1] > 4  # the retry also removes the files the other writer added
     assert (again["rows"], again["checksum"]) == (first["rows"], first["checksum"])
     assert datafiles.table_checksum(ingest.table("can_signals")) == (first["rows"], first["checksum"])
+
+
+def test_a_run_of_logs_and_can_commits_both_paths_and_reruns_unchanged(
+    spark, ingest, frames, dbc, tmp_path, sensor_data, raw_drive
+):
+    inputs = [*raw_drive("car-a", "d1", sensor_data / "ros" / "ros2-talker" / "talker.mcap")]
+    inputs.append(place(tmp_path, "car-a", "d1", frames))
+    first = ingest(inputs, run_id="first", config={"dbc": dbc})
+    second = ingest(inputs, run_id="second", config={"dbc": dbc})
+
+    assert all(i["status"] == "ok" for i in first["inputs"])
+    assert {"msg_std_msgs_string", "can_signals", "can_unknown_ids"} <= set(first["tables"])
+    for name, entry in first["tables"].items():
+        again = second["tables"][name]
+        assert (again["rows"], again["checksum"]) == (entry["rows"], entry["checksum"]), name
+        assert ingest.table(name).count() == entry["rows"], name
+    assert datafiles.table_checksum(ingest.table("can_signals")) == (
+        second["tables"]["can_signals"]["rows"],
+        second["tables"]["can_signals"]["checksum"],
+    )
