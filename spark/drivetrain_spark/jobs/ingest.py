@@ -423,10 +423,6 @@ class Ingest:
             if table in STAGED_TABLES:
                 staged = self._staged(table).where(F.col("_source").isin(list(good)))
                 rows = staged.select(*staged_columns(table, plan.tables[table]))
-                if table == "can_unknown_ids":
-                    from drivetrain_spark import can
-
-                    rows = can.combine_unknown(rows)
             else:
                 rows, keys = self._decoded(plan, table, relevant)
             done = warehouse.replace_sources(
@@ -534,9 +530,7 @@ def _tables_of(plan: Plan, status: InputStatus) -> set[str]:
     entry = plan.files.get(status.uri)
     if entry is None:
         return set()
-    if status.format == "can":
-        return {"can_signals", "can_unknown_ids"}
-    return set(entry.tables.values())
+    return set(entry.tables.values())  # CAN's tables are committed by _commit_can
 
 
 def _with_common(fields):
