@@ -385,6 +385,12 @@ def _dictionary_worthy(kind: pa.DataType) -> bool:
     )
 
 
+def committed_maybe(err: Exception) -> bool:
+    """Iceberg could not tell whether the commit landed (e.g. a catalog timeout): the files it
+    names may be in the table, so nothing may be deleted."""
+    return "CommitStateUnknownException" in str(err)
+
+
 def delete_files(files: Iterable[WrittenFile]) -> None:
     for f in files:
         filesystem, local = objects.resolve(f.path)
@@ -598,6 +604,8 @@ def commit(
                 update.commit()
                 break
             except Exception as err:
+                if committed_maybe(err):
+                    raise  # the snapshot may hold the files: delete nothing
                 for _, new in removal.rewritten:
                     filesystem, local = objects.resolve(new.location())
                     with contextlib.suppress(Exception):

@@ -351,8 +351,9 @@ class Ingest:
             done = datafiles.commit(
                 self.spark, direct.name, direct.files_of(set(good)), good, self.args.run_id, self.warehouse
             )
-        except Exception:
-            datafiles.delete_files(direct.files_of(set(good)))
+        except Exception as err:
+            if not datafiles.committed_maybe(err):
+                datafiles.delete_files(direct.files_of(set(good)))
             raise
         if done is not None:
             results["can_signals"] = done.manifest()
