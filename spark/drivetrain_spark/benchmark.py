@@ -313,12 +313,16 @@ def main(argv: list[str] | None = None) -> dict:
         action="store_true",
         help="only the in-process stage costs (decode; decode + Parquet) on a 0.1 GB MCAP and 5 M frames",
     )
+    parser.add_argument(
+        "--only", choices=("mcap", "can"), default=None, help="measure one input kind (the other is left out)"
+    )
     args = parser.parse_args(argv)
     if args.stages_only:
         return _stages_only(args)
     work = Path(args.work or tempfile.mkdtemp(prefix="drivetrain-bench-etl-"))
     work.mkdir(parents=True, exist_ok=True)
-    sizes = sorted({float(x) for x in args.scale.split(",")} | {args.gb})
+    sizes = sorted({float(x) for x in args.scale.split(",")} | {args.gb}) if args.only != "can" else []
+    result: dict = {}
     try:
         files: dict[float, tuple[Path, int]] = {}
         for gb in sizes:
@@ -347,82 +351,89 @@ def main(argv: list[str] | None = None) -> dict:
                 }
             )
             print(f"[bench] mcap {gb:g} GB: {scale[-1]}", flush=True)
-        main_path, main_count = files[args.gb]
-        main_run = next(s for s in scale if s["messages"] == main_count)
-        raw_seconds, raw_cpu, raw_count = raw_read(main_path)
-        assert raw_count == main_count
-        mb = main_path.stat().st_size / 1e6
-        mcap = {
-            "file": {"mb": round(mb, 1), "messages": main_count, "source": str(OUSTER.relative_to(SENSOR))},
-            "mbPerS": main_run["mbPerS"],
-            "msgsPerS": round(main_count / main_run["seconds"], 1),
-            "rawReadMbPerS": round(mb / raw_seconds, 2),
-            "ratioToRawRead": round(main_run["mbPerS"] / (mb / raw_seconds), 3),
-            "goalRatio": 0.5,
-            "peakRssMb": main_run["peakRssMb"],
-            "seconds": main_run["seconds"],
-            "rawReadSeconds": round(raw_seconds, 2),
-            "mbPerCpuS": main_run["mbPerCpuS"],
-            "rawReadMbPerCpuS": round(mb / raw_cpu, 2),
+        if sizes:
+            result.update(_mcap_results(args, files, scale))
+        if args.only != "mcap":
+            result["can"] = _can_results(work, args.can_frames)
+        result["machine"] = {
+            "cores": os.cpu_count(),
+            "sparkMaster": "local[2]",
             "loadAverage": list(os.getloadavg()),
         }
-        print(f"[bench] mcap: {mcap}", flush=True)
-        mcap_stages = decode_stages(main_path, "mcap")
-        for path, _ in files.values():
-            path.unlink()
-
-        can_path = work / "raw" / "bench-car" / "drive-can" / "frames.can.parquet"
-        can_path.parent.mkdir(parents=True, exist_ok=True)
-        frames = build_can(can_path, args.can_frames)
-        print(f"[bench] built {can_path.name}: {frames} frames", flush=True)
-        job = run_job(work, "can", [can_path], {"dbc": str(DBC)})
-        can_result = {
-            "frames": frames,
-            "framesPerS": round(frames / job["seconds"]),
-            "goalFramesPerS": 1_000_000,
-            "signalRows": job["manifest"]["tables"]["can_signals"]["rows"],
-            "seconds": round(job["seconds"], 1),
-            "processSeconds": job["processSeconds"],
-            "cpuSeconds": job["cpuSeconds"],
-            "framesPerCpuS": round(frames / job["cpuSeconds"]),
-            "peakRssMb": job["peakRssMb"],
-        }
-        print(f"[bench] can: {can_result}", flush=True)
-        stages = {"mcap": mcap_stages, "can": decode_stages(can_path, "can")}
-        print(f"[bench] stages: {stages}", flush=True)
-        seconds_per_gb = [s["seconds"] / s["gb"] for s in scale]
-        fixed, per_mb, worst = cpu_line([(s["gb"] * 1e3, s["cpuSeconds"]) for s in scale])
-        result = {
-            "mcap": mcap,
-            "can": can_result,
-            "scale": scale,
-            "stages": stages,
-            "linearity": {
-                "secondsPerGb": [round(x, 1) for x in seconds_per_gb],
-                "maxOverMinSecondsPerGb": round(max(seconds_per_gb) / min(seconds_per_gb), 3),
-                # CPU seconds = fixed + perMb x MB, least squares over the sizes; worst relative
-                # residual says how straight the line is (load-independent, unlike wall time).
-                "cpuFixedSeconds": round(fixed, 1),
-                "cpuSecondsPerMb": round(per_mb, 4),
-                "marginalMbPerCpuS": round(1 / per_mb, 2) if per_mb > 0 else None,
-                "cpuLineWorstResidual": round(worst, 4),
-                "maxOverMinPeakRss": round(
-                    max(s["peakRssMb"] for s in scale) / min(s["peakRssMb"] for s in scale), 3
-                ),
-            },
-            "machine": {
-                "cores": os.cpu_count(),
-                "sparkMaster": "local[2]",
-                "loadAverage": list(os.getloadavg()),
-            },
-            "measures": MEASURES,
-        }
+        result["measures"] = MEASURES
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
         return result
     finally:
         if not args.work:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def _mcap_results(args: argparse.Namespace, files: dict[float, tuple[Path, int]], scale: list[dict]) -> dict:
+    main_path, main_count = files[args.gb]
+    main_run = next(s for s in scale if s["messages"] == main_count)
+    raw_seconds, raw_cpu, raw_count = raw_read(main_path)
+    assert raw_count == main_count
+    mb = main_path.stat().st_size / 1e6
+    mcap = {
+        "file": {"mb": round(mb, 1), "messages": main_count, "source": str(OUSTER.relative_to(SENSOR))},
+        "mbPerS": main_run["mbPerS"],
+        "msgsPerS": round(main_count / main_run["seconds"], 1),
+        "rawReadMbPerS": round(mb / raw_seconds, 2),
+        "ratioToRawRead": round(main_run["mbPerS"] / (mb / raw_seconds), 3),
+        "goalRatio": 0.5,
+        "peakRssMb": main_run["peakRssMb"],
+        "seconds": main_run["seconds"],
+        "rawReadSeconds": round(raw_seconds, 2),
+        "mbPerCpuS": main_run["mbPerCpuS"],
+        "rawReadMbPerCpuS": round(mb / raw_cpu, 2),
+        "loadAverage": list(os.getloadavg()),
+    }
+    print(f"[bench] mcap: {mcap}", flush=True)
+    mcap_stages = decode_stages(main_path, "mcap")
+    for path, _ in files.values():
+        path.unlink()
+    print(f"[bench] mcap stages: {mcap_stages}", flush=True)
+    seconds_per_gb = [s["seconds"] / s["gb"] for s in scale]
+    fixed, per_mb, worst = cpu_line([(s["gb"] * 1e3, s["cpuSeconds"]) for s in scale])
+    return {
+        "mcap": {**mcap, "stages": mcap_stages},
+        "scale": scale,
+        "linearity": {
+            "secondsPerGb": [round(x, 1) for x in seconds_per_gb],
+            "maxOverMinSecondsPerGb": round(max(seconds_per_gb) / min(seconds_per_gb), 3),
+            # CPU seconds = fixed + perMb x MB, least squares over the sizes; worst relative
+            # residual says how straight the line is (load-independent, unlike wall time).
+            "cpuFixedSeconds": round(fixed, 1),
+            "cpuSecondsPerMb": round(per_mb, 4),
+            "marginalMbPerCpuS": round(1 / per_mb, 2) if per_mb > 0 else None,
+            "cpuLineWorstResidual": round(worst, 4),
+            "maxOverMinPeakRss": round(
+                max(s["peakRssMb"] for s in scale) / min(s["peakRssMb"] for s in scale), 3
+            ),
+        },
+    }
+
+
+def _can_results(work: Path, can_frames: int) -> dict:
+    can_path = work / "raw" / "bench-car" / "drive-can" / "frames.can.parquet"
+    can_path.parent.mkdir(parents=True, exist_ok=True)
+    frames = build_can(can_path, can_frames)
+    print(f"[bench] built {can_path.name}: {frames} frames", flush=True)
+    job = run_job(work, "can", [can_path], {"dbc": str(DBC)})
+    can_result = {
+        "frames": frames,
+        "framesPerS": round(frames / job["seconds"]),
+        "goalFramesPerS": 1_000_000,
+        "signalRows": job["manifest"]["tables"]["can_signals"]["rows"],
+        "seconds": round(job["seconds"], 1),
+        "processSeconds": job["processSeconds"],
+        "cpuSeconds": job["cpuSeconds"],
+        "framesPerCpuS": round(frames / job["cpuSeconds"]),
+        "peakRssMb": job["peakRssMb"],
+    }
+    print(f"[bench] can: {can_result}", flush=True)
+    return can_result
 
 
 def _stages_only(args: argparse.Namespace) -> dict:

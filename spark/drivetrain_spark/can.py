@@ -271,18 +271,8 @@ def decode_unit(
 ) -> Iterator[tuple[str, pa.StructArray]]:
     """Pass one (``only`` None): the unit's unknown-id counts, and for ``can_signals`` only the
     vehicle and the days its signals fall in. Pass two (``only="can_signals"``): the signals."""
-    options = job_plan.can
-    if not options.get("dbc"):
-        raise sources.Rejected("unknown_schema", "a .can.parquet input needs a DBC (config key dbc)")
-    wanted = tuple(sorted(options["signals"])) if options.get("signals") else None
-    messages = compile_dbc(options["dbc"], wanted)
+    blocks, unknown, common = _decode_unit_frames(unit, job_plan)
     entry = job_plan.files[unit.uri]
-    filesystem, path = objects.resolve(unit.uri)
-    with filesystem.open_input_file(path) as f:
-        groups = list(range(unit.offset, unit.offset + unit.length))
-        frames = pq.ParquetFile(f).read_row_groups(groups, columns=list(REQUIRED))
-    blocks, unknown = decode_frames(frames, messages)
-    common = {"vehicle_id": entry.vehicle_id, "drive_id": entry.drive_id, "source_uri": unit.uri}
     if only == "can_signals":
         yield from _signal_batches(blocks, common)
         return
@@ -300,6 +290,107 @@ def decode_unit(
         )
     if unknown:
         yield "can_unknown_ids", _unknown_rows(unknown, common)
+
+
+def write_units(job_plan: Any, target: Any) -> Any:
+    """The direct path's task (``mapPartitions`` over unit tuples): each unit's signals are
+    decoded and written straight to ``can_signals`` data files (see datafiles.py). Yields per
+    unit its source, the files written and its unknown-id rows, or the error that rejects the
+    object. Only reading and decoding the input can reject it; a failed write fails the task
+    (its files deleted first), as a storage fault is no fault of the input."""
+    from drivetrain_spark import datafiles
+
+    def run(rows: Iterator[tuple]) -> Iterator[dict[str, Any]]:
+        for row in rows:
+            unit = sources.Unit(*row)
+            try:
+                blocks, unknown, common = _decode_unit_frames(unit, job_plan)
+            except sources.Rejected as err:
+                yield {"uri": unit.uri, "error": (err.reason, err.detail)}
+                continue
+            except Exception as err:
+                yield {"uri": unit.uri, "error": ("decode_error", f"{type(err).__name__}: {err}")}
+                continue
+            writer = datafiles.PartitionedWriter(target, unit.uri)
+            try:
+                write_signals(blocks, common, writer)
+                files = writer.close()
+            except BaseException:
+                writer.abort()
+                raise
+            unknown_rows = _unknown_rows(unknown, common).to_pylist() if unknown else []
+            yield {"uri": unit.uri, "files": files, "unknown": unknown_rows}
+
+    return run
+
+
+def _decode_unit_frames(unit: sources.Unit, job_plan: Any) -> tuple[list, dict, dict[str, str]]:
+    options = job_plan.can
+    if not options.get("dbc"):
+        raise sources.Rejected("unknown_schema", "a .can.parquet input needs a DBC (config key dbc)")
+    wanted = tuple(sorted(options["signals"])) if options.get("signals") else None
+    messages = compile_dbc(options["dbc"], wanted)
+    entry = job_plan.files[unit.uri]
+    filesystem, path = objects.resolve(unit.uri)
+    with filesystem.open_input_file(path) as f:
+        groups = list(range(unit.offset, unit.offset + unit.length))
+        frames = pq.ParquetFile(f).read_row_groups(groups, columns=list(REQUIRED))
+    blocks, unknown = decode_frames(frames, messages)
+    common = {"vehicle_id": entry.vehicle_id, "drive_id": entry.drive_id, "source_uri": unit.uri}
+    return blocks, unknown, common
+
+
+def write_signals(blocks: list[dict[str, Any]], common: dict[str, str], writer: Any) -> None:
+    """Decoded blocks into ``writer`` in tables of about OUT_ROWS signal rows."""
+    pending: list[dict[str, Any]] = []
+    size = 0
+    for block in blocks:
+        pending.append(block)
+        size += len(block["t_ns"])
+        if size >= OUT_ROWS:
+            writer.write(signal_table(pending, common))
+            pending, size = [], 0
+    if pending:
+        writer.write(signal_table(pending, common))
+
+
+def signal_table(blocks: list[dict[str, Any]], common: dict[str, str]) -> pa.Table:
+    """Signal rows as a table; repeated strings stay dictionary-encoded (Parquet writes their
+    pages directly, and the checksum hashes each distinct value once)."""
+    t_ns = np.concatenate([b["t_ns"] for b in blocks])
+    n = len(t_ns)
+    bus = np.concatenate([b["bus"] for b in blocks]).astype(np.int32)
+    sizes = [len(b["t_ns"]) for b in blocks]
+    block_index = pa.array(np.repeat(np.arange(len(blocks), dtype=np.int32), sizes))
+
+    def per_block(key: str) -> pa.Array:
+        return pa.DictionaryArray.from_arrays(block_index, pa.array([b[key] for b in blocks], pa.string()))
+
+    def constant(value: str) -> pa.Array:
+        return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), pa.array([value], pa.string()))
+
+    buses, bus_index = np.unique(bus, return_inverse=True)
+    topic = pa.DictionaryArray.from_arrays(
+        pa.array(bus_index.astype(np.int32)), pa.array([f"can{b}" for b in buses.tolist()])
+    )
+    micros = pa.array(t_ns // 1000, type=pa.int64()).cast(pa.timestamp("us", tz="UTC"))
+    columns = {
+        "vehicle_id": constant(common["vehicle_id"]),
+        "drive_id": constant(common["drive_id"]),
+        "source_uri": constant(common["source_uri"]),
+        "topic": topic,
+        "log_time": micros,
+        "publish_time": micros,
+        "log_time_ns": pa.array(t_ns, type=pa.int64()),
+        "t": pa.array(t_ns / 1e9, type=pa.float64()),
+        "bus": pa.array(bus, type=pa.int32()),
+        "address": pa.array(np.repeat(np.array([b["address"] for b in blocks], dtype=np.int64), sizes)),
+        "message": per_block("message"),
+        "signal": per_block("signal"),
+        "value": pa.array(np.concatenate([b["value"] for b in blocks]), type=pa.float64()),
+        "unit": per_block("unit"),
+    }
+    return pa.table(columns)
 
 
 def _signal_batches(

@@ -93,20 +93,29 @@ def ensure_table(spark: SparkSession, name: str, schema: StructType) -> None:
             raise
 
 
-def _iceberg(spark: SparkSession, name: str):
+def ensure_columns(spark: SparkSession, name: str, schema: StructType) -> None:
+    """Adds the top-level columns of ``schema`` the table lacks (files written outside Spark
+    cannot evolve the schema on write)."""
+    present = {f.name for f in spark.table(name).schema.fields}
+    missing = [f for f in schema.fields if f.name not in present]
+    if missing:
+        spark.sql(f"ALTER TABLE {name} ADD COLUMNS ({_ddl(StructType(missing))})")
+
+
+def iceberg_table(spark: SparkSession, name: str):
     table = spark._jvm.org.apache.iceberg.spark.Spark3Util.loadIcebergTable(spark._jsparkSession, name)
     table.refresh()
     return table
 
 
 def current_snapshot(spark: SparkSession, name: str) -> int | None:
-    snapshot = _iceberg(spark, name).currentSnapshot()
+    snapshot = iceberg_table(spark, name).currentSnapshot()
     return None if snapshot is None else int(snapshot.snapshotId())
 
 
 def run_snapshot(spark: SparkSession, name: str, run_id: str) -> int | None:
     """The snapshot this run committed (found by its run-id property, newest first)."""
-    table = _iceberg(spark, name)
+    table = iceberg_table(spark, name)
     snapshot = table.currentSnapshot()
     while snapshot is not None:
         if snapshot.summary().get(RUN_PROPERTY) == run_id:
@@ -221,7 +230,7 @@ def replace_sources(
                 stats = observation.get
                 break
             except Exception as err:
-                if not _is_conflict(err) or attempt + 1 == COMMIT_ATTEMPTS:
+                if not is_conflict(err) or attempt + 1 == COMMIT_ATTEMPTS:
                     raise
                 time.sleep(0.2 * (attempt + 1))
     partitions = [f"vehicle_id={v}/log_time_day={d.isoformat()}" for v, d in ordered]
@@ -229,7 +238,7 @@ def replace_sources(
     return Committed(rows, run_snapshot(spark, name, run_id), digest, partitions)
 
 
-def _is_conflict(err: Exception) -> bool:
+def is_conflict(err: Exception) -> bool:
     text = str(err)
     return any(
         marker in text

@@ -44,7 +44,14 @@ from drivetrain_spark.decode import (
     staged_columns,
 )
 from drivetrain_spark.session import get_or_create
-from drivetrain_spark.tables import CAN_UNKNOWN_IDS, COMMON_FIELDS, CURATED, SCHEMA_VERSION, table_for_type
+from drivetrain_spark.tables import (
+    CAN_SIGNALS,
+    CAN_UNKNOWN_IDS,
+    COMMON_FIELDS,
+    CURATED,
+    SCHEMA_VERSION,
+    table_for_type,
+)
 
 COMMIT_THREADS = 4
 DRIVER_PLAN_LIMIT = 16
@@ -168,14 +175,21 @@ class Ingest:
         plan, units = self._plan(inputs)
         tables: dict[str, dict[str, Any]] = {}
         unknown_can: dict[str, int] = {}
-        if units:
-            errors = self._decode(plan, units)
+        can_units = [u for u in units if u.format == "can"]
+        units = [u for u in units if u.format != "can"]
+        if units or can_units:
+            errors = self._decode(plan, units) if units else {}
+            direct = self._write_can(plan, can_units) if can_units else None
+            if direct is not None:
+                errors.update(direct.errors)
             for uri, (reason, detail) in errors.items():
                 inputs[uri].reject(reason, detail)
             self._quarantine(inputs)
             ok = [s for s in inputs.values() if s.status == "ok" and s.format]
             tables = self._commit(plan, ok)
-            unknown_can = self._unknown_can(ok)
+            if direct is not None:
+                tables.update(self._commit_can(direct, ok))
+                unknown_can = direct.unknown_counts({s.uri for s in ok})
             tables.update(self._derive(ok))
             objects.delete_dir(self.staging)
         else:
@@ -243,10 +257,6 @@ class Ingest:
                 continue
             plan.files[uri] = entry
             units.extend(file_plan.units)
-        if any(s.format == "can" and s.status == "ok" for s in inputs.values()):
-            from drivetrain_spark import can
-
-            can.add_tables(plan)
         return plan, units
 
     def _resolve(self, file_plan: sources.FilePlan, status: InputStatus, plan: Plan) -> FileEntry:
@@ -298,6 +308,65 @@ class Ingest:
         for source, table, vehicle, day in self._staged(KEYS).select(*columns).collect():
             self._keys.setdefault(table, {}).setdefault(source, set()).add((vehicle, day))
         return errors
+
+    def _write_can(self, plan: Plan, units: list[sources.Unit]) -> DirectCan:
+        """CAN's direct path: one task per unit decodes its frames and writes ``can_signals``
+        data files itself (see datafiles.py); nothing is committed yet."""
+        from drivetrain_spark import can, datafiles
+
+        plan.can = self._can_options()
+        warehouse.ensure_database(self.spark, self.args.catalog_name, self.args.database)
+        name = warehouse.ident(self.args.catalog_name, self.args.database, "can_signals")
+        warehouse.ensure_table(self.spark, name, CAN_SIGNALS.schema)
+        warehouse.ensure_columns(self.spark, name, CAN_SIGNALS.schema)
+        target = datafiles.target_for(self.spark, name, self.args.run_id)
+        rows = [(u.uri, u.format, u.index, u.offset, u.length) for u in units]
+        broadcast = self.spark.sparkContext.broadcast(plan)
+        slices = max(1, min(len(rows), self.config.max_tasks or len(rows)))
+        self._log(f"writing can_signals from {len(units)} CAN units in {slices} tasks")
+        t0 = time.monotonic()
+
+        def run(unit_rows):
+            return can.write_units(broadcast.value, target)(unit_rows)
+
+        try:
+            results = self.spark.sparkContext.parallelize(rows, slices).mapPartitions(run).collect()
+        except Exception:
+            datafiles.delete_written(target)  # files of the tasks that finished: never committed
+            raise
+        self._log(f"wrote can_signals in {time.monotonic() - t0:.1f}s")
+        return DirectCan(name, target, results)
+
+    def _commit_can(self, direct: DirectCan, ok: list[InputStatus]) -> dict[str, dict[str, Any]]:
+        """One commit of ``can_signals`` (the tasks' files replace the inputs' rows) and one of the
+        small ``can_unknown_ids`` (through Spark)."""
+        from drivetrain_spark import can, datafiles
+
+        good = sorted(s.uri for s in ok if s.format == "can")
+        datafiles.delete_files(direct.files_outside(set(good)))
+        results: dict[str, dict[str, Any]] = {}
+        if not good:
+            return results
+        try:
+            done = datafiles.commit(
+                self.spark, direct.name, direct.files_of(set(good)), good, self.args.run_id, self.warehouse
+            )
+        except Exception as err:
+            if not datafiles.committed_maybe(err):
+                datafiles.delete_files(direct.files_of(set(good)))
+            raise
+        if done is not None:
+            results["can_signals"] = done.manifest()
+            self._log(f"committed can_signals: {done.rows} rows, snapshot {done.snapshot_id}")
+        name = warehouse.ident(self.args.catalog_name, self.args.database, "can_unknown_ids")
+        unknown = self.spark.createDataFrame(direct.unknown_rows(set(good)), CAN_UNKNOWN_IDS.schema)
+        vehicles = sorted({s.vehicle_id for s in ok if s.vehicle_id})
+        counted = warehouse.replace_sources(
+            self.spark, name, can.combine_unknown(unknown), good, vehicles, self.args.run_id, self.warehouse
+        )
+        if counted is not None:
+            results["can_unknown_ids"] = counted.manifest()
+        return results
 
     def _decoded(self, plan: Plan, table: str, relevant: list[str]) -> tuple[DataFrame, set]:
         """Pass two: the table's rows from the objects that passed, decoded again as the commit
@@ -355,10 +424,6 @@ class Ingest:
             if table in STAGED_TABLES:
                 staged = self._staged(table).where(F.col("_source").isin(list(good)))
                 rows = staged.select(*staged_columns(table, plan.tables[table]))
-                if table == "can_unknown_ids":
-                    from drivetrain_spark import can
-
-                    rows = can.combine_unknown(rows)
             else:
                 rows, keys = self._decoded(plan, table, relevant)
             done = warehouse.replace_sources(
@@ -373,22 +438,6 @@ class Ingest:
                     results[table] = done.manifest()
                     self._log(f"committed {table}: {done.rows} rows, snapshot {done.snapshot_id}")
         return results
-
-    def _unknown_can(self, ok: list[InputStatus]) -> dict[str, int]:
-        if not any(s.format == "can" for s in ok):
-            return {}
-        good = [s.uri for s in ok]
-        rows = (
-            self._staged("can_unknown_ids")
-            .where(F.col("_source").isin(good))
-            .select(*staged_columns("can_unknown_ids", CAN_UNKNOWN_IDS.schema))
-            .groupBy("bus", "address")
-            .agg(F.sum("frames").alias("frames"))
-            .collect()
-        )
-        return {
-            f"{r.bus}:0x{r.address:X}": int(r.frames) for r in sorted(rows, key=lambda r: (r.bus, r.address))
-        }
 
     def _derive(self, ok: list[InputStatus]) -> dict[str, dict[str, Any]]:
         if not (self.config.frames or self.config.events):
@@ -409,6 +458,39 @@ class Ingest:
     def _log(self, text: str) -> None:
         elapsed = time.monotonic() - self._t0
         print(f"[ingest {elapsed:6.1f}s] {text}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class DirectCan:
+    """What the CAN tasks returned: per unit its files and unknown-id rows, or its error."""
+
+    name: str
+    target: Any
+    results: list[dict[str, Any]]
+
+    @property
+    def errors(self) -> dict[str, tuple[str, str]]:
+        errors: dict[str, tuple[str, str]] = {}
+        for r in self.results:
+            if "error" in r:
+                errors.setdefault(r["uri"], tuple(r["error"]))
+        return errors
+
+    def files_of(self, chosen: set[str]) -> list[Any]:
+        return [f for r in self.results if r["uri"] in chosen for f in r.get("files", [])]
+
+    def files_outside(self, chosen: set[str]) -> list[Any]:
+        return [f for r in self.results if r["uri"] not in chosen for f in r.get("files", [])]
+
+    def unknown_rows(self, chosen: set[str]) -> list[dict[str, Any]]:
+        return [row for r in self.results if r["uri"] in chosen for row in r.get("unknown", [])]
+
+    def unknown_counts(self, chosen: set[str]) -> dict[str, int]:
+        counts: dict[tuple[int, int], int] = {}
+        for row in self.unknown_rows(chosen):  # every reason, as can_unknown_ids counts them
+            key = (row["bus"], row["address"])
+            counts[key] = counts.get(key, 0) + row["frames"]
+        return {f"{bus}:0x{address:X}": n for (bus, address), n in sorted(counts.items())}
 
 
 def _bounded_memory(spark: SparkSession) -> None:
@@ -449,9 +531,7 @@ def _tables_of(plan: Plan, status: InputStatus) -> set[str]:
     entry = plan.files.get(status.uri)
     if entry is None:
         return set()
-    if status.format == "can":
-        return {"can_signals", "can_unknown_ids"}
-    return set(entry.tables.values())
+    return set(entry.tables.values())  # CAN's tables are committed by _commit_can
 
 
 def _with_common(fields):

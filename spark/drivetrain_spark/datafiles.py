@@ -1,0 +1,620 @@
+"""Direct writes: tasks write a table's Parquet data files themselves, the driver commits them.
+
+Spark's row-by-row path (Arrow batches turned into rows, then encoded value by value by
+Iceberg's Parquet writer) cost about three quarters of the CAN job's CPU. Here a task writes
+its decoded Arrow tables with pyarrow, under the table's own schema: every Parquet column
+carries its Iceberg field id (``PARQUET:field_id``), so Iceberg reads the files exactly as it
+reads its own, schema evolution included. A task returns only each file's path, partition
+(vehicle, day), record count, size and checksum. The driver reads each footer's column
+metrics (``ParquetUtil.fileMetrics``, what Iceberg's own writers record, so pruning on
+``source_uri`` and ``log_time`` works) and makes one ``OverwriteFiles`` commit per table:
+remove every row of the run's inputs, add the new files, validated from the snapshot it read.
+
+Removing an input's rows: a file whose ``source_uri`` bounds are one of the inputs is deleted
+whole (every file written here holds one object); a file mixing inputs with other objects
+(the Spark path wrote those) is rewritten without the inputs' rows, in the same commit.
+
+The checksum is computed from the Arrow data (``rowhash64``): every row hashes its columns in
+name order (a null column counts as absent, so columns added later keep old sums), and the
+rows' hashes are summed, so it does not depend on row or file order. ``table_checksum`` gives
+the same figure for any DataFrame (a table read back), through the same Arrow code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, unquote_plus
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from pyarrow import fs
+
+from drivetrain_spark import objects
+
+DAY_US = 86_400_000_000
+PARTITION_FIELDS = ("vehicle_id", "log_time_day")  # identity(vehicle_id), days(log_time)
+ROW_GROUP_ROWS = 1 << 20
+CHECKSUM_PREFIX = "rowhash64:"
+
+# ----------------------------------------------------------------------------- Arrow schema
+
+_PRIMITIVES = {
+    "boolean": pa.bool_(),
+    "int": pa.int32(),
+    "long": pa.int64(),
+    "float": pa.float32(),
+    "double": pa.float64(),
+    "date": pa.date32(),
+    "string": pa.string(),
+    "binary": pa.binary(),
+    "timestamptz": pa.timestamp("us", tz="UTC"),
+    "timestamp": pa.timestamp("us"),
+}
+
+
+def _field_id(value: int) -> dict[bytes, bytes]:
+    return {b"PARQUET:field_id": str(value).encode()}
+
+
+def _arrow_type(spec: Any) -> pa.DataType:
+    if isinstance(spec, str):
+        if spec not in _PRIMITIVES:
+            raise TypeError(f"no direct-write Arrow type for Iceberg type {spec}")
+        return _PRIMITIVES[spec]
+    if spec["type"] == "struct":
+        return pa.struct([_arrow_field(f) for f in spec["fields"]])
+    if spec["type"] == "list":
+        element = pa.field(
+            "element",
+            _arrow_type(spec["element"]),
+            not spec["element-required"],
+            metadata=_field_id(spec["element-id"]),
+        )
+        return pa.list_(element)
+    raise TypeError(f"no direct-write Arrow type for Iceberg type {spec['type']}")
+
+
+def _arrow_field(spec: dict[str, Any]) -> pa.Field:
+    return pa.field(
+        spec["name"], _arrow_type(spec["type"]), not spec["required"], metadata=_field_id(spec["id"])
+    )
+
+
+def arrow_schema(iceberg_schema_json: str) -> pa.Schema:
+    """The Arrow schema of an Iceberg schema (``SchemaParser.toJson``), field ids attached."""
+    return pa.schema([_arrow_field(f) for f in json.loads(iceberg_schema_json)["fields"]])
+
+
+def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``table`` under the Iceberg table's columns, in its order and with its field ids: columns
+    the table has and ``table`` lacks are null; dictionary columns stay dictionaries (Parquet
+    writes their pages directly) with the table's value type."""
+    columns, fields = [], []
+    for target in schema:
+        if target.name not in table.column_names:
+            columns.append(pa.nulls(table.num_rows, target.type))
+            fields.append(target)
+            continue
+        column = table.column(target.name)
+        if pa.types.is_dictionary(column.type) and column.type.value_type == target.type:
+            fields.append(pa.field(target.name, column.type, True, metadata=target.metadata))
+        else:
+            column = column.cast(target.type)
+            fields.append(target)
+        columns.append(column)
+    extra = set(table.column_names) - set(schema.names)
+    if extra:
+        raise ValueError(f"columns {sorted(extra)} are not in the table's schema")
+    return pa.Table.from_arrays(columns, schema=pa.schema(fields))
+
+
+# ----------------------------------------------------------------------------- checksum
+
+_M1 = np.uint64(0x9E3779B185EBCA87)
+_M2 = np.uint64(0xC2B2AE3D27D4EB4F)
+_M3 = np.uint64(0x165667B19E3779F9)
+_PRESENT = np.uint64(0x27D4EB2F165667C5)  # added to every non-null word: 0 and null differ
+
+
+def _fmix(h: np.ndarray) -> np.ndarray:
+    h = h ^ (h >> np.uint64(33))
+    h = h * _M2
+    h = h ^ (h >> np.uint64(29))
+    h = h * _M3
+    return h ^ (h >> np.uint64(32))
+
+
+def _name_key(name: str) -> np.uint64:
+    return np.uint64(int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "little") | 1)
+
+
+def _bytes_words(values: list[Any]) -> np.ndarray:
+    out = np.empty(len(values), np.uint64)
+    for i, value in enumerate(values):
+        raw = value.encode() if isinstance(value, str) else (value or b"")
+        out[i] = int.from_bytes(hashlib.blake2b(raw, digest_size=8).digest(), "little")
+    return out
+
+
+def _is_bytes(kind: pa.DataType) -> bool:
+    return (
+        pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or pa.types.is_binary(kind)
+        or pa.types.is_large_binary(kind)
+    )
+
+
+def _valid(array: pa.Array) -> np.ndarray | None:
+    if array.null_count == 0:
+        return None
+    return np.asarray(array.is_valid().to_numpy(zero_copy_only=False))
+
+
+def _words(array: pa.Array) -> tuple[np.ndarray, np.ndarray | None]:
+    """One 64-bit word per value (what the checksum mixes) and the validity (None: all valid)."""
+    kind = array.type
+    if pa.types.is_dictionary(kind):
+        dictionary = array.dictionary
+        if _is_bytes(dictionary.type):
+            values = _bytes_words(dictionary.to_pylist())  # each distinct value hashed once
+        else:
+            values, _ = _words(dictionary)
+        indices = array.indices.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+        return values[indices], _valid(array)
+    if _is_bytes(kind):
+        return _words(pc.dictionary_encode(array))
+    if pa.types.is_boolean(kind):
+        return array.fill_null(False).cast(pa.uint8()).to_numpy(zero_copy_only=False).astype(
+            np.uint64
+        ), _valid(array)
+    if pa.types.is_floating(kind):
+        values = array.cast(pa.float64()).fill_null(0.0).to_numpy(zero_copy_only=False)
+        values = np.where(values == 0.0, 0.0, values)  # -0.0 == 0.0
+        values = np.where(np.isnan(values), np.nan, values)  # one NaN
+        return values.view(np.uint64), _valid(array)
+    if pa.types.is_integer(kind) or pa.types.is_temporal(kind):
+        values = array.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)
+        return values.view(np.uint64), _valid(array)
+    if pa.types.is_struct(kind):
+        names = [kind.field(i).name for i in range(kind.num_fields)]
+        return _combine(zip(names, array.flatten(), strict=True), len(array)), _valid(array)
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        return _list_words(array), _valid(array)
+    if pa.types.is_null(kind):
+        return np.zeros(len(array), np.uint64), np.zeros(len(array), bool)
+    raise TypeError(f"no checksum for Arrow type {kind}")
+
+
+def _list_words(array: pa.Array) -> np.ndarray:
+    lengths = array.value_lengths().fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+    values = array.flatten()
+    words, valid = _words(values)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    position = np.arange(len(values), dtype=np.int64) - np.repeat(starts, lengths)
+    element = words + _PRESENT
+    if valid is not None:
+        element = np.where(valid, element, np.uint64(0))
+    element = _fmix(element + position.astype(np.uint64) * _M3)
+    sums = np.zeros(len(array), np.uint64)
+    filled = lengths > 0
+    if filled.any():
+        sums[filled] = np.add.reduceat(element, starts[filled])
+    return _fmix(sums + lengths.astype(np.uint64) * _M1)
+
+
+def _combine(columns: Iterable[tuple[str, Any]], n: int) -> np.ndarray:
+    total = np.zeros(n, np.uint64)
+    for name, column in sorted(columns, key=lambda c: c[0]):
+        array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+        total += _term(array, _name_key(name))
+    return _fmix(total)
+
+
+def _term(array: pa.Array, key: np.uint64) -> np.ndarray:
+    """A column's share of each row's hash: 0 where null."""
+    if pa.types.is_dictionary(array.type):  # mixed once per distinct value, then looked up
+        terms = np.append(_term(array.dictionary, key), np.uint64(0))
+        indices = array.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        return terms[indices]  # -1 (null) picks the trailing 0
+    words, valid = _words(array)
+    term = (words + _PRESENT) * key
+    return term if valid is None else np.where(valid, term, np.uint64(0))
+
+
+def row_hash_sum(table: pa.Table | pa.RecordBatch) -> int:
+    """The sum (mod 2^64) of every row's hash: order-independent, duplicates count twice."""
+    with np.errstate(over="ignore"):
+        hashes = _combine(zip(table.column_names, table.columns, strict=True), table.num_rows)
+        return int(hashes.sum(dtype=np.uint64))
+
+
+def digest(total: int) -> str:
+    return f"{CHECKSUM_PREFIX}{total % (1 << 64):016x}"
+
+
+def table_checksum(df: Any) -> tuple[int, str]:
+    """Row count and ``rowhash64`` checksum of a Spark DataFrame (e.g. a table read back)."""
+
+    def partial(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        rows, total = 0, 0
+        for batch in batches:
+            rows += batch.num_rows
+            total = (total + row_hash_sum(batch)) % (1 << 64)
+        yield pa.RecordBatch.from_pydict({"n": [rows], "s": [str(total)]})
+
+    parts = df.mapInArrow(partial, "n long, s string").collect()
+    return sum(p.n for p in parts), digest(sum(int(p.s) for p in parts))
+
+
+# ----------------------------------------------------------------------------- task side
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where and how a task writes one table's files (shipped to the executors)."""
+
+    table: str
+    schema_json: str  # the Iceberg table's current schema
+    data_root: str  # URI prefix of data files (the table's location provider)
+    compression: str
+    dictionary_bytes: int
+    prefix: str  # of every file name: the run id and this execution's nonce
+
+
+@dataclass(frozen=True)
+class WrittenFile:
+    path: str
+    vehicle_id: str
+    day: str  # ISO date of days(log_time)
+    rows: int
+    size: int
+    hash_sum: int
+    source: str
+
+    @property
+    def partition(self) -> str:
+        return f"vehicle_id={self.vehicle_id}/log_time_day={self.day}"
+
+
+@dataclass
+class _OpenFile:
+    writer: pq.ParquetWriter
+    path: str
+    rows: int = 0
+    hash_sum: int = 0
+
+    def append(self, rows: pa.Table) -> None:
+        self.writer.write_table(rows, row_group_size=ROW_GROUP_ROWS)
+        self.rows += rows.num_rows
+        self.hash_sum = (self.hash_sum + row_hash_sum(rows)) % (1 << 64)
+
+
+class PartitionedWriter:
+    """One Parquet file per (vehicle, day) a task's rows fall in; rows are appended in batches,
+    so memory stays at one batch and the open writers' row groups."""
+
+    def __init__(self, target: Target, source: str) -> None:
+        self.target, self.source = target, source
+        self.schema = arrow_schema(target.schema_json)
+        self.open: dict[tuple[str, int], _OpenFile] = {}
+        self.done: list[WrittenFile] = []
+
+    def write(self, table: pa.Table) -> None:
+        if not table.num_rows:
+            return
+        table = conform(table, self.schema)
+        micros = table.column("log_time").cast(pa.int64()).to_numpy(zero_copy_only=False)
+        days = micros // DAY_US
+        vehicles = table.column("vehicle_id").unique().to_pylist()
+        for vehicle in vehicles:
+            part = (
+                table if len(vehicles) == 1 else table.filter(pc.equal(table.column("vehicle_id"), vehicle))
+            )
+            part_days = (
+                days if len(vehicles) == 1 else part.column("log_time").cast(pa.int64()).to_numpy() // DAY_US
+            )
+            unique = np.unique(part_days)
+            for day in unique.tolist():
+                rows = part if len(unique) == 1 else part.filter(pa.array(part_days == day))
+                self._file(vehicle, day, rows.schema).append(rows)
+
+    def _file(self, vehicle: str, day: int, schema: pa.Schema) -> _OpenFile:
+        key = (vehicle, day)
+        if key not in self.open:
+            date = (dt.date(1970, 1, 1) + dt.timedelta(days=day)).isoformat()
+            folder = f"vehicle_id={quote(vehicle, safe='')}/log_time_day={date}"
+            name = f"{self.target.prefix}-{uuid.uuid4().hex}.parquet"
+            path = f"{self.target.data_root.rstrip('/')}/{folder}/{name}"
+            filesystem, local = objects.resolve(path)
+            filesystem.create_dir(local.rsplit("/", 1)[0], recursive=True)
+            dictionary = [f.name for f in schema if _dictionary_worthy(f.type)]
+            writer = pq.ParquetWriter(
+                local,
+                schema,
+                filesystem=filesystem,
+                compression=self.target.compression,
+                use_dictionary=dictionary,
+                dictionary_pagesize_limit=self.target.dictionary_bytes,
+                write_statistics=True,
+            )
+            self.open[key] = _OpenFile(writer, path)
+        return self.open[key]
+
+    def close(self) -> list[WrittenFile]:
+        for (vehicle, day), file in sorted(self.open.items()):
+            file.writer.close()
+            filesystem, local = objects.resolve(file.path)
+            size = filesystem.get_file_info(local).size
+            date = (dt.date(1970, 1, 1) + dt.timedelta(days=day)).isoformat()
+            self.done.append(
+                WrittenFile(file.path, vehicle, date, file.rows, size, file.hash_sum, self.source)
+            )
+        self.open.clear()
+        return self.done
+
+    def abort(self) -> None:
+        """Closes and deletes every file (a unit that failed halfway writes nothing)."""
+        for file in self.open.values():
+            with contextlib.suppress(Exception):
+                file.writer.close()
+            filesystem, local = objects.resolve(file.path)
+            with contextlib.suppress(Exception):
+                filesystem.delete_file(local)
+        self.open.clear()
+
+
+def _dictionary_worthy(kind: pa.DataType) -> bool:
+    # Strings and small ints repeat (names, units, buses); floats, 64-bit ints and timestamps
+    # rarely fit a dictionary, and trying costs a hash per value.
+    return (
+        pa.types.is_dictionary(kind)
+        or pa.types.is_string(kind)
+        or pa.types.is_boolean(kind)
+        or (pa.types.is_integer(kind) and kind.bit_width <= 32)
+    )
+
+
+def committed_maybe(err: Exception) -> bool:
+    """Iceberg could not tell whether the commit landed (e.g. a catalog timeout): the files it
+    names may be in the table, so nothing may be deleted."""
+    return "CommitStateUnknownException" in str(err)
+
+
+def delete_files(files: Iterable[WrittenFile]) -> None:
+    for f in files:
+        filesystem, local = objects.resolve(f.path)
+        with contextlib.suppress(Exception):
+            filesystem.delete_file(local)
+
+
+def delete_written(target: Target) -> None:
+    """Deletes every file this execution wrote under ``target`` (its name prefix is unique to
+    it), e.g. those of the tasks that finished before another failed. None was committed."""
+    filesystem, root = objects.resolve(target.data_root)
+    try:
+        listing = filesystem.get_file_info(fs.FileSelector(root.rstrip("/"), recursive=True))
+    except FileNotFoundError:
+        return
+    for info in listing:
+        if info.type == fs.FileType.File and info.base_name.startswith(f"{target.prefix}-"):
+            with contextlib.suppress(Exception):
+                filesystem.delete_file(info.path)
+
+
+# ----------------------------------------------------------------------------- driver side
+
+
+def target_for(spark: Any, name: str, run_id: str) -> Target:
+    from drivetrain_spark.warehouse import iceberg_table
+
+    table = iceberg_table(spark, name)
+    jvm = spark._jvm
+    fields = [f.name() for f in table.spec().fields()]
+    if tuple(fields) != PARTITION_FIELDS:
+        raise ValueError(f"{name} is partitioned by {fields}, not {list(PARTITION_FIELDS)}")
+    marker = "_drivetrain_"
+    root = table.locationProvider().newDataLocation(marker)[: -len(marker)]
+    props = table.properties()
+    return Target(
+        name,
+        jvm.org.apache.iceberg.SchemaParser.toJson(table.schema()),
+        root,
+        props.getOrDefault("write.parquet.compression-codec", "zstd"),
+        int(props.getOrDefault("write.parquet.dict-size-bytes", str(2 << 20))),
+        f"{quote(run_id, safe='')}-{uuid.uuid4().hex[:12]}",
+    )
+
+
+def _data_file(jvm: Any, table: Any, path: str, size: int, partition: list[str], metrics_config: Any) -> Any:
+    metrics = jvm.org.apache.iceberg.parquet.ParquetUtil.fileMetrics(
+        table.io().newInputFile(path), metrics_config
+    )
+    return (
+        jvm.org.apache.iceberg.DataFiles.builder(table.spec())
+        .withPath(path)
+        .withFormat(jvm.org.apache.iceberg.FileFormat.PARQUET)
+        .withFileSizeInBytes(size)
+        .withPartitionValues(partition)
+        .withMetrics(metrics)
+        .build()
+    )
+
+
+def _bound(jvm: Any, bounds: Any, field_id: int) -> str | None:
+    if bounds is None or bounds.get(field_id) is None:
+        return None
+    value = jvm.org.apache.iceberg.types.Conversions.fromByteBuffer(
+        jvm.org.apache.iceberg.types.Types.StringType.get(), bounds.get(field_id)
+    )
+    return value.toString()
+
+
+@dataclass
+class _Removal:
+    deleted: list[Any]
+    rewritten: list[tuple[Any, Any]]  # (old DataFile, new DataFile)
+    partitions: set[str]
+
+
+def _remove_sources(
+    spark: Any, table: Any, snapshot_id: int, sources: list[str], metrics_config: Any
+) -> _Removal:
+    """The files of snapshot ``snapshot_id`` holding rows of ``sources``: those to delete, and
+    those mixing other objects' rows, rewritten without the sources' rows."""
+    jvm = spark._jvm
+    expressions = jvm.org.apache.iceberg.expressions.Expressions
+    field_id = table.schema().findField("source_uri").fieldId()
+    scan = (
+        table.newScan()
+        .useSnapshot(snapshot_id)
+        .filter(getattr(expressions, "in")("source_uri", list(sources)))
+    )
+    removal = _Removal([], [], set())
+    wanted = set(sources)
+    iterator = scan.planFiles().iterator()
+    try:
+        while iterator.hasNext():
+            task = iterator.next()
+            if not task.deletes().isEmpty():
+                raise ValueError(
+                    f"{table.name()} has delete files; direct commits handle copy-on-write tables only"
+                )
+            data = task.file()
+            path = data.location()
+            lower = _bound(jvm, data.lowerBounds(), field_id)
+            upper = _bound(jvm, data.upperBounds(), field_id)
+            nulls = data.nullValueCounts()
+            no_nulls = nulls is not None and nulls.get(field_id) is not None and int(nulls.get(field_id)) == 0
+            partition = _partition_name(table.spec().partitionToPath(data.partition()))
+            if lower is not None and lower == upper and lower in wanted and no_nulls:
+                removal.deleted.append(data)
+                removal.partitions.add(partition)
+                continue
+            kept = _rewrite_without(path, wanted)
+            if kept is None:
+                continue  # none of the sources' rows after all (bounds only said "maybe")
+            removal.partitions.add(partition)
+            if kept[0] == 0:
+                objects_fs, local = objects.resolve(kept[1])
+                objects_fs.delete_file(local)
+                removal.deleted.append(data)
+                continue
+            new_path, size = kept[1], kept[2]
+            metrics = jvm.org.apache.iceberg.parquet.ParquetUtil.fileMetrics(
+                table.io().newInputFile(new_path), metrics_config
+            )
+            copy = (
+                jvm.org.apache.iceberg.DataFiles.builder(table.spec())
+                .copy(data)
+                .withPath(new_path)
+                .withFileSizeInBytes(size)
+                .withMetrics(metrics)
+                .build()
+            )
+            removal.rewritten.append((data, copy))
+    finally:
+        iterator.close()
+    return removal
+
+
+def _partition_name(path: str) -> str:
+    """Iceberg's partition path with its values unescaped, as the manifest lists partitions."""
+    return "/".join(f"{k}={unquote_plus(v)}" for k, v in (p.split("=", 1) for p in path.split("/")))
+
+
+def _rewrite_without(path: str, sources: set[str]) -> tuple[int, str, int] | None:
+    """Copies the file without the sources' rows, next to it; None when it holds none of them.
+    Returns (rows kept, new path, new size)."""
+    filesystem, local = objects.resolve(path)
+    with filesystem.open_input_file(local) as handle:
+        column = pq.read_table(handle, columns=["source_uri"]).column("source_uri")
+    drop = pc.is_in(column, value_set=pa.array(sorted(sources)))
+    if not pc.any(drop).as_py():
+        return None
+    new_path = f"{path.rsplit('/', 1)[0]}/rewrite-{uuid.uuid4().hex}.parquet"
+    new_fs, new_local = objects.resolve(new_path)
+    kept = 0
+    with filesystem.open_input_file(local) as handle:
+        reader = pq.ParquetFile(handle)
+        with pq.ParquetWriter(
+            new_local, reader.schema_arrow, filesystem=new_fs, compression="zstd"
+        ) as writer:
+            for batch in reader.iter_batches(batch_size=65536):
+                keep = pc.invert(pc.is_in(batch.column("source_uri"), value_set=pa.array(sorted(sources))))
+                rows = batch.filter(keep)
+                kept += rows.num_rows
+                writer.write_batch(rows)
+    return kept, new_path, new_fs.get_file_info(new_local).size
+
+
+def commit(
+    spark: Any,
+    name: str,
+    files: list[WrittenFile],
+    sources: list[str],
+    run_id: str,
+    warehouse: str,
+) -> Any:
+    """One Iceberg snapshot (a ``warehouse.Committed``) in which ``files`` replace every row of
+    ``sources``; None when the table has neither new nor old rows of them. Validated from the
+    snapshot it read (no data of the sources added, no file it deletes removed, since then);
+    retried on a conflict."""
+    from drivetrain_spark import warehouse as tables
+
+    jvm = spark._jvm
+    table = tables.iceberg_table(spark, name)
+    metrics_config = jvm.org.apache.iceberg.MetricsConfig.forTable(table)
+    added = [_data_file(jvm, table, f.path, f.size, [f.vehicle_id, f.day], metrics_config) for f in files]
+    in_sources = getattr(jvm.org.apache.iceberg.expressions.Expressions, "in")("source_uri", list(sources))
+    with tables.commit_lock(warehouse, name):
+        for attempt in range(tables.COMMIT_ATTEMPTS):
+            table = tables.iceberg_table(spark, name)
+            base = table.currentSnapshot()
+            removal = _Removal([], [], set())
+            if base is not None:
+                removal = _remove_sources(spark, table, base.snapshotId(), sources, metrics_config)
+            if not added and not removal.deleted and not removal.rewritten:
+                return None
+            update = table.newOverwrite()
+            for data in added:
+                update.addFile(data)
+            for data in removal.deleted:
+                update.deleteFile(data)
+            for old, new in removal.rewritten:
+                update.deleteFile(old)
+                update.addFile(new)
+            if base is not None:
+                update.validateFromSnapshot(base.snapshotId())
+            update.conflictDetectionFilter(
+                in_sources
+            ).validateNoConflictingData().validateNoConflictingDeletes()
+            update.set(tables.RUN_PROPERTY, run_id)
+            try:
+                update.commit()
+                break
+            except Exception as err:
+                if committed_maybe(err):
+                    raise  # the snapshot may hold the files: delete nothing
+                for _, new in removal.rewritten:
+                    filesystem, local = objects.resolve(new.location())
+                    with contextlib.suppress(Exception):
+                        filesystem.delete_file(local)
+                if not tables.is_conflict(err) or attempt + 1 == tables.COMMIT_ATTEMPTS:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+    partitions = sorted({f.partition for f in files} | removal.partitions)
+    total = sum(f.hash_sum for f in files)
+    return tables.Committed(
+        sum(f.rows for f in files), tables.run_snapshot(spark, name, run_id), digest(total), partitions
+    )

@@ -1,0 +1,254 @@
+"""CAN's direct path: tasks write ``can_signals`` Parquet files themselves (pyarrow, with the
+table's Iceberg field ids) and the driver commits them in one snapshot per table."""
+
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from pyspark.sql import functions as F
+
+from drivetrain_spark import can, datafiles, warehouse
+
+SEGMENT = "comma2k19/b0c9d2329ad1606b_2018-08-02--08-34-47_40"
+DAY_NS = 86_400 * 10**9
+
+
+@pytest.fixture(scope="module")
+def dbc(sensor_data):
+    return str(sensor_data / "dbc" / "toyota_new_mc_pt.dbc")
+
+
+@pytest.fixture(scope="module")
+def frames(sensor_data):
+    """30,000 real frames; the second half moved one day later, so rows fall in two days."""
+    table, _ = can.comma2k19_frames(str(sensor_data / SEGMENT))
+    table = table.slice(0, 30_000)
+    t = table.column("t").cast(pa.int64()).to_numpy().copy()
+    t[15_000:] += DAY_NS
+    return table.set_column(0, "t", pa.array(t).cast(pa.timestamp("ns", tz="UTC")))
+
+
+@pytest.fixture(autouse=True)
+def small_units(monkeypatch):
+    """Units of 10,000 frames (one row group), so each object spreads over three tasks."""
+    monkeypatch.setattr(can, "ROWS_PER_UNIT", 10_000)
+
+
+def place(tmp_path: Path, vehicle: str, drive: str, table: pa.Table) -> dict:
+    path = tmp_path / "raw" / vehicle / drive / "frames.can.parquet"
+    can.write_frames(table, str(path), row_group_size=10_000)
+    return {"uri": path.as_uri(), "bytes": path.stat().st_size}
+
+
+def data_files(spark, ingest) -> dict[str, int]:
+    rows = spark.sql(
+        f"SELECT file_path, record_count FROM {ingest.catalog}.sensor.can_signals.files"
+    ).collect()
+    return {r.file_path: r.record_count for r in rows}
+
+
+def iceberg(spark, ingest):
+    return warehouse.iceberg_table(spark, f"{ingest.catalog}.sensor.can_signals")
+
+
+def test_files_carry_the_table_field_ids_metrics_and_read_back_exactly(spark, ingest, frames, dbc, tmp_path):
+    manifest = ingest([place(tmp_path, "car-a", "d1", frames)], config={"dbc": dbc})
+
+    entry = manifest["tables"]["can_signals"]
+    blocks, _ = can.decode_frames(frames, can.compile_dbc(dbc, None))
+    assert entry["rows"] == sum(len(b["t_ns"]) for b in blocks) > 50_000
+    assert entry["checksum"].startswith("rowhash64:")
+    assert entry["partitions"] == [
+        "vehicle_id=car-a/log_time_day=2018-08-02",
+        "vehicle_id=car-a/log_time_day=2018-08-03",
+    ]
+    table = iceberg(spark, ingest)
+    schema = table.schema()
+    files = data_files(spark, ingest)
+    assert len(files) == 4  # three units; the middle one's rows fall in both days
+    for path in files:
+        written = pq.read_schema(path.removeprefix("file:"))
+        for field in written:
+            assert int(field.metadata[b"PARQUET:field_id"]) == schema.findField(field.name).fieldId()
+    # Column metrics came from the footers: full bounds on source_uri, time bounds per file.
+    source_id = schema.findField("source_uri").fieldId()
+    time_id = schema.findField("log_time").fieldId()
+    bounds = spark.sql(f"SELECT lower_bounds, upper_bounds FROM {ingest.catalog}.sensor.can_signals.files")
+    for row in bounds.collect():
+        assert (
+            row.lower_bounds[source_id]
+            == row.upper_bounds[source_id]
+            == manifest["inputs"][0]["uri"].encode()
+        )
+        lower, upper = (int.from_bytes(b[time_id], "little") for b in (row.lower_bounds, row.upper_bounds))
+        assert lower < upper
+    # Spark reads the files back as Iceberg's own: same rows, same checksum as the manifest.
+    assert datafiles.table_checksum(ingest.table("can_signals")) == (entry["rows"], entry["checksum"])
+    first = ingest.table("can_signals").where("message = 'WHEEL_SPEEDS'").orderBy("log_time_ns").first()
+    wheel = next(b for b in blocks if b["message"] == "WHEEL_SPEEDS" and b["signal"] == first.signal)
+    assert first.value == wheel["value"][np.argmin(wheel["t_ns"])]
+
+
+def test_partition_pruning_plans_only_the_matching_files(spark, ingest, frames, dbc, tmp_path):
+    inputs = [place(tmp_path, vehicle, "d1", frames) for vehicle in ("car-a", "car-b")]
+    ingest(inputs, config={"dbc": dbc})
+
+    table = iceberg(spark, ingest)
+    expressions = spark._jvm.org.apache.iceberg.expressions.Expressions
+    wanted = getattr(expressions, "and")(  # "and" is a Python keyword
+        expressions.equal("vehicle_id", "car-b"),
+        expressions.greaterThanOrEqual("log_time", "2018-08-03T00:00:00+00:00"),
+    )
+    planned = []
+    iterator = table.newScan().filter(wanted).planFiles().iterator()
+    while iterator.hasNext():
+        planned.append(iterator.next().file().location())
+    partitions = spark.sql(
+        f"SELECT file_path, partition.vehicle_id AS v, partition.log_time_day AS d "
+        f"FROM {ingest.catalog}.sensor.can_signals.files"
+    ).collect()
+    matching = {r.file_path for r in partitions if r.v == "car-b" and r.d.isoformat() == "2018-08-03"}
+    assert len(partitions) == 8
+    assert set(planned) == matching and len(matching) == 2
+    rows = ingest.table("can_signals").where(
+        (F.col("vehicle_id") == "car-b")
+        & (F.col("log_time") >= F.lit("2018-08-03 00:00:00").cast("timestamp"))
+    )
+    files = data_files(spark, ingest)
+    assert rows.count() == sum(files[p] for p in matching)
+
+
+def test_a_rerun_replaces_exactly_the_inputs_rows(spark, ingest, frames, dbc, tmp_path):
+    a = place(tmp_path, "car-a", "d1", frames)
+    b = place(tmp_path, "car-a", "d2", frames)  # same vehicle and days: shares partitions with a
+    first = ingest([a, b], run_id="first", config={"dbc": dbc})
+    b_rows = ingest.table("can_signals").where(F.col("drive_id") == "d2")
+    b_before = datafiles.table_checksum(b_rows)
+    before = data_files(spark, ingest)
+
+    second = ingest([a], run_id="second", config={"dbc": dbc})
+
+    entry, again = first["tables"]["can_signals"], second["tables"]["can_signals"]
+    assert again["snapshotId"] != entry["snapshotId"]
+    assert again["rows"] * 2 == entry["rows"]
+    a_rows = ingest.table("can_signals").where(F.col("drive_id") == "d1")
+    assert datafiles.table_checksum(a_rows) == (again["rows"], again["checksum"])
+    assert datafiles.table_checksum(b_rows) == b_before  # the other object's rows untouched
+    after = data_files(spark, ingest)
+    assert len(after) == len(before)  # a's old files left the snapshot, its new ones came in
+    assert len(set(after) & set(before)) == len(before) // 2
+    # The first run's snapshot is still readable (time travel) with what it committed.
+    name = f"{ingest.catalog}.sensor.can_signals"
+    old = spark.sql(f"SELECT * FROM {name} VERSION AS OF {entry['snapshotId']}")
+    assert datafiles.table_checksum(old) == (entry["rows"], entry["checksum"])
+    assert second["unknownCanIds"] == {k: n // 2 for k, n in first["unknownCanIds"].items()} != {}
+
+
+def test_a_task_failure_leaves_the_table_at_its_previous_snapshot(spark, ingest, frames, dbc, tmp_path):
+    a = place(tmp_path, "car-a", "d1", frames)
+    first = ingest([a], run_id="first", config={"dbc": dbc})
+    table = iceberg(spark, ingest)
+    # A plain file where car-z's partition directory must go: car-z's task cannot write.
+    blocked = Path(table.location().removeprefix("file:")) / "data" / "vehicle_id=car-z"
+    blocked.write_bytes(b"not a directory")
+
+    with pytest.raises(Exception, match="vehicle_id=car-z"):
+        ingest([a, place(tmp_path, "car-z", "d1", frames)], run_id="second", config={"dbc": dbc})
+
+    name = f"{ingest.catalog}.sensor.can_signals"
+    assert warehouse.current_snapshot(spark, name) == int(first["tables"]["can_signals"]["snapshotId"])
+    entry = first["tables"]["can_signals"]
+    assert datafiles.table_checksum(ingest.table("can_signals")) == (entry["rows"], entry["checksum"])
+    # The failed run left no file behind: every data file on disk is one the table references.
+    referenced = {Path(urlparse(p).path) for p in data_files(spark, ingest)}
+    assert set(blocked.parent.rglob("*.parquet")) == referenced
+
+
+def test_a_file_mixing_inputs_is_rewritten_without_the_inputs_rows(spark, ingest, frames, dbc, tmp_path):
+    a = place(tmp_path, "car-a", "d1", frames)
+    b = place(tmp_path, "car-a", "d2", frames)
+    ingest([a, b], run_id="first", config={"dbc": dbc})
+    name = f"{ingest.catalog}.sensor.can_signals"
+    # As the Spark path wrote it: one file per partition holding both objects' rows.
+    spark.table(name).coalesce(1).writeTo(name).overwritePartitions()
+    assert len(data_files(spark, ingest)) == 2
+    b_rows = ingest.table("can_signals").where(F.col("drive_id") == "d2")
+    b_before = datafiles.table_checksum(b_rows)
+
+    again = ingest([a], run_id="second", config={"dbc": dbc})["tables"]["can_signals"]
+
+    a_rows = ingest.table("can_signals").where(F.col("drive_id") == "d1")
+    assert datafiles.table_checksum(a_rows) == (again["rows"], again["checksum"])
+    assert datafiles.table_checksum(b_rows) == b_before
+    assert ingest.table("can_signals").count() == 2 * again["rows"]
+
+
+def test_the_row_checksum_ignores_order_and_counts_nulls_as_absent():
+    table = pa.table(
+        {
+            "a": pa.array([1, 2, 3], pa.int64()),
+            "s": pa.array(["x", "y", None]),
+            "n": pa.array([{"p": 1.0, "q": [1, 2]}, None, {"p": -0.0, "q": []}]),
+        }
+    )
+    total = datafiles.row_hash_sum(table)
+    # The tasks hash dictionary-encoded strings; a table read back has plain ones: same sum.
+    assert datafiles.row_hash_sum(table.set_column(1, "s", table.column("s").dictionary_encode())) == total
+    assert datafiles.row_hash_sum(table.take([2, 0, 1])) == total
+    assert datafiles.row_hash_sum(table.append_column("later", pa.nulls(3, pa.int32()))) == total
+    assert datafiles.row_hash_sum(pa.concat_tables([table, table.slice(0, 1)])) != total  # a duplicate
+    swapped = table.set_column(1, "s", pa.array(["y", "x", None]))
+    assert datafiles.row_hash_sum(swapped) != total  # same values, different rows
+    zero = table.set_column(0, "a", pa.array([0, 2, 3], pa.int64()))
+    assert datafiles.row_hash_sum(zero) != datafiles.row_hash_sum(
+        table.set_column(0, "a", pa.array([None, 2, 3]))
+    )
+    reordered = table.set_column(2, "n", pa.array([{"p": 1.0, "q": [2, 1]}, None, {"p": 0.0, "q": []}]))
+    assert datafiles.row_hash_sum(reordered) != total  # list order counts; -0.0 is 0.0
+
+
+def test_rows_of_the_inputs_committed_meanwhile_fail_validation_and_the_commit_is_retried(
+    spark, ingest, frames, dbc, tmp_path, monkeypatch
+):
+    a = place(tmp_path, "car-a", "d1", frames)
+    first = ingest([a], run_id="first", config={"dbc": dbc})["tables"]["can_signals"]
+    name = f"{ingest.catalog}.sensor.can_signals"
+    real = datafiles._remove_sources
+    calls = []
+
+    def racing(*args):
+        removal = real(*args)
+        if not calls:  # another writer adds rows of the same object after this run read the table
+            spark.table(name).writeTo(name).append()
+        calls.append(len(removal.deleted))
+        return removal
+
+    monkeypatch.setattr(datafiles, "_remove_sources", racing)
+    again = ingest([a], run_id="second", config={"dbc": dbc})["tables"]["can_signals"]
+
+    assert calls[0] == 4 and calls[1] > 4  # the retry also removes the files the other writer added
+    assert (again["rows"], again["checksum"]) == (first["rows"], first["checksum"])
+    assert datafiles.table_checksum(ingest.table("can_signals")) == (first["rows"], first["checksum"])
+
+
+def test_a_run_of_logs_and_can_commits_both_paths_and_reruns_unchanged(
+    spark, ingest, frames, dbc, tmp_path, sensor_data, raw_drive
+):
+    inputs = [*raw_drive("car-a", "d1", sensor_data / "ros" / "ros2-talker" / "talker.mcap")]
+    inputs.append(place(tmp_path, "car-a", "d1", frames))
+    first = ingest(inputs, run_id="first", config={"dbc": dbc})
+    second = ingest(inputs, run_id="second", config={"dbc": dbc})
+
+    assert all(i["status"] == "ok" for i in first["inputs"])
+    assert {"msg_std_msgs_string", "can_signals", "can_unknown_ids"} <= set(first["tables"])
+    for name, entry in first["tables"].items():
+        again = second["tables"][name]
+        assert (again["rows"], again["checksum"]) == (entry["rows"], entry["checksum"]), name
+        assert ingest.table(name).count() == entry["rows"], name
+    assert datafiles.table_checksum(ingest.table("can_signals")) == (
+        second["tables"]["can_signals"]["rows"],
+        second["tables"]["can_signals"]["checksum"],
+    )
