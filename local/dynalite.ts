@@ -32,7 +32,8 @@ export interface LocalDynamoDbOptions {
  * (LevelDB) so jobs survive restarts, or in memory when no path is given (tests). The server
  * exits when this process does, however it ends; a persisted one that dies (a kill -9) is
  * started again on the same port, so clients only see a few refused connections, which the
- * SDK retries.
+ * SDK retries. Each start over a persisted store first rebuilds the secondary indexes from the
+ * items (see dynalite-index-repair.mjs), as a kill can cut dynalite's index writes short.
  */
 export async function startLocalDynamoDb(options: LocalDynamoDbOptions = {}): Promise<LocalDynamoDb> {
   const pidFile = options.runDir && join(options.runDir, 'dynalite.pid');
