@@ -24,8 +24,6 @@ export interface Victim {
   readonly reason: PreemptJob['reason'];
   /** GPU-seconds thrown away: work since the last checkpoint plus the restart overhead. */
   readonly costGpuS: number;
-  /** It started only after waiting out the starvation bound: taken only if nothing else will do. */
-  readonly starved: boolean;
 }
 
 export interface Eviction {
@@ -73,7 +71,6 @@ export class VictimCatalog {
         running: candidate,
         reason: 'higher-class',
         costGpuS: restartCostGpuS(candidate, now, rules),
-        starved,
       });
       this.byPool.set(candidate.placement.poolId, victims);
     }
@@ -194,7 +191,8 @@ export function evictionIn(
     if (onNode.length === 0) continue;
     const only = (candidate: number) => candidate === node;
     const eviction = greedyEviction(pool, job, onNode, quota, maxVictims, only);
-    if (eviction !== undefined && (best === undefined || isCheaper(eviction, best))) best = eviction;
+    if (eviction !== undefined && (best === undefined || totalCost(eviction) < totalCost(best)))
+      best = eviction;
   }
   return best;
 }
@@ -244,25 +242,7 @@ export function totalCost(eviction: Eviction): number {
   return eviction.victims.reduce((sum, victim) => sum + victim.costGpuS, 0);
 }
 
-/**
- * Whether `a` is the better eviction: fewer victims that had starved first, then less work
- * lost. A job that just started after a starving wait loses little work, so by cost alone it
- * would be the first victim, and go back to the queue it waited longest in.
- */
-export function isCheaper(a: Eviction, b: Eviction): boolean {
-  const starved = starvedCount(a) - starvedCount(b);
-  return starved < 0 || (starved === 0 && totalCost(a) < totalCost(b));
-}
-
-function starvedCount(eviction: Eviction): number {
-  return eviction.victims.filter((victim) => victim.starved).length;
-}
-
-/** Jobs that had starved last, then lowest class first, then the cheapest restart. */
+/** Lowest class first, then the cheapest restart. */
 export function byPreference(a: Victim, b: Victim): number {
-  return (
-    Number(a.starved) - Number(b.starved) ||
-    classOf(a.running.job).value - classOf(b.running.job).value ||
-    a.costGpuS - b.costGpuS
-  );
+  return classOf(a.running.job).value - classOf(b.running.job).value || a.costGpuS - b.costGpuS;
 }

@@ -17,8 +17,8 @@ import { bandOf, type PendingIndex, TOP_BAND, waitingSince } from './pending-ind
 import {
   type Eviction,
   evictionIn,
-  isCheaper,
   type PreemptionRules,
+  totalCost,
   type Victim,
   VictimCatalog,
 } from './preemption';
@@ -313,7 +313,8 @@ export class DispatchRound {
       if (freeable + pool.totalFreeGpus() < job.resources.gpus) continue;
       const usable = (node: number) => this.mayUse(pool, node, job, true);
       const eviction = evictionIn(pool, job, candidates, this.quota, budget, usable);
-      if (eviction !== undefined && (best === undefined || isCheaper(eviction, best))) best = eviction;
+      if (eviction !== undefined && (best === undefined || totalCost(eviction) < totalCost(best)))
+        best = eviction;
     }
     return best;
   }

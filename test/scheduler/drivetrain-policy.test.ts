@@ -203,25 +203,6 @@ describe('preemption', () => {
     expect(decision.preemptions.map((p) => p.jobId)).toEqual(['cheap']);
   });
 
-  test('GIVEN a lender reclaims WHEN the borrower runs a job that just ended a starving wait THEN another borrowed job goes, though it loses more work', () => {
-    const day = 86_400;
-    const started = (base: ReturnType<typeof job>, node: number, startedAt: number, lostS: number) => ({
-      ...running(base, 'od', [node]),
-      startedAt,
-      lastCheckpointAt: NOW - lostS,
-    });
-    const borrower = [
-      started(job('within', { team: 'b', gpus: 8, submitTime: NOW - 11 * 3600 }), 0, NOW - 10 * 3600, 600),
-      started(job('borrowed', { team: 'b', gpus: 8, submitTime: NOW - 7300 }), 1, NOW - 7200, 3000),
-      started(job('starved', { team: 'b', gpus: 8, submitTime: NOW - 1200 - 2 * day }), 2, NOW - 1200, 1200),
-    ];
-    const decision = policy.decide(
-      state({ pools: [pool('od', 3)], running: borrower, pending: [job('owner', { gpus: 8 })] }),
-      NOW,
-    );
-    expect(decision.preemptions).toEqual([{ jobId: 'borrowed', forJobId: 'owner', reason: 'reclaim-quota' }]);
-  });
-
   test('GIVEN a victim that just started WHEN a critical job waits THEN the grace period protects it', () => {
     const fresh = {
       ...running(job('young', { priorityClass: 'preemptible', gpus: 16 }), 'od', [0, 1]),
