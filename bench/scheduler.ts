@@ -1,7 +1,7 @@
 /**
  * Replays a trace under every policy on one cluster and reports the figures side by side.
  * Usage: npm run bench:scheduler -- [--out bench/results/scheduler.json] [--trace path.csv]
- *   [--last-days N] [--busiest-teams N] [--synthetic JOBS] [--estimates user|perfect]
+ *   [--last-days N] [--days-before-end N] [--busiest-teams N] [--synthetic JOBS] [--estimates user|perfect]
  *   [--environment prod] [--policies a,b]
  * Writes the JSON, and the queueing-delay CDF as an SVG beside it.
  */
@@ -39,6 +39,8 @@ const { values: args } = parseArgs({
     out: { type: 'string', default: 'bench/results/scheduler.json' },
     trace: { type: 'string', default: join(import.meta.dirname, '../../shared/data/traces/philly.csv') },
     'last-days': { type: 'string' },
+    /** Ends the trace this many days before its last submission: other windows, same rules. */
+    'days-before-end': { type: 'string' },
     'busiest-teams': { type: 'string' },
     synthetic: { type: 'string' },
     estimates: { type: 'string', default: 'user' },
@@ -63,7 +65,7 @@ let records = args.synthetic
       syntheticTraceCsv({ jobs: Number(args.synthetic), seed: 7, teams: 12, meanInterarrivalS: 120 }),
     )
   : readTrace(args.trace);
-records = slice(records, args['last-days'], args['busiest-teams']);
+records = slice(records, args['last-days'], args['busiest-teams'], args['days-before-end']);
 const trace = summarizeTrace(records);
 const teamIds = [...new Set(records.map((record) => record.cluster))];
 const spotShare = spotShareOf(environmentConfig(args.environment as EnvironmentName));
@@ -95,7 +97,7 @@ const policies = allPolicies.filter((policy) => wanted === undefined || wanted.i
 
 const [low, high] = DEFAULT_SIZING.loadRange;
 console.log(
-  `trace ${source}${args['last-days'] ? `, last ${args['last-days']} days` : ''}${args['busiest-teams'] ? `, ${args['busiest-teams']} busiest teams` : ''}: ` +
+  `trace ${source}${args['days-before-end'] ? `, up to ${args['days-before-end']} days before its end` : ''}${args['last-days'] ? `, last ${args['last-days']} days` : ''}${args['busiest-teams'] ? `, ${args['busiest-teams']} busiest teams` : ''}: ` +
     `${trace.jobs} jobs, ${trace.teams} teams, ${(trace.spanS / DAY).toFixed(1)} days`,
 );
 console.log(
@@ -140,7 +142,13 @@ console.log(
 const targets = results.drivetrain === undefined ? [] : checkTargets(results, decisionMs);
 
 const report = {
-  trace: { source, lastDays: args['last-days'], busiestTeams: args['busiest-teams'], ...trace },
+  trace: {
+    source,
+    daysBeforeEnd: args['days-before-end'],
+    lastDays: args['last-days'],
+    busiestTeams: args['busiest-teams'],
+    ...trace,
+  },
   estimates,
   cluster: {
     capacityGpus: cluster.capacityGpus,
@@ -181,11 +189,16 @@ function mergeConfig<T>(base: T, override: unknown): T {
   return merged as T;
 }
 
-/** The last `days` of the trace, and/or the `teams` teams with the most GPU-time. */
-function slice(all: TraceRecord[], days?: string, teams?: string): TraceRecord[] {
+/**
+ * The trace without its last `beforeEnd` days, then its last `days`, and/or the `teams` teams
+ * with the most GPU-time.
+ */
+function slice(all: TraceRecord[], days?: string, teams?: string, beforeEnd?: string): TraceRecord[] {
   let kept = all;
+  const end = (kept[kept.length - 1]?.submitTime ?? 0) - Number(beforeEnd ?? 0) * DAY;
+  if (beforeEnd !== undefined) kept = kept.filter((record) => record.submitTime <= end);
   if (days !== undefined) {
-    const from = (kept[kept.length - 1]?.submitTime ?? 0) - Number(days) * DAY;
+    const from = end - Number(days) * DAY;
     kept = kept.filter((record) => record.submitTime >= from);
   }
   if (teams !== undefined) {
