@@ -64,20 +64,25 @@ export class OnlineReader {
   /** Records per view, aligned with each `keys` list; undefined where there is none. */
   async read(requests: readonly ViewCells[]): Promise<(ViewRecord | undefined)[][]> {
     const cells: CacheCell[] = [];
-    const cellIndex = new Map<string, number>();
     const views = new Map<string, ServedView>();
+    // Views of one entity share its keys list: its duplicates are found once (most lists have none).
+    const firstRows = new Map<readonly string[], readonly number[] | undefined>();
     const positions = requests.map(({ view, keys }) => {
       views.set(view.name, view);
-      return keys.map((key) => {
-        const id = `${view.name}\u0000${key}`;
-        let at = cellIndex.get(id);
-        if (at === undefined) {
-          at = cells.length;
-          cellIndex.set(id, at);
-          cells.push({ key, view: view.name, version: view.version });
-        }
-        return at;
-      });
+      let firstRow = firstRows.get(keys);
+      if (!firstRows.has(keys)) {
+        firstRow = firstRowOfEachKey(keys);
+        firstRows.set(keys, firstRow);
+      }
+      const indexes = new Array<number>(keys.length);
+      for (let row = 0; row < keys.length; row++) {
+        const first = firstRow ? firstRow[row]! : row;
+        if (first === row) {
+          indexes[row] = cells.length;
+          cells.push({ key: keys[row]!, view: view.name, version: view.version });
+        } else indexes[row] = indexes[first]!;
+      }
+      return indexes;
     });
 
     const found = new Array<ViewRecord | undefined>(cells.length);
@@ -209,6 +214,22 @@ export class OnlineReader {
     const total = cacheHits + cacheNegativeHits + cacheMisses + cacheFallbacks;
     return total === 0 ? 0 : (cacheHits + cacheNegativeHits) / total;
   }
+}
+
+/** For each row, the first row with the same key; undefined when every key is distinct. */
+function firstRowOfEachKey(keys: readonly string[]): number[] | undefined {
+  const seen = new Map<string, number>();
+  let duplicates = false;
+  const firstRow = keys.map((key, row) => {
+    const first = seen.get(key);
+    if (first !== undefined) {
+      duplicates = true;
+      return first;
+    }
+    seen.set(key, row);
+    return row;
+  });
+  return duplicates ? firstRow : undefined;
 }
 
 function cellId(cell: CacheCell): string {
