@@ -37,7 +37,7 @@ import { parseArgs } from 'node:util';
 import type { Redis } from 'ioredis';
 import { FeatureCatalog } from '../features/catalog';
 import { buildRegistry } from '../features/definitions/registry';
-import { type FeatureDefinitionsInput, parseDefinitions } from '../features/definitions/schema';
+import { parseDefinitions } from '../features/definitions/schema';
 import { DynamoDbOnlineStore } from '../features/online/dynamodb-online-store';
 import { entityKey } from '../features/online/entity-key';
 import { ensureOnlineTable } from '../features/online/online-table';
@@ -47,6 +47,7 @@ import { RedisFeatureCache } from '../features/online/redis-cache';
 import { cacheClient, cacheReady } from '../features/online/redis-client';
 import { startLocalDynamoDb } from '../local/dynalite';
 import { startLocalRedis } from '../local/redis';
+import { BENCH_FEATURES_PER_VIEW, BENCH_VIEWS, benchDefinitions } from './features-definitions';
 import type { LoadCommand, LoadReport, LoadTarget } from './features-load';
 
 const { values: args } = parseArgs({
@@ -85,8 +86,8 @@ if (args.help) {
 }
 const root = join(import.meta.dirname, '..');
 const ENTITIES = Number(args.entities);
-const VIEWS = 5;
-const FEATURES_PER_VIEW = 10;
+const VIEWS = BENCH_VIEWS;
+const FEATURES_PER_VIEW = BENCH_FEATURES_PER_VIEW;
 const CASES = {
   '1x50': { rows: 1, rate: Number(args['rate-1x50']), goalP99Ms: 1 },
   '100x50': { rows: 100, rate: Number(args['rate-100x50']), goalP99Ms: 5 },
@@ -97,33 +98,7 @@ type SystemName = (typeof SYSTEMS)[number];
 const only = args.only ? new Set(args.only.split(',')) : undefined;
 const systems = SYSTEMS.filter((s) => !only || only.has(s));
 
-// One entity, five views of ten Float64 features, one service of all fifty.
-const definitions: FeatureDefinitionsInput = {
-  project: 'drivetrain',
-  entities: [{ name: 'bench_entity', joinKeys: [{ name: 'entity_id', type: 'String' }] }],
-  featureViews: Array.from({ length: VIEWS }, (_, v) => ({
-    name: `bench_view_${v}`,
-    entity: 'bench_entity',
-    sources: ['can_signals' as const],
-    // Only hashed into the version: benchmark views are written directly, never materialized.
-    transform: 'drive_motion',
-    ttlSeconds: 0,
-    // The data does not change during the run: every read after the load is a cache hit.
-    cacheTtlSeconds: 86_400,
-    features: Array.from({ length: FEATURES_PER_VIEW }, (_, f) => ({
-      name: `v${v}_f${f}`,
-      type: 'Float64' as const,
-    })),
-  })),
-  featureServices: [
-    {
-      name: 'bench_service',
-      views: Array.from({ length: VIEWS }, (_, v) => ({ view: `bench_view_${v}` })),
-      teams: ['planning'],
-    },
-  ],
-};
-const registry = buildRegistry(parseDefinitions(definitions), root);
+const registry = buildRegistry(parseDefinitions(benchDefinitions), root);
 const catalog = new FeatureCatalog(registry);
 const entity = catalog.entities.get('bench_entity')!;
 const views = [...catalog.views.values()];

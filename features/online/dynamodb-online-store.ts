@@ -7,7 +7,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { ONLINE_TABLE } from './online-table';
 import type { OnlineStore, RecordWrite } from './ports';
-import { recordFromJson, type ViewRecord } from './record';
+import { recordFromJson, type ViewRecord, valuesJson } from './record';
 
 /** BatchGetItem takes at most 100 keys per call. */
 export const BATCH_GET_LIMIT = 100;
@@ -154,7 +154,7 @@ export class DynamoDbOnlineStore implements OnlineStore {
                 t: { N: String(record.eventTimeUs) },
                 c: { N: String(record.createdUs) },
                 v: { S: record.version },
-                d: { S: JSON.stringify(record.values) },
+                d: { S: valuesJson(record.values) },
               },
             },
             ':t': { N: String(record.eventTimeUs) },

@@ -6,6 +6,13 @@ export interface CachePolicy {
   /** The whole cache lookup of one request gets this long; past it the read goes to DynamoDB. */
   readonly timeoutMs: number;
   /**
+   * Time the event loop spends on other requests while a lookup waits is given again, up to
+   * this wait in all (default 40 x `timeoutMs`): on a saturated server a reply queued behind
+   * its own work is not a slow cache, and sending the read to DynamoDB only adds work. On an
+   * idle loop a hung cache still costs `timeoutMs`.
+   */
+  readonly maxBusyWaitMs?: number;
+  /**
    * After `tripAfter` lookups in a row fail or time out, skip the cache this long (ioredis
    * reconnects meanwhile). One slow answer (a GC pause, a busy host) costs only itself.
    */
@@ -64,20 +71,25 @@ export class OnlineReader {
   /** Records per view, aligned with each `keys` list; undefined where there is none. */
   async read(requests: readonly ViewCells[]): Promise<(ViewRecord | undefined)[][]> {
     const cells: CacheCell[] = [];
-    const cellIndex = new Map<string, number>();
     const views = new Map<string, ServedView>();
+    // Views of one entity share its keys list: its duplicates are found once (most lists have none).
+    const firstRows = new Map<readonly string[], readonly number[] | undefined>();
     const positions = requests.map(({ view, keys }) => {
       views.set(view.name, view);
-      return keys.map((key) => {
-        const id = `${view.name}\u0000${key}`;
-        let at = cellIndex.get(id);
-        if (at === undefined) {
-          at = cells.length;
-          cellIndex.set(id, at);
-          cells.push({ key, view: view.name, version: view.version });
-        }
-        return at;
-      });
+      let firstRow = firstRows.get(keys);
+      if (!firstRows.has(keys)) {
+        firstRow = firstRowOfEachKey(keys);
+        firstRows.set(keys, firstRow);
+      }
+      const indexes = new Array<number>(keys.length);
+      for (let row = 0; row < keys.length; row++) {
+        const first = firstRow ? firstRow[row]! : row;
+        if (first === row) {
+          indexes[row] = cells.length;
+          cells.push({ key: keys[row]!, view: view.name, version: view.version });
+        } else indexes[row] = indexes[first]!;
+      }
+      return indexes;
     });
 
     const found = new Array<ViewRecord | undefined>(cells.length);
@@ -96,7 +108,8 @@ export class OnlineReader {
       if (this.cache) this.stats.cacheFallbacks += cells.length;
       return all;
     }
-    const cached = await withTimeout(this.cache.get(cells), this.policy.timeoutMs).catch(() => undefined);
+    const { timeoutMs, maxBusyWaitMs = 40 * timeoutMs } = this.policy;
+    const cached = await withTimeout(this.cache.get(cells), timeoutMs, maxBusyWaitMs).catch(() => undefined);
     if (!cached) {
       if (++this.consecutiveFailures >= (this.policy.tripAfter ?? 3)) this.cacheDown();
       this.stats.cacheFallbacks += cells.length;
@@ -211,6 +224,22 @@ export class OnlineReader {
   }
 }
 
+/** For each row, the first row with the same key; undefined when every key is distinct. */
+function firstRowOfEachKey(keys: readonly string[]): number[] | undefined {
+  const seen = new Map<string, number>();
+  let duplicates = false;
+  const firstRow = keys.map((key, row) => {
+    const first = seen.get(key);
+    if (first !== undefined) {
+      duplicates = true;
+      return first;
+    }
+    seen.set(key, row);
+    return row;
+  });
+  return duplicates ? firstRow : undefined;
+}
+
 function cellId(cell: CacheCell): string {
   return `${cell.view}\u0000${cell.version}\u0000${cell.key}`;
 }
@@ -222,7 +251,7 @@ function cellId(cell: CacheCell): string {
  * after), and time the loop spent on other work past the deadline is given again, up to
  * `maxMs` in all: on a saturated server a reply queued behind other requests is not late, and
  * sending every read to DynamoDB instead (94% of them in the 100x50 closed loop of
- * bench:features before) only adds work.
+ * bench:features before; still 52% with a 4x cap on a loaded machine) only adds work.
  */
 export function withTimeout<T>(work: Promise<T>, ms: number, maxMs = 4 * ms): Promise<T> {
   const start = performance.now();

@@ -21,24 +21,119 @@ export function compareRecords(a: ViewRecord, b: ViewRecord): number {
 }
 
 /**
- * `<event µs>|<created µs>|<version>|<values JSON>`: the cache's bytes. Times lead so the
- * cache's Lua script compares recency without decoding JSON.
+ * A value's JSON as Feast serves it. Feast stores a NaN as no value (its type map drops
+ * `pd.isnull` values: served null, NULL_VALUE) and sends +/-Infinity as the protobuf JSON
+ * strings "Infinity" / "-Infinity" (feature_server_utils._float_to_native), PRESENT; anything
+ * else is JSON.stringify's text. Records are stored in this text, so a response splices it.
  */
-export function encodeRecord(record: ViewRecord): string {
-  return `${record.eventTimeUs}|${record.createdUs}|${record.version}|${JSON.stringify(record.values)}`;
+export function featureValueJson(value: FeatureValue | undefined): string {
+  if (typeof value === 'number' && !Number.isFinite(value))
+    return Number.isNaN(value) ? 'null' : value > 0 ? '"Infinity"' : '"-Infinity"';
+  return value === undefined ? 'null' : JSON.stringify(value);
 }
 
-export function decodeRecord(text: string): ViewRecord | undefined {
-  const a = text.indexOf('|');
-  const b = text.indexOf('|', a + 1);
-  const c = text.indexOf('|', b + 1);
-  if (a < 0 || b < 0 || c < 0) return undefined;
-  return recordFromJson(
-    Number(text.slice(0, a)),
-    Number(text.slice(a + 1, b)),
-    text.slice(b + 1, c),
-    text.slice(c + 1),
-  );
+export function valuesJson(values: readonly FeatureValue[]): string {
+  let text = '[';
+  for (let i = 0; i < values.length; i++) text += (i > 0 ? ',' : '') + featureValueJson(values[i]);
+  return `${text}]`;
+}
+
+/**
+ * `<event µs>|<created µs>|<version>|<byte length of each value, comma-separated>|<values JSON>`:
+ * the cache's bytes. Times lead so the cache's Lua script compares recency without decoding
+ * JSON; the lengths say where each value's JSON is, so a read cuts the values apart without
+ * scanning them and a response copies each one as it is.
+ */
+export function encodeRecord(record: ViewRecord): string {
+  let lengths = '';
+  let json = '[';
+  record.values.forEach((value, i) => {
+    const text = featureValueJson(value);
+    lengths += `${i > 0 ? ',' : ''}${Buffer.byteLength(text)}`;
+    json += `${i > 0 ? ',' : ''}${text}`;
+  });
+  return `${record.eventTimeUs}|${record.createdUs}|${record.version}|${lengths}|${json}]`;
+}
+
+const BAR = 124;
+
+/**
+ * A cache value (`encodeRecord`'s bytes, or the same as a string), or undefined when it is
+ * not one. Values written before the lengths were (`<version>|<values JSON>`) are scanned.
+ * `expectedVersion`, when the bytes hold it, is the record's version (no string made per read).
+ */
+export function decodeRecord(value: string | Buffer, expectedVersion?: string): ViewRecord | undefined {
+  const bytes = typeof value === 'string' ? Buffer.from(value) : value;
+  let at = 0;
+  let eventTimeUs = 0;
+  let createdUs = 0;
+  for (; at < bytes.length && bytes[at] !== BAR; at++) eventTimeUs = eventTimeUs * 10 + bytes[at]! - 48;
+  const eventEnd = at;
+  for (at++; at < bytes.length && bytes[at] !== BAR; at++) createdUs = createdUs * 10 + bytes[at]! - 48;
+  const createdEnd = at;
+  const versionEnd = bytes.indexOf(BAR, createdEnd + 1);
+  if (eventEnd === 0 || createdEnd >= bytes.length || versionEnd < 0 || !digitsOnly(bytes, 0, createdEnd))
+    return undefined;
+  const version =
+    expectedVersion !== undefined && holds(bytes, createdEnd + 1, versionEnd, expectedVersion)
+      ? expectedVersion
+      : bytes.toString('latin1', createdEnd + 1, versionEnd);
+  const withLengths = bytes[versionEnd + 1] !== 91;
+  const lengthsEnd = withLengths ? bytes.indexOf(BAR, versionEnd + 1) : versionEnd;
+  if (lengthsEnd < 0) return undefined;
+  const bounds = withLengths ? boundsFromLengths(bytes, versionEnd + 1, lengthsEnd) : undefined;
+  if (bounds) return new EncodedRecord(eventTimeUs, createdUs, version, bytes, bounds);
+  try {
+    return recordFromBytes(eventTimeUs, createdUs, version, bytes, lengthsEnd + 1);
+  } catch {
+    return undefined; // not JSON: a miss, read from the store and written again
+  }
+}
+
+/** Whether bytes `start` to `end` are the ASCII text `text`. */
+function holds(bytes: Buffer, start: number, end: number, text: string): boolean {
+  if (end - start !== text.length) return false;
+  for (let i = 0; i < text.length; i++) if (bytes[start + i] !== text.charCodeAt(i)) return false;
+  return true;
+}
+
+/**
+ * Value bounds from the lengths field (`start` to `end`), the JSON following it; undefined
+ * when they do not fit it (each value ends at a comma, the last at the closing bracket that
+ * ends the bytes, and begins and ends as a scalar does): the JSON is then scanned instead.
+ */
+function boundsFromLengths(bytes: Buffer, start: number, end: number): number[] | undefined {
+  const jsonStart = end + 1;
+  const last = bytes.length - 1;
+  if (bytes[jsonStart] !== 91 || bytes[last] !== 93) return undefined;
+  const bounds = [jsonStart + 1];
+  if (start === end) return last === jsonStart + 1 ? bounds : undefined;
+  let length = 0;
+  let digits = 0;
+  for (let i = start; i <= end; i++) {
+    const code = bytes[i]!;
+    if (code === COMMA || i === end) {
+      const valueStart = bounds[bounds.length - 1]!;
+      const valueEnd = valueStart + length;
+      if (digits === 0 || valueEnd > last || !isScalarToken(bytes, valueStart, valueEnd)) return undefined;
+      if (bytes[valueEnd] !== (i === end ? 93 : COMMA)) return undefined;
+      bounds.push(valueEnd + 1);
+      length = 0;
+      digits = 0;
+    } else if (code >= 48 && code <= 57) {
+      length = length * 10 + code - 48;
+      digits++;
+    } else return undefined;
+  }
+  return bounds[bounds.length - 1] === bytes.length ? bounds : undefined;
+}
+
+function digitsOnly(bytes: Buffer, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const code = bytes[i]!;
+    if (code !== BAR && (code < 48 || code > 57)) return false;
+  }
+  return true;
 }
 
 /** Microseconds since the epoch of an ISO time, a Date or epoch milliseconds; undefined if not a time. */
@@ -69,32 +164,48 @@ export function formatEventTime(micros: number): string {
 }
 
 /**
- * A record whose values arrive as JSON text (the cache's bytes, DynamoDB's `d`). It keeps the
- * text of each value, out of sight of equality and spreading, so a response splices it as it
- * is; `values` are parsed only if something asks for them.
+ * A record whose values arrive as JSON bytes (the cache's value, DynamoDB's `d`). It keeps the
+ * bytes and where each value's text begins, out of sight of equality and spreading, so a
+ * response copies each value's bytes as they are; `values` are parsed only if asked for.
  */
-class StoredRecord implements ViewRecord {
-  readonly #tokens: readonly string[];
+class EncodedRecord implements ViewRecord {
+  readonly #bytes: Buffer;
+  readonly #bounds: readonly number[];
   #values: readonly FeatureValue[] | undefined;
 
   constructor(
     readonly eventTimeUs: number,
     readonly createdUs: number,
     readonly version: string,
-    tokens: readonly string[],
+    bytes: Buffer,
+    bounds: readonly number[],
   ) {
-    this.#tokens = tokens;
+    this.#bytes = bytes;
+    this.#bounds = bounds;
   }
 
   get values(): readonly FeatureValue[] {
-    this.#values ??= JSON.parse(`[${this.#tokens.join(',')}]`) as FeatureValue[];
+    // The array runs from just before the first value to the end of the bytes.
+    this.#values ??= JSON.parse(this.#bytes.toString('utf8', this.#bounds[0]! - 1)) as FeatureValue[];
     return this.#values;
   }
 
-  static tokensOf(record: ViewRecord): readonly string[] | undefined {
-    return #tokens in record ? (record as StoredRecord).#tokens : undefined;
+  static bytesOf(record: ViewRecord): Buffer | undefined {
+    return #bytes in record ? record.#bytes : undefined;
+  }
+
+  static boundsOf(record: ViewRecord): readonly number[] | undefined {
+    return #bounds in record ? record.#bounds : undefined;
   }
 }
+
+/**
+ * The JSON bytes of the values of a record read from the cache or the store (undefined for
+ * one built in memory), and where each begins: value `i` is `bytes[bounds[i], bounds[i + 1] - 1)`
+ * (its text ends before the comma or bracket that follows it).
+ */
+export const valueBytesOf = EncodedRecord.bytesOf;
+export const valueBoundsOf = EncodedRecord.boundsOf;
 
 /** The record of a stored values array (JSON text); text not in our compact encoding is parsed at once. */
 export function recordFromJson(
@@ -103,60 +214,82 @@ export function recordFromJson(
   version: string,
   json: string,
 ): ViewRecord {
-  const tokens = valueTokens(json);
-  if (tokens) return new StoredRecord(eventTimeUs, createdUs, version, tokens);
-  return { eventTimeUs, createdUs, version, values: JSON.parse(json) as FeatureValue[] };
+  return recordFromBytes(eventTimeUs, createdUs, version, Buffer.from(json), 0);
 }
 
-/** The JSON text of each value of a record, where it has it (records read from the cache or the store). */
-export const tokensOf = StoredRecord.tokensOf;
+function recordFromBytes(
+  eventTimeUs: number,
+  createdUs: number,
+  version: string,
+  bytes: Buffer,
+  start: number,
+): ViewRecord {
+  const bounds = valueBounds(bytes, start);
+  if (bounds) return new EncodedRecord(eventTimeUs, createdUs, version, bytes, bounds);
+  return {
+    eventTimeUs,
+    createdUs,
+    version,
+    values: JSON.parse(bytes.toString('utf8', start)) as FeatureValue[],
+  };
+}
+
+/** Bytes a number, true, false or null is made of (outside strings). */
+const SCALAR_BYTES = new Uint8Array(128);
+for (const char of '0123456789.eE+-nultrfas') SCALAR_BYTES[char.charCodeAt(0)] = 1;
+const QUOTE = 34;
+const BACKSLASH = 92;
+const COMMA = 44;
 
 /**
- * The element texts of a flat JSON array of scalars as JSON.stringify writes it (no
- * whitespace), or undefined for anything else (nested values, whitespace, not an array), which
- * the caller then parses. The bytes are JSON.stringify's, written by this code alone; the
- * check keeps their structure (each element begins and ends as a scalar does: a string in
- * quotes, a number, true, false or null), so a value is never spliced half or merged.
+ * Where each element of a flat JSON array of scalars begins, as JSON.stringify writes it (no
+ * whitespace), the array running from `start` to the end of `bytes`, followed by the end of
+ * the last; undefined for anything else (nested values, whitespace, not an array), which the
+ * caller then parses. The bytes
+ * are this code's own encoding; the check keeps their structure (each element begins and ends
+ * as a scalar does: a string in quotes, a number, true, false or null), so a value is never
+ * spliced half or merged.
  */
-export function valueTokens(json: string): string[] | undefined {
-  const end = json.length - 1;
-  if (end < 1 || json.charCodeAt(0) !== 91 || json.charCodeAt(end) !== 93) return undefined;
-  if (end === 1) return [];
-  const inner = json.slice(1, end);
-  // Numbers, booleans and nulls only (the common case): split at the commas.
-  const tokens = inner.includes('"') ? stringAwareSplit(inner) : inner.split(',');
-  if (!tokens) return undefined;
-  for (const token of tokens) if (!isScalarToken(token)) return undefined;
-  return tokens;
-}
-
-/** Splits at the commas outside strings; undefined at a nested value or an unclosed string. */
-function stringAwareSplit(inner: string): string[] | undefined {
-  const tokens: string[] = [];
-  let start = 0;
-  for (let i = 0; i < inner.length; i++) {
-    const code = inner.charCodeAt(i);
-    if (code === 34) {
+export function valueBounds(bytes: Buffer, start: number): number[] | undefined {
+  const end = bytes.length - 1;
+  if (end - start < 1 || bytes[start] !== 91 || bytes[end] !== 93) return undefined;
+  const bounds = [start + 1];
+  if (end === start + 1) return bounds;
+  for (let i = start + 1; i < end; i++) {
+    const code = bytes[i]!;
+    if (code === QUOTE) {
       // Skip to the closing quote, past escapes.
-      for (i++; i < inner.length; i++) {
-        const within = inner.charCodeAt(i);
-        if (within === 92) i++;
-        else if (within === 34) break;
+      for (i++; i < end; i++) {
+        const within = bytes[i]!;
+        if (within === BACKSLASH) i++;
+        else if (within === QUOTE) break;
       }
-      if (i >= inner.length) return undefined;
-    } else if (code === 44) {
-      tokens.push(inner.slice(start, i));
-      start = i + 1;
-    } else if (code === 91 || code === 123) return undefined;
+      if (i >= end) return undefined;
+    } else if (code === COMMA) {
+      if (!isScalarToken(bytes, bounds[bounds.length - 1]!, i)) return undefined;
+      bounds.push(i + 1);
+    } else if (code >= 128 || SCALAR_BYTES[code] === 0) return undefined;
   }
-  tokens.push(inner.slice(start));
-  return tokens;
+  if (!isScalarToken(bytes, bounds[bounds.length - 1]!, end)) return undefined;
+  bounds.push(end + 1);
+  return bounds;
 }
 
-function isScalarToken(token: string): boolean {
-  const first = token.charCodeAt(0);
-  const last = token.charCodeAt(token.length - 1);
-  if (first === 34) return token.length >= 2 && last === 34;
+function isScalarToken(bytes: Buffer, start: number, end: number): boolean {
+  if (end <= start) return false;
+  const first = bytes[start]!;
+  const last = bytes[end - 1]!;
+  if (first === QUOTE) return end - start >= 2 && last === QUOTE;
   if (first === 45 || (first >= 48 && first <= 57)) return last >= 48 && last <= 57;
-  return token === 'null' || token === 'true' || token === 'false';
+  return (
+    isWord(bytes, start, end, 'null') ||
+    isWord(bytes, start, end, 'true') ||
+    isWord(bytes, start, end, 'false')
+  );
+}
+
+function isWord(bytes: Buffer, start: number, end: number, word: string): boolean {
+  if (end - start !== word.length) return false;
+  for (let i = 0; i < word.length; i++) if (bytes[start + i] !== word.charCodeAt(i)) return false;
+  return true;
 }

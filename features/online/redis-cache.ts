@@ -57,14 +57,18 @@ export class RedisFeatureCache implements FeatureCache {
   async get(cells: readonly CacheCell[]): Promise<CachedRecord[]> {
     const keys = cells.map(RedisFeatureCache.keyOf);
     // One MGET for the request on one node; a cluster needs one per slot, so one per entity.
-    if (!this.redis.isCluster) return (await this.redis.mget(keys)).map(cachedRecord);
+    // Values come as bytes: decoded without a string per value, spliced into the response as they are.
+    if (!this.redis.isCluster) {
+      const values = await this.redis.mgetBuffer(keys);
+      return values.map((value, i) => cachedRecord(value, cells[i]!.version));
+    }
     const groups = groupByEntity(cells.map((cell, index) => ({ cell, index })));
     const result = new Array<CachedRecord>(cells.length);
     await Promise.all(
       [...groups.values()].map(async (group) => {
-        const values = await this.redis.mget(group.map(({ index }) => keys[index]!));
+        const values = await this.redis.mgetBuffer(group.map(({ index }) => keys[index]!));
         group.forEach(({ index }, i) => {
-          result[index] = cachedRecord(values[i] ?? null);
+          result[index] = cachedRecord(values[i] ?? null, cells[index]!.version);
         });
       }),
     );
@@ -93,8 +97,11 @@ export class RedisFeatureCache implements FeatureCache {
   }
 }
 
-function cachedRecord(value: string | null): CachedRecord {
-  return value === null ? undefined : value === NEGATIVE ? MISSING : decodeRecord(value);
+const NEGATIVE_BYTE = NEGATIVE.charCodeAt(0);
+
+function cachedRecord(value: Buffer | null, version: string): CachedRecord {
+  if (value === null) return undefined;
+  return value.length === 1 && value[0] === NEGATIVE_BYTE ? MISSING : decodeRecord(value, version);
 }
 
 function groupByEntity<T extends { cell: CacheCell }>(items: T[]): Map<string, T[]> {

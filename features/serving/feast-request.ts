@@ -20,6 +20,8 @@ export interface OnlineFeaturesQuery {
   /** Join key columns echoed first in the response, as Feast does. */
   readonly joinKeyColumns: readonly { readonly name: string; readonly values: readonly JoinKeyValue[] }[];
   readonly selections: readonly ViewSelection[];
+  /** The same object for every request of one team and feature list: what a response may precompute per shape. */
+  readonly shape: object;
 }
 
 /**
@@ -78,7 +80,7 @@ export function resolveOnlineRequest(
   const joinKeyColumns = Object.keys(columns)
     .filter((name) => used.has(name))
     .map((name) => ({ name, values: columns[name] as JoinKeyValue[] }));
-  return { rows, joinKeyColumns, selections };
+  return { rows, joinKeyColumns, selections, shape: byView };
 }
 
 type FeaturePlan = Map<string, { view: ServedView; indexes: number[]; names: string[] }>;

@@ -1,5 +1,5 @@
 import type { FeatureValue, ViewRecord } from '../online/record';
-import { formatEventTime, tokensOf } from '../online/record';
+import { featureValueJson, formatEventTime, valueBoundsOf, valueBytesOf } from '../online/record';
 import type { OnlineFeaturesQuery } from './feast-request';
 
 /** Feast's field statuses (protos/feast/serving/ServingService.proto). */
@@ -20,118 +20,265 @@ export interface OnlineFeaturesResponse {
 
 const EPOCH = '1970-01-01T00:00:00Z';
 
-/** Rows of one materialization share event times: each distinct time is formatted once. */
-function eventTimeFormatter(): (micros: number) => string {
-  const formatted = new Map<number, string>();
-  return (micros) => {
-    let text = formatted.get(micros);
-    if (text === undefined) {
-      text = formatEventTime(micros);
-      formatted.set(micros, text);
+/**
+ * The response is written into this buffer, then copied out in one piece: one buffer per
+ * process (writing is synchronous), grown as needed and let go past 4 MB.
+ */
+const SCRATCH_BYTES = 256 * 1024;
+let scratch = Buffer.allocUnsafeSlow(SCRATCH_BYTES);
+
+class ResponseBytes {
+  buf = scratch;
+  pos = 0;
+
+  reserve(bytes: number): void {
+    if (this.pos + bytes <= this.buf.length) return;
+    const grown = Buffer.allocUnsafeSlow(Math.max(this.buf.length * 2, this.pos + bytes));
+    this.buf.copy(grown, 0, 0, this.pos);
+    this.buf = grown;
+  }
+
+  /** Bytes of `source` from `start` to `end`; short runs (most values) byte by byte. */
+  copy(source: Uint8Array, start: number, end: number): void {
+    const length = end - start;
+    this.reserve(length);
+    const { buf } = this;
+    if (length < 32) {
+      let pos = this.pos;
+      for (let i = start; i < end; i++) buf[pos++] = source[i]!;
+      this.pos = pos;
+    } else {
+      buf.set(source.subarray(start, end), this.pos);
+      this.pos += length;
     }
-    return text;
-  };
+  }
+
+  bytes(source: Uint8Array): void {
+    this.copy(source, 0, source.length);
+  }
+
+  text(text: string): void {
+    this.reserve(text.length * 3);
+    this.pos += this.buf.write(text, this.pos);
+  }
+
+  byte(code: number): void {
+    this.reserve(1);
+    this.buf[this.pos++] = code;
+  }
+
+  /** Repeats the bytes written from `start` to `end` (a view's timestamps, for its next feature). */
+  again(start: number, end: number): void {
+    this.reserve(end - start);
+    this.buf.copyWithin(this.pos, start, end);
+    this.pos += end - start;
+  }
+
+  take(): Buffer<ArrayBuffer> {
+    const out = Buffer.allocUnsafeSlow(this.pos);
+    this.buf.copy(out, 0, 0, this.pos);
+    if (this.buf.length <= 4 * 1024 * 1024) scratch = this.buf;
+    return out;
+  }
 }
+
+const utf8 = (text: string) => Buffer.from(text, 'utf8');
+const PRESENT = utf8('"PRESENT"');
+const NULL_VALUE = utf8('"NULL_VALUE"');
+const NOT_FOUND = utf8('"NOT_FOUND"');
+const OUTSIDE_MAX_AGE = utf8('"OUTSIDE_MAX_AGE"');
+const NULL = utf8('null');
+const QUOTED_EPOCH = utf8(`"${EPOCH}"`);
+const VALUES = utf8('{"values":[');
+const STATUSES = utf8('],"statuses":');
+const TIMESTAMPS = utf8(',"event_timestamps":');
+const COMMA = 44;
+const OPEN = 91;
+const CLOSE = 93;
+const CLOSE_OBJECT = 125;
 
 /** `[<item>,<item>,...]` of `rows` items, by item and row count: most columns are all PRESENT. */
-const repeatedLists = new Map<string, string>();
-function repeatedList(item: string, rows: number): string {
-  const id = `${rows}\u0000${item}`;
-  let text = repeatedLists.get(id);
-  if (text === undefined) {
-    text = `[${new Array<string>(rows).fill(item).join(',')}]`;
-    // Bounded: one per row count (at most MAX_ENTITY_ROWS) and item (PRESENT, epoch).
-    if (repeatedLists.size < 4_096) repeatedLists.set(id, text);
+const repeatedLists = new Map<Buffer, Map<number, Buffer>>();
+function repeatedList(item: Buffer, rows: number): Buffer {
+  let byRows = repeatedLists.get(item);
+  if (!byRows) {
+    byRows = new Map();
+    repeatedLists.set(item, byRows);
   }
-  return text;
+  let list = byRows.get(rows);
+  if (!list) {
+    list = Buffer.allocUnsafe(2 + rows * (item.length + 1) - (rows > 0 ? 1 : 0));
+    let pos = 0;
+    list[pos++] = OPEN;
+    for (let row = 0; row < rows; row++) {
+      if (row > 0) list[pos++] = COMMA;
+      pos += item.copy(list, pos);
+    }
+    list[pos] = CLOSE;
+    // Bounded: one per row count, at most MAX_ENTITY_ROWS, and item (PRESENT, epoch).
+    byRows.set(rows, list);
+  }
+  return list;
 }
 
-const PRESENT = '"PRESENT"';
-const NULL_VALUE = '"NULL_VALUE"';
-const NOT_FOUND = '"NOT_FOUND"';
-const OUTSIDE_MAX_AGE = '"OUTSIDE_MAX_AGE"';
+/** `"<RFC 3339>"` of each event time seen: rows of one materialization share a few. */
+const stamps = new Map<number, Buffer>();
+function quotedStamp(micros: number): Buffer {
+  let stamp = stamps.get(micros);
+  if (!stamp) {
+    stamp = utf8(`"${formatEventTime(micros)}"`);
+    if (stamps.size >= 65_536) stamps.clear();
+    stamps.set(micros, stamp);
+  }
+  return stamp;
+}
+
+/** `{"metadata":{"feature_names":[...]},"results":[` per request shape and join key columns. */
+const heads = new WeakMap<object, Map<string, Buffer>>();
+function responseHead(query: OnlineFeaturesQuery): Buffer {
+  let byKeys = heads.get(query.shape);
+  if (!byKeys) {
+    byKeys = new Map();
+    heads.set(query.shape, byKeys);
+  }
+  const joinKeys = query.joinKeyColumns.map((c) => c.name);
+  const id = joinKeys.join('\u0000');
+  let head = byKeys.get(id);
+  if (!head) {
+    const names = [...joinKeys, ...query.selections.flatMap((s) => s.outputNames)];
+    head = utf8(`{"metadata":{"feature_names":${JSON.stringify(names)}},"results":[`);
+    // Bounded by the join key columns a request may name (those of its views, in request order).
+    byKeys.set(id, head);
+  }
+  return head;
+}
 
 /**
  * The response, column by column as Feast builds it: join keys first (PRESENT, epoch
  * timestamps), then each requested feature. TTL is enforced here, on every read: a value
  * older than its view's TTL is OUTSIDE_MAX_AGE and withheld (null), never served as current.
  *
- * It is written straight to JSON text: each value's
- * stored JSON text is spliced in as it is (records from the cache or the store keep it), one
- * view's timestamps list is written once for all its features, and an all-PRESENT statuses
- * list is shared by row count; no object per value, no JSON.stringify of the whole response.
+ * It is written straight into bytes: each value's stored JSON bytes are copied as they are
+ * (records from the cache or the store keep them, with where each value begins), a value
+ * built in memory is written as Feast would (`featureValueJson`), one view's timestamps are
+ * written once and repeated for its other features, and the feature names, statuses and
+ * all-PRESENT lists are prepared once per shape; no object or string per value, no
+ * JSON.stringify of the response. Byte for byte the JSON.stringify of the same response
+ * (test/features/feast-response.test.ts).
  */
 export function onlineFeaturesJson(
   query: OnlineFeaturesQuery,
   records: readonly (readonly (ViewRecord | undefined)[])[],
   nowUs: number,
-): string {
+): Buffer<ArrayBuffer> {
   const { rows } = query;
-  const names: string[] = [];
-  const columns: string[] = [];
+  const out = new ResponseBytes();
+  out.bytes(responseHead(query));
   const allPresent = repeatedList(PRESENT, rows);
-  const epochs = repeatedList(`"${EPOCH}"`, rows);
+  const epochs = repeatedList(QUOTED_EPOCH, rows);
+  let firstColumn = true;
   for (const column of query.joinKeyColumns) {
-    names.push(column.name);
-    columns.push(
-      `{"values":${JSON.stringify(column.values)},"statuses":${allPresent},"event_timestamps":${epochs}}`,
-    );
+    if (!firstColumn) out.byte(COMMA);
+    firstColumn = false;
+    out.text(`{"values":${JSON.stringify(column.values)},"statuses":`);
+    out.bytes(allPresent);
+    out.bytes(TIMESTAMPS);
+    out.bytes(epochs);
+    out.byte(CLOSE_OBJECT);
   }
-  const stampOf = eventTimeFormatter();
-  query.selections.forEach((selection, s) => {
+  // Per row of the current view: what to serve and how (reused across views).
+  const served = new Array<ViewRecord | undefined>(rows);
+  const storedBytes = new Array<Buffer | undefined>(rows);
+  const storedBounds = new Array<readonly number[] | undefined>(rows);
+  const absent = new Array<Buffer | undefined>(rows);
+  const nulls = new Uint8Array(rows);
+  for (let s = 0; s < query.selections.length; s++) {
+    const selection = query.selections[s]!;
     const viewRecords = records[s]!;
     const { ttlUs } = selection.view;
-    // Per row: the record to serve (undefined: none or too old), and the status when there is none.
-    const served = new Array<ViewRecord | undefined>(rows);
-    const absentStatus = new Array<string>(rows);
-    const tokens = new Array<readonly string[] | undefined>(rows);
     let allServed = true;
-    let stamps = '[';
     for (let row = 0; row < rows; row++) {
       const record = viewRecords[row];
-      stamps += `${row > 0 ? ',' : ''}"${record ? stampOf(record.eventTimeUs) : EPOCH}"`;
-      if (!record) absentStatus[row] = NOT_FOUND;
-      else if (ttlUs !== 0 && nowUs - record.eventTimeUs > ttlUs) absentStatus[row] = OUTSIDE_MAX_AGE;
+      served[row] = undefined;
+      storedBytes[row] = undefined;
+      absent[row] = undefined;
+      if (!record) absent[row] = NOT_FOUND;
+      else if (ttlUs !== 0 && nowUs - record.eventTimeUs > ttlUs) absent[row] = OUTSIDE_MAX_AGE;
       else {
         served[row] = record;
-        tokens[row] = tokensOf(record);
+        storedBytes[row] = valueBytesOf(record);
+        storedBounds[row] = valueBoundsOf(record);
         continue;
       }
       allServed = false;
     }
-    stamps += ']';
-    selection.featureIndexes.forEach((index, f) => {
-      names.push(selection.outputNames[f]!);
-      const values = new Array<string>(rows);
+    let stampsStart = -1;
+    let stampsEnd = -1;
+    const { featureIndexes } = selection;
+    for (let f = 0; f < featureIndexes.length; f++) {
+      const index = featureIndexes[f]!;
+      if (!firstColumn) out.byte(COMMA);
+      firstColumn = false;
+      out.bytes(VALUES);
       let anyNull = false;
       for (let row = 0; row < rows; row++) {
+        if (row > 0) out.byte(COMMA);
+        nulls[row] = 0;
         const record = served[row];
-        let token = 'null';
-        if (record) {
-          const stored = tokens[row];
-          token = stored ? (stored[index] ?? 'null') : JSON.stringify(record.values[index] ?? null);
-          if (token === 'null') anyNull = true;
+        if (!record) {
+          out.bytes(NULL);
+          continue;
         }
-        values[row] = token;
-      }
-      let statuses = allPresent;
-      if (!allServed || anyNull) {
-        statuses = '[';
-        for (let row = 0; row < rows; row++) {
-          let status = absentStatus[row];
-          if (status === undefined) {
-            const stored = tokens[row];
-            const isNull = stored
-              ? (stored[index] ?? 'null') === 'null'
-              : (served[row]!.values[index] ?? null) === null;
-            status = isNull ? NULL_VALUE : PRESENT;
+        const bytes = storedBytes[row];
+        let isNull: boolean;
+        if (bytes) {
+          const bounds = storedBounds[row]!;
+          if (index + 1 < bounds.length) {
+            const start = bounds[index]!;
+            const end = bounds[index + 1]! - 1;
+            out.copy(bytes, start, end);
+            isNull = end - start === 4 && bytes[start] === 110;
+          } else {
+            out.bytes(NULL);
+            isNull = true;
           }
-          statuses += row > 0 ? `,${status}` : status;
+        } else {
+          const token = featureValueJson(record.values[index]);
+          out.text(token);
+          isNull = token === 'null';
         }
-        statuses += ']';
+        if (isNull) {
+          nulls[row] = 1;
+          anyNull = true;
+        }
       }
-      columns.push(`{"values":[${values.join(',')}],"statuses":${statuses},"event_timestamps":${stamps}}`);
-    });
-  });
-  return `{"metadata":{"feature_names":${JSON.stringify(names)}},"results":[${columns.join(',')}]}`;
+      out.bytes(STATUSES);
+      if (allServed && !anyNull) out.bytes(allPresent);
+      else {
+        out.byte(OPEN);
+        for (let row = 0; row < rows; row++) {
+          if (row > 0) out.byte(COMMA);
+          out.bytes(absent[row] ?? (nulls[row] ? NULL_VALUE : PRESENT));
+        }
+        out.byte(CLOSE);
+      }
+      out.bytes(TIMESTAMPS);
+      if (stampsStart >= 0) out.again(stampsStart, stampsEnd);
+      else {
+        stampsStart = out.pos;
+        out.byte(OPEN);
+        for (let row = 0; row < rows; row++) {
+          if (row > 0) out.byte(COMMA);
+          const record = viewRecords[row];
+          out.bytes(record ? quotedStamp(record.eventTimeUs) : QUOTED_EPOCH);
+        }
+        out.byte(CLOSE);
+        stampsEnd = out.pos;
+      }
+      out.byte(CLOSE_OBJECT);
+    }
+  }
+  out.byte(CLOSE);
+  out.byte(CLOSE_OBJECT);
+  return out.take();
 }

@@ -34,8 +34,8 @@ export class FeatureServing {
     return this.options.catalog;
   }
 
-  /** The answer to a `POST /get-online-features` body, as the JSON text the API sends. */
-  async getOnlineFeaturesJson(team: string, body: unknown): Promise<string> {
+  /** The answer to a `POST /get-online-features` body, as the JSON bytes (UTF-8) the API sends. */
+  async getOnlineFeaturesJson(team: string, body: unknown): Promise<Buffer<ArrayBuffer>> {
     const query = resolveOnlineRequest(this.options.catalog, team, body);
     const records = await this.options.reader.read(
       query.selections.map((s) => ({ view: s.view, keys: s.keys })),
@@ -45,7 +45,9 @@ export class FeatureServing {
 
   /** The same answer as an object, for callers in this process. */
   async getOnlineFeatures(team: string, body: unknown): Promise<OnlineFeaturesResponse> {
-    return JSON.parse(await this.getOnlineFeaturesJson(team, body)) as OnlineFeaturesResponse;
+    return JSON.parse(
+      (await this.getOnlineFeaturesJson(team, body)).toString('utf8'),
+    ) as OnlineFeaturesResponse;
   }
 
   async push(team: string, body: unknown): Promise<PushResult> {

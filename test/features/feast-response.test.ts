@@ -7,7 +7,8 @@ import {
   formatEventTime,
   recordFromJson,
   type ViewRecord,
-  valueTokens,
+  valueBounds,
+  valuesJson,
 } from '../../features/online/record';
 import { resolveOnlineRequest } from '../../features/serving/feast-request';
 import { onlineFeaturesJson } from '../../features/serving/feast-response';
@@ -16,8 +17,20 @@ import { catalog } from './fixtures';
 const EPOCH = '1970-01-01T00:00:00Z';
 
 /**
+ * What Feast serves for a stored value: a NaN is no value (Feast's type map drops `pd.isnull`
+ * values when it writes), +/-Infinity the protobuf JSON strings (feast/feature_server_utils.py
+ * `_float_to_native`), anything else itself.
+ */
+function feastValue(value: FeatureValue | undefined): FeatureValue {
+  if (value === undefined || Number.isNaN(value)) return null;
+  if (value === Number.POSITIVE_INFINITY) return 'Infinity';
+  if (value === Number.NEGATIVE_INFINITY) return '-Infinity';
+  return value;
+}
+
+/**
  * The response as Feast's feature server defines it, value by value with no shortcut: the
- * reference the spliced JSON writer must equal.
+ * reference whose JSON.stringify the byte writer must equal.
  */
 function reference(
   query: ReturnType<typeof resolveOnlineRequest>,
@@ -49,7 +62,7 @@ function reference(
           column.values.push(null);
           column.statuses.push('OUTSIDE_MAX_AGE');
         } else {
-          const value = record.values[index] ?? null;
+          const value = feastValue(record.values[index]);
           column.values.push(value);
           column.statuses.push(value === null ? 'NULL_VALUE' : 'PRESENT');
         }
@@ -60,10 +73,14 @@ function reference(
   return { metadata: { feature_names: names }, results };
 }
 
+/** Every scalar a record may hold, the awkward ones often: NaN, +/-Infinity, -0, any UTF-16 (lone surrogates too), empty strings, null. */
 const value: fc.Arbitrary<FeatureValue> = fc.oneof(
-  fc.double({ noNaN: true, noDefaultInfinity: true }),
+  fc.double(),
+  fc.constantFrom(Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, -0, 0, 1e21, 5e-324),
   fc.integer(),
-  fc.string(),
+  fc.string({ unit: 'binary' }),
+  fc.string({ unit: fc.constantFrom('"', '\\', ',', '[', ']', '{', '\n', '\u0000', 'é', '😀', '\ud800') }),
+  fc.constant(''),
   fc.boolean(),
   fc.constant(null),
 );
@@ -71,7 +88,7 @@ const value: fc.Arbitrary<FeatureValue> = fc.oneof(
 describe('the JSON response writer', () => {
   const nowUs = Date.UTC(2026, 0, 1) * 1000;
 
-  test('equals the value-by-value reference for any records: missing, too old, null, strings, numbers', () => {
+  test('is byte for byte the JSON.stringify of the value-by-value reference, for any records: missing, too old, null, NaN, strings, numbers', () => {
     const services = ['drive_summary', 'drive_live_motion'];
     fc.assert(
       fc.property(
@@ -80,7 +97,7 @@ describe('the JSON response writer', () => {
         fc.array(fc.string({ minLength: 1, maxLength: 8 }), { minLength: 1, maxLength: 6 }),
         fc.infiniteStream(
           fc.record({
-            kind: fc.constantFrom('missing', 'stored', 'parsed'),
+            kind: fc.constantFrom('missing', 'cached', 'cachedBeforeLengths', 'dynamodb', 'memory'),
             ageUs: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 10_000_000_000 })),
             createdUs: fc.integer({ min: 0, max: 1_000_000 }),
             values: fc.array(value, { maxLength: 12 }),
@@ -102,36 +119,108 @@ describe('the JSON response writer', () => {
                 version: selection.view.version,
                 values: cell.values,
               };
-              // As the cache and the store hand them over (text kept), or as a push builds them.
-              return cell.kind === 'stored' ? decodeRecord(encodeRecord(record)) : record;
+              // As the cache hands them over (its bytes), as DynamoDB does (`d`, text), or built in memory.
+              if (cell.kind === 'cached')
+                return decodeRecord(Buffer.from(encodeRecord(record)), record.version);
+              if (cell.kind === 'cachedBeforeLengths')
+                return decodeRecord(
+                  Buffer.from(
+                    `${record.eventTimeUs}|${record.createdUs}|${record.version}|${valuesJson(record.values)}`,
+                  ),
+                );
+              if (cell.kind === 'dynamodb')
+                return recordFromJson(
+                  record.eventTimeUs,
+                  record.createdUs,
+                  record.version,
+                  valuesJson(record.values),
+                );
+              return record;
             }),
           );
-          const text = onlineFeaturesJson(query, records, nowUs);
-          // Compared as JSON: the wire has no -0 (JSON.stringify writes it as 0).
-          expect(JSON.parse(text)).toEqual(JSON.parse(JSON.stringify(reference(query, records, nowUs))));
+          const bytes = onlineFeaturesJson(query, records, nowUs);
+          const expected = Buffer.from(JSON.stringify(reference(query, records, nowUs)));
+          expect(bytes.equals(expected), bytes.toString()).toBe(true);
         },
       ),
       { numRuns: 300 },
     );
   });
+
+  test('join keys echo first, PRESENT with epoch timestamps; a too-old value is withheld', () => {
+    const query = resolveOnlineRequest(catalog, 'planning', {
+      feature_service: 'drive_live_motion',
+      entities: { drive_id: ['d1', 'd2', 'd3'] },
+    });
+    const version = query.selections[0]!.view.version;
+    const stored = (ageUs: number, values: FeatureValue[]) =>
+      decodeRecord(Buffer.from(encodeRecord({ eventTimeUs: nowUs - ageUs, createdUs: 1, version, values })));
+    const tooOld = query.selections[0]!.view.ttlUs + 1;
+    const response = JSON.parse(
+      onlineFeaturesJson(
+        query,
+        [[stored(0, [1.5, null]), stored(tooOld, [2, 3]), undefined]],
+        nowUs,
+      ).toString(),
+    );
+    expect(response.metadata.feature_names[0]).toBe('drive_id');
+    expect(response.results[0]).toEqual({
+      values: ['d1', 'd2', 'd3'],
+      statuses: ['PRESENT', 'PRESENT', 'PRESENT'],
+      event_timestamps: [EPOCH, EPOCH, EPOCH],
+    });
+    expect(response.results[1].values).toEqual([1.5, null, null]);
+    expect(response.results[1].statuses).toEqual(['PRESENT', 'OUTSIDE_MAX_AGE', 'NOT_FOUND']);
+    expect(response.results[2].statuses[0]).toBe('NULL_VALUE');
+    expect(response.results[1].event_timestamps).toEqual([
+      formatEventTime(nowUs),
+      formatEventTime(nowUs - tooOld),
+      EPOCH,
+    ]);
+  });
 });
 
 describe('stored values are spliced only when they are flat scalars', () => {
-  test('the tokens of any JSON.stringify of scalars parse back to the values', () => {
+  test('the bounds of any stored values array cut it into the JSON of each value', () => {
     fc.assert(
       fc.property(fc.array(value, { maxLength: 20 }), (values) => {
-        const tokens = valueTokens(JSON.stringify(values));
-        expect(tokens).toBeDefined();
-        expect(tokens!.map((t) => JSON.parse(t))).toEqual(values.map((v) => (Object.is(v, -0) ? 0 : v)));
+        const bytes = Buffer.from(`123|456|v|${valuesJson(values)}`);
+        const bounds = valueBounds(bytes, bytes.indexOf('['));
+        expect(bounds).toBeDefined();
+        const tokens = bounds!
+          .slice(0, -1)
+          .map((start, i) => bytes.toString('utf8', start, bounds![i + 1]! - 1));
+        expect(tokens.map((t) => JSON.parse(t))).toEqual(
+          values.map(feastValue).map((v) => (Object.is(v, -0) ? 0 : v)),
+        );
+        expect(decodeRecord(bytes)?.values).toEqual(JSON.parse(valuesJson(values)));
       }),
       { numRuns: 500 },
     );
   });
 
   test('anything else is parsed instead, and bad JSON still fails', () => {
-    for (const text of ['[1, 2]', '[[1],2]', '[{"a":1}]', '["a"x]', '[1,,2]', '"x"', '[', '[1.2.3e]x']) {
-      expect(valueTokens(text), text).toBeUndefined();
+    for (const text of [
+      '[1, 2]',
+      '[[1],2]',
+      '[{"a":1}]',
+      '["a"x]',
+      '[1,,2]',
+      '"x"',
+      '[',
+      '[nul]',
+      '[nulx]',
+      '[1]x',
+      '[1x2]',
+    ]) {
+      expect(valueBounds(Buffer.from(text), 0), text).toBeUndefined();
     }
+    expect(decodeRecord('x|1|v|[1]')).toBeUndefined();
+    expect(decodeRecord('1|2|v|[1,2]')?.values).toEqual([1, 2]);
+    // Lengths that do not fit the JSON are not trusted: the JSON is scanned instead.
+    for (const lengths of ['1,1', '3,1', '1', '1,1,1', '', 'x'])
+      expect(decodeRecord(`1|2|v|${lengths}|[1,2]`)?.values, lengths).toEqual([1, 2]);
+    expect(decodeRecord('1|2|v|1,4|[1,2]x')).toBeUndefined();
     expect(recordFromJson(1, 1, 'v', '[1, "a,b", null]').values).toEqual([1, 'a,b', null]);
     expect(() => recordFromJson(1, 1, 'v', '[1,')).toThrow();
   });

@@ -123,6 +123,28 @@ describe('read and write paths on dynalite and redis-server', () => {
     expect(decodeRecord(cached!)?.values[0]).toBe(2);
   });
 
+  test('an entity named twice in one request is looked up once and answered in both rows', async () => {
+    await write(stack, 'drive_imu', 'twice', stack.clock.nowMs - 1_000, 7);
+    const before = { ...stack.reader.stats };
+    const response = await stack.serving.getOnlineFeatures('planning', {
+      features: ['drive_imu:imu_samples', 'drive_motion:speed_mean_mps'],
+      entities: { drive_id: ['twice', 'other', 'twice'] },
+    });
+    expect(response.results[1]!.values).toEqual([76, null, 76]);
+    expect(response.results[1]!.statuses).toEqual(['PRESENT', 'NOT_FOUND', 'PRESENT']);
+    expect(response.results[2]!.statuses).toEqual(['NOT_FOUND', 'NOT_FOUND', 'NOT_FOUND']);
+    const { cacheHits, cacheMisses, cacheNegativeHits } = stack.reader.stats;
+    // Two views x two distinct entities.
+    expect(
+      cacheHits +
+        cacheMisses +
+        cacheNegativeHits -
+        before.cacheHits -
+        before.cacheMisses -
+        before.cacheNegativeHits,
+    ).toBe(4);
+  });
+
   test('reads go through the cache: a miss reads DynamoDB once and fills it, the next read hits', async () => {
     await stack.store.write([
       { key: key('cold'), view: 'drive_imu', record: recordOf('drive_imu', 5_000, 9) },
