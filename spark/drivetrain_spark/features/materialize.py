@@ -35,6 +35,7 @@ from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from drivetrain_spark.features import registry as reg
 from drivetrain_spark.features.iceberg import (
@@ -326,11 +327,18 @@ def _latest_per_entity(rows: DataFrame, keys: list[str]) -> DataFrame:
     """The online delta: each entity's newest row, times in microseconds as the loader reads them."""
     newest = F.max_by(F.struct(*[c for c in rows.columns if c not in keys]), F.col("event_timestamp"))
     latest = rows.groupBy(*keys).agg(newest.alias("row")).select(*keys, "row.*")
+    floats = {f.name for f in latest.schema.fields if isinstance(f.dataType, (T.FloatType, T.DoubleType))}
+    # NaN is no value, as Feast treats it (its write path drops NaN): written as JSON null,
+    # never as Spark's quoted "NaN" string, which the loader would store as text.
     return latest.select(
         *keys,
         F.unix_micros("event_timestamp").alias("event_timestamp_us"),
         F.unix_micros("created").alias("created_us"),
-        *[c for c in latest.columns if c not in (*keys, "event_timestamp", "created")],
+        *[
+            F.when(~F.isnan(c), F.col(c)).alias(c) if c in floats else F.col(c)
+            for c in latest.columns
+            if c not in (*keys, "event_timestamp", "created")
+        ],
     )
 
 

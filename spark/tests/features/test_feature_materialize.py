@@ -119,3 +119,28 @@ def test_materialization_skips_reads_incrementally_and_recomputes_only_a_changed
         "vehicle_hard_braking": "skipped",
     }
     assert [v.view for v in fifth.views if v.action == "skipped"] == fifth.skipped
+
+
+def test_online_delta_writes_nan_as_null_and_keeps_each_entitys_newest_row(spark, tmp_path):
+    import datetime as dt
+
+    from drivetrain_spark.features.materialize import _latest_per_entity
+
+    t0 = dt.datetime(2024, 1, 1)
+    rows = spark.createDataFrame(
+        [
+            ("d1", t0, t0, 1.5, 2.0),
+            ("d1", t0 + dt.timedelta(seconds=1), t0, float("nan"), float("inf")),
+            ("d2", t0, t0, None, float("nan")),
+        ],
+        "drive_id string, event_timestamp timestamp, created timestamp, speed double, jerk double",
+    )
+    out = str(tmp_path / "delta")
+    _latest_per_entity(rows, ["drive_id"]).write.json(out)
+    lines = [json.loads(line) for f in sorted(Path(out).glob("*.json")) for line in f.read_text().splitlines()]
+    by_drive = {r["drive_id"]: r for r in lines}
+    # d1 is its newer row (jerk Inf). NaN has no value (Feast drops it); Infinity is kept.
+    assert "speed" not in by_drive["d1"] or by_drive["d1"]["speed"] is None
+    assert by_drive["d1"]["jerk"] in ("Infinity", float("inf"))
+    assert by_drive["d2"].get("speed") is None and by_drive["d2"].get("jerk") is None
+    assert all(v != "NaN" for r in lines for v in r.values())
