@@ -137,7 +137,9 @@ def test_online_delta_writes_nan_as_null_and_keeps_each_entitys_newest_row(spark
     )
     out = str(tmp_path / "delta")
     _latest_per_entity(rows, ["drive_id"]).write.json(out)
-    lines = [json.loads(line) for f in sorted(Path(out).glob("*.json")) for line in f.read_text().splitlines()]
+    lines = [
+        json.loads(line) for f in sorted(Path(out).glob("*.json")) for line in f.read_text().splitlines()
+    ]
     by_drive = {r["drive_id"]: r for r in lines}
     # d1 is its newer row (jerk Inf). NaN has no value (Feast drops it); Infinity is kept.
     assert "speed" not in by_drive["d1"] or by_drive["d1"]["speed"] is None
