@@ -302,8 +302,14 @@ export class LocalProcessBackend implements ComputeBackend {
       void attempt.done.then((outcome) => {
         for (const pid of pids) guard?.release(pid);
         this.releaseGpus(slots);
-        this.writeRecord({ ...record, processes: [], outcome, endedAt: new Date().toISOString() });
-        this.removeExitFiles(record.name, pids.length);
+        try {
+          this.writeRecord({ ...record, processes: [], outcome, endedAt: new Date().toISOString() });
+          this.removeExitFiles(record.name, pids.length);
+        } catch (error) {
+          // The outcome is still reported; a record left without it is read from the exit files
+          // by the next lifetime's recover(). Throwing here would only be an unhandled rejection.
+          process.emitWarning(`attempt ${record.name}: its outcome was not recorded: ${String(error)}`);
+        }
         report(outcome);
       });
       await attempt.started;
