@@ -409,39 +409,16 @@ def _signal_batches(
 
 
 def _signal_rows(blocks: list[dict[str, Any]], common: dict[str, str]) -> pa.StructArray:
-    t_ns = np.concatenate([b["t_ns"] for b in blocks])
-    n = len(t_ns)
-    bus = np.concatenate([b["bus"] for b in blocks]).astype(np.int32)
-    sizes = [len(b["t_ns"]) for b in blocks]
-    block_index = np.repeat(np.arange(len(blocks), dtype=np.int32), sizes)
-
-    def per_block(key: str) -> pa.Array:
-        dictionary = pa.array([b[key] for b in blocks], type=pa.string())
-        return pa.DictionaryArray.from_arrays(pa.array(block_index), dictionary).cast(pa.string())
-
-    buses, bus_index = np.unique(bus, return_inverse=True)
-    topic = pa.DictionaryArray.from_arrays(
-        pa.array(bus_index.astype(np.int32)), pa.array([f"can{b}" for b in buses.tolist()])
-    ).cast(pa.string())
-    micros = pa.array(t_ns // 1000, type=pa.int64()).cast(pa.timestamp("us", tz="UTC"))
-    columns = {
-        "vehicle_id": pa.repeat(pa.scalar(common["vehicle_id"]), n),
-        "drive_id": pa.repeat(pa.scalar(common["drive_id"]), n),
-        "source_uri": pa.repeat(pa.scalar(common["source_uri"]), n),
-        "topic": topic,
-        "log_time": micros,
-        "publish_time": micros,
-        "log_time_ns": pa.array(t_ns, type=pa.int64()),
-        "t": pa.array(t_ns / 1e9, type=pa.float64()),
-        "bus": pa.array(bus, type=pa.int32()),
-        "address": pa.array(np.repeat(np.array([b["address"] for b in blocks], dtype=np.int64), sizes)),
-        "message": per_block("message"),
-        "signal": per_block("signal"),
-        "value": pa.array(np.concatenate([b["value"] for b in blocks]), type=pa.float64()),
-        "unit": per_block("unit"),
-    }
+    """``signal_table``'s rows as plain (not dictionary-encoded) structs in the schema's order."""
+    table = signal_table(blocks, common)
     names = [f.name for f in CAN_SIGNALS.schema.fields]
-    return pa.StructArray.from_arrays([columns[c] for c in names], names=names)
+    arrays = []
+    for name in names:
+        column = table.column(name).combine_chunks()
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(column.type.value_type)
+        arrays.append(column)
+    return pa.StructArray.from_arrays(arrays, names=names)
 
 
 def _unknown_rows(unknown: dict[tuple[int, int, str], list], common: dict[str, str]) -> pa.StructArray:
