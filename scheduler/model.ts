@@ -134,6 +134,11 @@ export interface ClusterState {
    * start) holds are made afresh, and a held job's start may slip past its first hold.
    */
   readonly carriedHolds?: readonly Reservation[];
+  /**
+   * The last two run times of each team's ended jobs (from the job store), from which holds
+   * are planned (`RuntimePredictor`). Without them, declared limits are used.
+   */
+  readonly recentRuntimes?: Readonly<Record<string, readonly number[]>>;
 }
 
 export function emptyUsage(at: number): UsageLedger {

@@ -43,6 +43,11 @@ export interface Reservation {
   readonly jobId: string;
   readonly placement: Placement;
   readonly untilS: number;
+  /**
+   * When the holder is expected to start, judged by predicted run times (`untilS` by the
+   * running jobs' limits): backfill on held nodes must be expected to end by then too.
+   */
+  readonly expectedS?: number;
   /** Held for a job past the starvation bound: binds every job, whatever its class. */
   readonly starving?: boolean;
   /** The holder's class, and whether it may be preempted (a job that may preempt it need not wait for its hold). */

@@ -5,6 +5,7 @@ import { DecayedUsage } from '../usage';
 import { ResourceDimensions } from './fair-share';
 import { PendingIndex } from './pending-index';
 import { DispatchRound, type DrivetrainConfig } from './round';
+import { RunTimeLearner, RuntimePredictor } from './runtime-prediction';
 
 const HOUR = 3600;
 
@@ -67,6 +68,8 @@ class DrivetrainSession implements PolicySession {
   private readonly decay: DecayedUsage;
   private readonly dimensions: ResourceDimensions;
   private carriedHolds: readonly Reservation[];
+  /** Only when holds are planned from predicted run times (`DrivetrainConfig.holdPlanning`). */
+  private readonly runTimes: RunTimeLearner | undefined;
 
   constructor(
     state: ClusterState,
@@ -77,6 +80,9 @@ class DrivetrainSession implements PolicySession {
     this.decay = new DecayedUsage(config.usageHalfLifeS);
     this.dimensions = new ResourceDimensions(state.pools);
     this.carriedHolds = state.carriedHolds ?? [];
+    const { holdPlanning } = config;
+    if (holdPlanning !== undefined)
+      this.runTimes = new RunTimeLearner(RuntimePredictor.from(state.recentRuntimes, holdPlanning.submitter));
   }
 
   submit(job: Job): void {
@@ -90,6 +96,7 @@ class DrivetrainSession implements PolicySession {
 
   finish(jobId: string): void {
     this.book.finish(jobId);
+    this.runTimes?.finished(jobId);
   }
 
   checkpointed(jobId: string, at: number): void {
@@ -107,11 +114,13 @@ class DrivetrainSession implements PolicySession {
       usage: this.decay.advance(this.book.usage, running, now),
       dimensions: this.dimensions,
       carriedHolds: this.carriedHolds,
+      predictor: this.runTimes?.learn(now),
     };
     const round = new DispatchRound(inputs, now, this.config, this.decay);
     const decision = round.decide(options.explain ?? true);
     this.book.apply(decision, (jobId) => round.started.get(jobId)!, now);
     this.carriedHolds = decision.carriedHolds ?? [];
+    this.runTimes?.applied(decision, round.started, now);
     return decision;
   }
 }

@@ -1,5 +1,5 @@
 import type { PoolCapacity } from '../capacity';
-import { type Job, perNode, type RunningJob } from '../model';
+import { type Job, type Placement, perNode, type RunningJob } from '../model';
 import type { Reservation } from '../policy';
 
 /**
@@ -15,10 +15,12 @@ export function reserveEarliest(
   runningIn: (poolId: string) => readonly RunningJob[],
   now: number,
   free: (pool: PoolCapacity, node: number) => boolean = () => true,
+  endOf: RunEnd = limitEnd,
 ): Reservation | undefined {
   let best: Reservation | undefined;
   for (const pool of pools) {
-    const reservation = reserveIn(pool, job, runningIn(pool.pool.id), now, (node) => free(pool, node));
+    const running = runningIn(pool.pool.id);
+    const reservation = reserveIn(pool, job, running, now, (node) => free(pool, node), endOf);
     if (reservation !== undefined && (best === undefined || reservation.untilS < best.untilS))
       best = reservation;
   }
@@ -31,11 +33,12 @@ function reserveIn(
   running: readonly RunningJob[],
   now: number,
   free: (node: number) => boolean,
+  endAt: RunEnd,
 ): Reservation | undefined {
   if (!pool.couldEverHold(job.resources)) return undefined;
   const trial = pool.clone();
-  // A job past its limit is about to be killed; count it as ending now.
-  const endOf = (run: RunningJob) => Math.max(now, run.startedAt + run.job.maxRuntimeS);
+  const ends = new Map(running.map((run) => [run, endAt(run, now)]));
+  const endOf = (run: RunningJob) => ends.get(run)!;
   const byEnd = [...running].sort((a, b) => endOf(a) - endOf(b));
   const member = perNode(job.resources);
   const roomy = (node: number) => free(node) && trial.nodeHolds(node, member);
@@ -57,6 +60,34 @@ function reserveIn(
     : { jobId: job.id, placement: { poolId: pool.pool.id, nodes }, untilS };
 }
 
+/** When a running job is assumed to end, for planning a hold. */
+export type RunEnd = (run: RunningJob, now: number) => number;
+
+/** Its declared limit: a job past it is about to be killed, so it counts as ending now. */
+export function limitEnd(run: RunningJob, now: number): number {
+  return Math.max(now, run.startedAt + run.job.maxRuntimeS);
+}
+
+/**
+ * When every job running on the nodes of `placement` is gone, by `endOf`. By their limits
+ * (the default), the latest start a hold on those nodes can promise, however long the jobs
+ * really run.
+ */
+export function lastEndOn(
+  placement: Placement,
+  running: readonly RunningJob[],
+  now: number,
+  endOf: RunEnd = limitEnd,
+): number {
+  let latest = now;
+  for (const run of running) {
+    if (run.placement.poolId !== placement.poolId) continue;
+    if (run.placement.nodes.some((node) => placement.nodes.includes(node)))
+      latest = Math.max(latest, endOf(run, now));
+  }
+  return latest;
+}
+
 /** Whether `candidate` may start on `node` of `poolId` without delaying the reserved job. */
 export function respectsReservation(
   reservation: Reservation,
@@ -64,8 +95,9 @@ export function respectsReservation(
   node: number,
   candidate: Job,
   now: number,
+  runtimeS: number = candidate.maxRuntimeS,
 ): boolean {
   if (reservation.placement.poolId !== poolId) return true;
   if (!reservation.placement.nodes.includes(node)) return true;
-  return now + candidate.maxRuntimeS <= reservation.untilS;
+  return now + runtimeS <= reservation.untilS;
 }

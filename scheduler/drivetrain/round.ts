@@ -23,7 +23,8 @@ import {
   VictimCatalog,
 } from './preemption';
 import { QuotaLedger } from './quota';
-import { reserveEarliest, respectsReservation } from './reservation';
+import { lastEndOn, limitEnd, reserveEarliest, respectsReservation } from './reservation';
+import type { PredictionKey, RuntimePredictor } from './runtime-prediction';
 import { WhyPending } from './why-pending';
 
 export interface DrivetrainConfig {
@@ -55,7 +56,23 @@ export interface DrivetrainConfig {
    * only to give a lender back its quota.
    */
   readonly starvation: { readonly boundS: number; readonly maxReservations: number };
+  /**
+   * How holds are planned when run times are predicted (`RoundInputs.predictor`): `limits`
+   * as without predictions; `placed`: on the nodes expected to free first, with the start
+   * their jobs' limits guarantee, and backfill judged by limits; `predicted`: the hold's time
+   * and every backfill on held nodes are judged by predicted run times; `both`: placed as
+   * `placed`, and a backfill must be expected to end before the predicted start and be sure
+   * to end (by its limit) before the guaranteed one.
+   */
+  readonly holdPlanning?: {
+    readonly easy: HoldPlanning;
+    readonly starving: HoldPlanning;
+    /** Whose ended jobs predict a job's run time (`RuntimePredictor`). */
+    readonly submitter?: PredictionKey;
+  };
 }
+
+export type HoldPlanning = 'limits' | 'placed' | 'predicted' | 'both';
 
 /** What a round starts from. The round spends `capacity` and pops from `pending`. */
 export interface RoundInputs {
@@ -69,6 +86,8 @@ export interface RoundInputs {
   readonly dimensions: ResourceDimensions;
   /** Last round's holds of jobs still pending (`ClusterState.carriedHolds`). */
   readonly carriedHolds?: readonly Reservation[];
+  /** Run-time predictions for planning holds; without it holds go by declared limits. */
+  readonly predictor?: RuntimePredictor;
 }
 
 /** Nodes held for a waiting job; a starvation hold binds every job, an EASY hold may yield. */
@@ -136,9 +155,28 @@ export class DispatchRound {
       const pool = this.inputs.pools.find((candidate) => candidate.id === poolId);
       if (pool === undefined || nodes.some((node) => node >= pool.nodeCount)) continue;
       if (nodes.some((node) => this.isHeld(poolId, node))) continue;
-      this.holds.push({ reservation, holder: reservation.holder, starving });
+      const planning = this.planning(starving);
+      // A predicted start is no promise: an EASY hold planned from predictions is planned
+      // afresh each round (as EASY does), and a starving one's expected start is brought up
+      // to date (predictions of its nodes' jobs extend as they outlive them).
+      if (planning !== 'limits' && planning !== 'placed' && !starving) continue;
+      this.holds.push({
+        reservation: this.refreshed(reservation, planning),
+        holder: reservation.holder,
+        starving,
+      });
       this.easyHoldTaken ||= !starving;
     }
+  }
+
+  private refreshed(reservation: Reservation, planning: HoldPlanning): Reservation {
+    const predictor = this.inputs.predictor;
+    if (planning === 'limits' || planning === 'placed' || predictor === undefined) return reservation;
+    const running = this.runningIn(reservation.placement.poolId);
+    const expectedS = lastEndOn(reservation.placement, running, this.now, (run, now) =>
+      predictor.expectedEnd(run, now),
+    );
+    return planning === 'predicted' ? { ...reservation, untilS: expectedS } : { ...reservation, expectedS };
   }
 
   decide(explain: boolean): Decision {
@@ -277,7 +315,7 @@ export class DispatchRound {
     if (!holdsAlready && (starving ? this.mayHoldStarving() : !this.easyHoldTaken)) {
       this.easyHoldTaken ||= !starving;
       const free = (pool: PoolCapacity, node: number) => !this.isHeld(pool.pool.id, node);
-      const reservation = reserveEarliest(job, pools, (poolId) => this.runningIn(poolId), this.now, free);
+      const reservation = this.planHold(job, pools, free, starving);
       if (reservation !== undefined) this.holds.push({ reservation, holder: job, starving });
     }
     if (!this.quota.fitsQuota(job.team, job.resources.gpuType, job.resources.gpus)) {
@@ -341,9 +379,55 @@ export class DispatchRound {
     for (const { reservation, holder, starving } of this.holds) {
       if (reservation.jobId === job.id) continue;
       if (evicting && !starving && holder !== undefined && outranksPreemptible(job, holder)) continue;
-      if (!respectsReservation(reservation, pool.pool.id, node, job, this.now)) return false;
+      if (!this.respects(reservation, starving, pool.pool.id, node, job)) return false;
     }
     return true;
+  }
+
+  private planning(starving: boolean): HoldPlanning {
+    const planning = this.config.holdPlanning;
+    if (planning === undefined || this.inputs.predictor === undefined) return 'limits';
+    return starving ? planning.starving : planning.easy;
+  }
+
+  private planHold(
+    job: Job,
+    pools: readonly PoolCapacity[],
+    free: (pool: PoolCapacity, node: number) => boolean,
+    starving: boolean,
+  ): Reservation | undefined {
+    const planning = this.planning(starving);
+    const predictor = this.inputs.predictor;
+    const runningIn = (poolId: string) => this.runningIn(poolId);
+    if (planning === 'limits' || predictor === undefined)
+      return reserveEarliest(job, pools, runningIn, this.now, free, limitEnd);
+    const expected = reserveEarliest(job, pools, runningIn, this.now, free, (run, now) =>
+      predictor.expectedEnd(run, now),
+    );
+    if (expected === undefined || planning === 'predicted') return expected;
+    const untilS = lastEndOn(expected.placement, runningIn(expected.placement.poolId), this.now);
+    return planning === 'placed'
+      ? { ...expected, untilS }
+      : { ...expected, untilS, expectedS: expected.untilS };
+  }
+
+  private respects(
+    reservation: Reservation,
+    starving: boolean,
+    poolId: string,
+    node: number,
+    job: Job,
+  ): boolean {
+    const planning = this.planning(starving);
+    const predictor = this.inputs.predictor;
+    if (planning === 'limits' || planning === 'placed' || predictor === undefined)
+      return respectsReservation(reservation, poolId, node, job, this.now);
+    const predictedS = predictor.predictedRuntime(job);
+    if (planning === 'predicted')
+      return respectsReservation(reservation, poolId, node, job, this.now, predictedS);
+    if (!respectsReservation(reservation, poolId, node, job, this.now)) return false;
+    const expected = { ...reservation, untilS: reservation.expectedS ?? reservation.untilS };
+    return respectsReservation(expected, poolId, node, job, this.now, predictedS);
   }
 
   private isHeld(poolId: string, node: number): boolean {

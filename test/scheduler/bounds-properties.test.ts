@@ -197,11 +197,16 @@ class HoldWatcher implements SchedulingPolicy {
   }
 }
 
-describe('starvation bound', () => {
+describe.each([
+  ['limits', undefined],
+  // Holds placed and backfilled by predicted run times still promise what the limits promise.
+  ['predicted run times', { easy: 'predicted', starving: 'both' } as const],
+])('starvation bound, holds planned from %s', (_planning, holdPlanning) => {
   const boundS = 3600;
   const bounded = new DrivetrainPolicy({
     ...DEFAULT_DRIVETRAIN_CONFIG,
     starvation: { boundS, maxReservations: 4 },
+    ...(holdPlanning && { holdPlanning }),
   });
   const workload = fc.array(
     fc.record({
