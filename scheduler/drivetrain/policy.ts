@@ -23,7 +23,10 @@ const HOUR = 3600;
  * - a restart is assumed to cost 2 minutes before the job does useful work again;
  * - backfill tries up to 8 blocked jobs per team and band, 64 in all, and looks at no more
  *   than 64 jobs per team and band (jobs whose shape already failed cost a lookup), 1,024 in
- *   all, per round.
+ *   all, per round;
+ * - holds are planned from declared limits (no `holdPlanning`): planned from predicted run
+ *   times they won on three 30-day windows of Philly but lost max wait on the full trace
+ *   (README, "Scheduling policy").
  */
 export const DEFAULT_DRIVETRAIN_CONFIG: DrivetrainConfig = {
   agingStepS: 4 * HOUR,

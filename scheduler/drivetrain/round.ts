@@ -422,12 +422,15 @@ export class DispatchRound {
     const predictor = this.inputs.predictor;
     if (planning === 'limits' || planning === 'placed' || predictor === undefined)
       return respectsReservation(reservation, poolId, node, job, this.now);
+    const { placement } = reservation;
+    // Most nodes are not held: answer those before predicting anything.
+    if (placement.poolId !== poolId || !placement.nodes.includes(node)) return true;
     const predictedS = predictor.predictedRuntime(job);
-    if (planning === 'predicted')
-      return respectsReservation(reservation, poolId, node, job, this.now, predictedS);
-    if (!respectsReservation(reservation, poolId, node, job, this.now)) return false;
-    const expected = { ...reservation, untilS: reservation.expectedS ?? reservation.untilS };
-    return respectsReservation(expected, poolId, node, job, this.now, predictedS);
+    if (planning === 'predicted') return this.now + predictedS <= reservation.untilS;
+    return (
+      this.now + job.maxRuntimeS <= reservation.untilS &&
+      this.now + predictedS <= (reservation.expectedS ?? reservation.untilS)
+    );
   }
 
   private isHeld(poolId: string, node: number): boolean {

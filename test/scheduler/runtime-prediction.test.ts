@@ -49,7 +49,7 @@ describe('holds planned from predicted run times', () => {
     running: [longLimit],
     recentRuntimes: { a: [2 * HOUR, 2 * HOUR] },
   });
-  const policy = (easy: 'limits' | 'predicted' | 'both') =>
+  const policy = (easy: 'limits' | 'placed' | 'predicted' | 'both') =>
     new DrivetrainPolicy({ ...DEFAULT_DRIVETRAIN_CONFIG, holdPlanning: { easy, starving: 'both' } });
 
   test('GIVEN limits THEN the head job is held until the running job’s limit and a day-long job backfills', () => {
@@ -57,6 +57,24 @@ describe('holds planned from predicted run times', () => {
     const decision = policy('limits').decide({ ...base, pending: [big, dayLong] }, NOW);
     expect(decision.reservation?.untilS).toBe(longLimit.startedAt + WEEK);
     expect(decision.starts.map((start) => start.jobId)).toEqual(['day']);
+  });
+
+  test('GIVEN placed THEN the hold goes by predictions only in choosing nodes: its time and backfill go by limits', () => {
+    const dayLong = job('day', { team: 'b', gpus: 4, maxRuntimeS: 24 * HOUR });
+    const decision = policy('placed').decide({ ...base, pending: [big, dayLong] }, NOW);
+    expect(decision.reservation?.untilS).toBe(longLimit.startedAt + WEEK);
+    expect(decision.reservation?.expectedS).toBeUndefined();
+    expect(decision.starts.map((start) => start.jobId)).toEqual(['day']);
+  });
+
+  test('GIVEN placed THEN the hold takes the node expected to free first, not the one whose limit ends first', () => {
+    const dayLimit = running(job('dayLimit', { team: 'b', gpus: 8, maxRuntimeS: 24 * HOUR }), 'od', [1]);
+    const two = { ...base, pools: [pool('od', 2)], running: [longLimit, dayLimit] };
+    const byLimits = policy('limits').decide({ ...two, pending: [big] }, NOW);
+    expect(byLimits.reservation?.placement.nodes).toEqual([1]);
+    const placed = policy('placed').decide({ ...two, pending: [big] }, NOW);
+    expect(placed.reservation?.placement.nodes).toEqual([0]);
+    expect(placed.reservation?.untilS).toBe(longLimit.startedAt + WEEK);
   });
 
   test('GIVEN predictions THEN the head job is held from the predicted end, and a job expected to outlast it waits', () => {
