@@ -37,8 +37,7 @@ function reserveIn(
 ): Reservation | undefined {
   if (!pool.couldEverHold(job.resources)) return undefined;
   const trial = pool.clone();
-  const ends = new Map(running.map((run) => [run, endAt(run, now)]));
-  const endOf = (run: RunningJob) => ends.get(run)!;
+  const endOf = (run: RunningJob) => endAt(run, now);
   const byEnd = [...running].sort((a, b) => endOf(a) - endOf(b));
   const member = perNode(job.resources);
   const roomy = (node: number) => free(node) && trial.nodeHolds(node, member);

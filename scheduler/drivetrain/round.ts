@@ -379,7 +379,11 @@ export class DispatchRound {
     for (const { reservation, holder, starving } of this.holds) {
       if (reservation.jobId === job.id) continue;
       if (evicting && !starving && holder !== undefined && outranksPreemptible(job, holder)) continue;
-      if (!this.respects(reservation, starving, pool.pool.id, node, job)) return false;
+      const respected =
+        this.inputs.predictor === undefined
+          ? respectsReservation(reservation, pool.pool.id, node, job, this.now)
+          : this.respects(reservation, starving, pool.pool.id, node, job);
+      if (!respected) return false;
     }
     return true;
   }
