@@ -193,7 +193,7 @@ export class DispatchRound {
         if ((misses.get(team) ?? 0) >= depth.perTeamAndBand) active.delete(team);
       }
     }
-    if (explain) for (const job of pending.all()) this.leaveUnscanned(job, bandOf(job));
+    if (explain) pending.forEachPending((job, band) => this.leaveUnscanned(job, band));
     for (const job of leftWaiting) pending.requeue(job);
     const reservations = this.holds.map((hold) => hold.reservation);
     const carriedHolds = this.holds.map(({ reservation, holder, starving }) =>
