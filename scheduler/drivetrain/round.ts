@@ -24,6 +24,7 @@ import {
 } from './preemption';
 import { QuotaLedger } from './quota';
 import { reserveEarliest, respectsReservation } from './reservation';
+import { UnscannedReasons } from './unscanned-reasons';
 import { WhyPending } from './why-pending';
 
 export interface DrivetrainConfig {
@@ -193,7 +194,13 @@ export class DispatchRound {
         if ((misses.get(team) ?? 0) >= depth.perTeamAndBand) active.delete(team);
       }
     }
-    if (explain) pending.forEachPending((job, band) => this.leaveUnscanned(job, band));
+    if (explain) {
+      // Jobs the scan never reached get the reason that stopped the scan before them.
+      const unscanned = new UnscannedReasons(this.why, this.quota, this.starts.length > 0);
+      pending.forEachPending((job, band) =>
+        this.leaveWaiting(job, band, unscanned.of(job, this.blockedBand > band)),
+      );
+    }
     for (const job of leftWaiting) pending.requeue(job);
     const reservations = this.holds.map((hold) => hold.reservation);
     const carriedHolds = this.holds.map(({ reservation, holder, starving }) =>
@@ -383,16 +390,6 @@ export class DispatchRound {
   private leaveWaiting(job: Job, band: number, reason: PendingReason): void {
     this.blockedBand = Math.max(this.blockedBand, band);
     this.waiting.push({ jobId: job.id, reason });
-  }
-
-  /** Jobs the scan never reached get the reason that stopped the scan before them. */
-  private leaveUnscanned(job: Job, band: number): void {
-    let reason: PendingReason;
-    if (this.blockedBand > band) reason = this.why.behindHigherClass();
-    else if (!this.quota.fitsQuota(job.team, job.resources.gpuType, job.resources.gpus)) {
-      reason = this.why.quotaExhausted(job);
-    } else reason = this.starts.length > 0 ? this.why.outranked(job) : this.why.noCapacity(job);
-    this.leaveWaiting(job, band, reason);
   }
 
   /** Built on first need: most rounds start what they can without preempting anyone. */
