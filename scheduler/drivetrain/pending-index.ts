@@ -80,6 +80,11 @@ export class PendingIndex {
    * would be a third of a one-shot round.
    */
   private byId: Map<string, number> | undefined;
+  /**
+   * Jobs put back by `requeue`, filed on the index's next use, in order: a one-shot round
+   * (the dispatcher's) puts back a thousand jobs and never uses the index again.
+   */
+  private requeued: Job[] = [];
 
   constructor(
     jobs: Iterable<Job>,
@@ -94,14 +99,14 @@ export class PendingIndex {
   }
 
   /** The pending jobs, in the order they arrived. */
-  *all(): IterableIterator<Job> {
-    const { arrivals, pendingAt } = this;
-    for (let position = 0; position < arrivals.length; position++)
-      if (pendingAt[position] === 1) yield arrivals[position]!;
+  all(): IterableIterator<Job> {
+    this.fileRequeued();
+    return this.pendingJobs();
   }
 
   /** Calls `visit` on each pending job in the order they arrived, with its band. */
   forEachPending(visit: (job: Job, band: number) => void): void {
+    this.fileRequeued();
     const { arrivals, pendingAt } = this;
     for (let position = 0; position < arrivals.length; position++) {
       if (pendingAt[position] !== 1) continue;
@@ -112,28 +117,32 @@ export class PendingIndex {
 
   /** A job became pending. */
   add(job: Job): void {
+    this.fileRequeued();
     if (this.ids().has(job.id)) throw new Error(`job ${job.id} is already pending`);
     this.enqueue(job);
   }
 
   /** Puts back a job `takeNext` returned and that did not start; it arrives anew. */
   requeue(job: Job): void {
-    this.enqueue(job);
+    this.requeued.push(job);
   }
 
   withdraw(jobId: string): void {
+    this.fileRequeued();
     const position = this.ids().get(jobId);
     if (position !== undefined) this.depart(position);
   }
 
   /** Teams with a job in band `band`. */
   teamsIn(band: number): string[] {
+    this.fileRequeued();
     const name = CLASSES_ASCENDING[band]!;
     return [...this.heaps].filter(([, byClass]) => this.hasLive(byClass.get(name))).map(([team]) => team);
   }
 
   /** Removes and returns the team's next job of band `band`: least (aged) service, then oldest. */
   takeNext(team: string, band: number, now: number): Job | undefined {
+    this.fileRequeued();
     return this.take(this.bestHeap(team, band, now));
   }
 
@@ -142,6 +151,7 @@ export class PendingIndex {
    * has waited at least `minWaitS`. Each heap's head is its oldest job, so heads suffice.
    */
   takeOldest(now: number, minWaitS: number): Job | undefined {
+    this.fileRequeued();
     let oldest: KeyedHeap<number> | undefined;
     let since = now - minWaitS;
     for (const byClass of this.heaps.values())
@@ -154,6 +164,19 @@ export class PendingIndex {
           }
         }
     return this.take(oldest);
+  }
+
+  private *pendingJobs(): IterableIterator<Job> {
+    const { arrivals, pendingAt } = this;
+    for (let position = 0; position < arrivals.length; position++)
+      if (pendingAt[position] === 1) yield arrivals[position]!;
+  }
+
+  private fileRequeued(): void {
+    if (this.requeued.length === 0) return;
+    const jobs = this.requeued;
+    this.requeued = [];
+    for (const job of jobs) this.enqueue(job);
   }
 
   private take(heap: KeyedHeap<number> | undefined): Job | undefined {
