@@ -64,14 +64,19 @@ interface HeapGroup {
 export class PendingIndex {
   /** team → class → service level → heap of positions. */
   private readonly heaps = new Map<string, Map<PriorityClassName, Map<number, KeyedHeap<number>>>>();
-  /** Every job in arrival order, pending or not: `all()` lists jobs in this order. */
-  private arrivals: Job[];
   /**
-   * 1 where the job at that position is still pending there. Taking or withdrawing a job
-   * only clears its flag: heaps drop such positions as they surface, and the arrival list
-   * when they outnumber the pending ones.
+   * Every job in arrival order, pending or not: `all()` lists jobs in this order. Until the
+   * index first changes it, this is the snapshot it was built from (read, never written):
+   * a one-shot round need not copy 100,000 jobs.
    */
-  private pendingAt: number[];
+  private arrivals: readonly Job[];
+  private ownedArrivals: Job[] | undefined;
+  /**
+   * Per position, 0 once the job there is no longer pending, else its band + 1. Taking or
+   * withdrawing a job only clears this: heaps drop such positions as they surface, and the
+   * arrival list when they outnumber the pending ones. May be longer than `arrivals`.
+   */
+  private bandAt: Uint8Array;
   /** How many positions in `arrivals` are no longer pending. */
   private departed = 0;
   /**
@@ -90,10 +95,10 @@ export class PendingIndex {
     jobs: Iterable<Job>,
     private readonly agingStepS: number,
   ) {
-    this.arrivals = Array.from(jobs);
-    this.pendingAt = new Array<number>(this.arrivals.length).fill(1);
+    this.arrivals = Array.isArray(jobs) ? jobs : Array.from(jobs);
+    this.bandAt = new Uint8Array(this.arrivals.length);
     // Group first, then build each heap in O(n): cheaper than pushing 100,000 jobs one by one.
-    for (const { positions, keys } of groupByHeap(this.arrivals)) {
+    for (const { positions, keys } of groupByHeap(this.arrivals, this.bandAt)) {
       this.heapFor(this.arrivals[positions[0]!]!, () => KeyedHeap.of(positions, keys));
     }
   }
@@ -107,11 +112,10 @@ export class PendingIndex {
   /** Calls `visit` on each pending job in the order they arrived, with its band. */
   forEachPending(visit: (job: Job, band: number) => void): void {
     this.fileRequeued();
-    const { arrivals, pendingAt } = this;
+    const { arrivals, bandAt } = this;
     for (let position = 0; position < arrivals.length; position++) {
-      if (pendingAt[position] !== 1) continue;
-      const job = arrivals[position]!;
-      visit(job, CLASS_RANK[job.priorityClass]);
+      const band = bandAt[position]! - 1;
+      if (band >= 0) visit(arrivals[position]!, band);
     }
   }
 
@@ -167,9 +171,9 @@ export class PendingIndex {
   }
 
   private *pendingJobs(): IterableIterator<Job> {
-    const { arrivals, pendingAt } = this;
+    const { arrivals, bandAt } = this;
     for (let position = 0; position < arrivals.length; position++)
-      if (pendingAt[position] === 1) yield arrivals[position]!;
+      if (bandAt[position] !== 0) yield arrivals[position]!;
   }
 
   private fileRequeued(): void {
@@ -189,15 +193,22 @@ export class PendingIndex {
   }
 
   private enqueue(job: Job): void {
-    const position = this.arrivals.length;
-    this.arrivals.push(job);
-    this.pendingAt.push(1);
+    this.ownedArrivals ??= [...this.arrivals];
+    this.arrivals = this.ownedArrivals;
+    const position = this.ownedArrivals.length;
+    this.ownedArrivals.push(job);
+    if (position === this.bandAt.length) {
+      const grown = new Uint8Array(Math.max(16, position * 2));
+      grown.set(this.bandAt);
+      this.bandAt = grown;
+    }
+    this.bandAt[position] = CLASS_RANK[job.priorityClass] + 1;
     this.byId?.set(job.id, position);
     this.heapFor(job).push(position, waitingSince(job));
   }
 
   private depart(position: number): void {
-    this.pendingAt[position] = 0;
+    this.bandAt[position] = 0;
     this.byId?.delete(this.arrivals[position]!.id);
     this.departed++;
     // Dropping departed positions once they are half the list keeps `all()` linear in the queue.
@@ -212,9 +223,11 @@ export class PendingIndex {
   private compact(): void {
     const renumbered = new Int32Array(this.arrivals.length).fill(-1);
     const arrivals: Job[] = [];
+    const bandAt = new Uint8Array(this.bandAt.length);
     for (let position = 0; position < this.arrivals.length; position++) {
-      if (this.pendingAt[position] !== 1) continue;
+      if (this.bandAt[position] === 0) continue;
       renumbered[position] = arrivals.length;
+      bandAt[arrivals.length] = this.bandAt[position]!;
       arrivals.push(this.arrivals[position]!);
     }
     const moved = (position: number) => (position < 0 ? -1 : renumbered[position]!);
@@ -223,7 +236,8 @@ export class PendingIndex {
     if (this.byId !== undefined)
       for (const [id, position] of this.byId) this.byId.set(id, renumbered[position]!);
     this.arrivals = arrivals;
-    this.pendingAt = new Array<number>(arrivals.length).fill(1);
+    this.ownedArrivals = arrivals;
+    this.bandAt = bandAt;
     this.departed = 0;
   }
 
@@ -231,7 +245,7 @@ export class PendingIndex {
     if (this.byId === undefined) {
       this.byId = new Map();
       for (let position = 0; position < this.arrivals.length; position++) {
-        if (this.pendingAt[position] !== 1) continue;
+        if (this.bandAt[position] === 0) continue;
         const { id } = this.arrivals[position]!;
         if (this.byId.has(id)) throw new Error(`job ${id} is already pending`);
         this.byId.set(id, position);
@@ -284,7 +298,7 @@ export class PendingIndex {
   private liveHead(heap: KeyedHeap<number>): Job | undefined {
     while (heap.size > 0) {
       const position = heap.peekItem()!;
-      if (position >= 0 && this.pendingAt[position] === 1) return this.arrivals[position];
+      if (position >= 0 && this.bandAt[position] !== 0) return this.arrivals[position];
       heap.pop();
     }
     return undefined;
@@ -300,9 +314,10 @@ export class PendingIndex {
  * Positions grouped as `heapFor` files their jobs, groups in order of first arrival so heaps
  * are created (and later scanned) in the same order as by adding the jobs one by one. Keyed
  * by team, then by class and service level folded into one small number (an array index).
- * Two passes, so each group's arrays are allocated once at their final size.
+ * Two passes, so each group's arrays are allocated once at their final size. Writes each
+ * position's band + 1 into `bandAt`.
  */
-function groupByHeap(jobs: readonly Job[]): HeapGroup[] {
+function groupByHeap(jobs: readonly Job[], bandAt: Uint8Array): HeapGroup[] {
   const groupOf = new Int32Array(jobs.length);
   const keyOf = new Float64Array(jobs.length);
   const sizes: number[] = [];
@@ -320,7 +335,9 @@ function groupByHeap(jobs: readonly Job[]): HeapGroup[] {
       }
       teamGroups = known;
     }
-    const slot = serviceLevel(job) * CLASS_COUNT + CLASS_RANK[job.priorityClass];
+    const rank = CLASS_RANK[job.priorityClass];
+    bandAt[position] = rank + 1;
+    const slot = serviceLevel(job) * CLASS_COUNT + rank;
     let group = teamGroups[slot];
     if (group === undefined) {
       group = sizes.length;

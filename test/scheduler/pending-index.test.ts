@@ -79,8 +79,9 @@ describe('pending index', () => {
     expect(ids(index.all())).toEqual(ids(jobs.filter((j) => !taken.has(j.id))));
   });
 
-  test('GIVEN withdrawals still in the heaps WHEN most jobs are taken (the list compacts) THEN the rest come in order, by id too', () => {
+  test('GIVEN withdrawals still in the heaps WHEN most jobs are taken (the list compacts) THEN the rest come in order, by id too, and the snapshot is untouched', () => {
     const jobs = Array.from({ length: 20 }, (_, n) => job(`j${n}`, { submitTime: NOW - 1000 + n }));
+    const snapshot = [...jobs];
     const index = new PendingIndex(jobs, AGING_STEP_S);
     index.withdraw('j15');
     index.withdraw('j18');
@@ -92,5 +93,6 @@ describe('pending index', () => {
     expect(ids(index.all())).toEqual(['j9', 'j11', 'j12', 'j13', 'j14', 'j16', 'j17', 'j19', 'j4', 'late']);
     expect(() => index.add(job('j12'))).toThrow(/already pending/);
     expect(drain(index)).toEqual(['late', 'j4', 'j9', 'j11', 'j12', 'j13', 'j14', 'j16', 'j17', 'j19']);
+    expect(jobs).toEqual(snapshot);
   });
 });
