@@ -67,6 +67,9 @@ def _field_id(value: int) -> dict[bytes, bytes]:
 
 
 def _arrow_type(spec: Any) -> pa.DataType:
+    if isinstance(spec, str) and spec.startswith("decimal("):
+        precision, scale = spec[len("decimal(") : -1].split(",")
+        return pa.decimal128(int(precision), int(scale))
     if isinstance(spec, str):
         if spec not in _PRIMITIVES:
             raise TypeError(f"no direct-write Arrow type for Iceberg type {spec}")
@@ -183,6 +186,10 @@ def _words(array: pa.Array) -> tuple[np.ndarray, np.ndarray | None]:
         values = np.where(values == 0.0, 0.0, values)  # -0.0 == 0.0
         values = np.where(np.isnan(values), np.nan, values)  # one NaN
         return values.view(np.uint64), _valid(array)
+    if pa.types.is_decimal(kind) and kind.bit_width == 128:  # uint64 needs 65 bits: both halves
+        start = 2 * array.offset
+        halves = np.frombuffer(array.buffers()[1], np.uint64)[start : start + 2 * len(array)]
+        return _fmix(halves[0::2]) + halves[1::2] * _M1, _valid(array)
     if pa.types.is_integer(kind) or pa.types.is_temporal(kind):
         values = array.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)
         return values.view(np.uint64), _valid(array)
@@ -200,7 +207,7 @@ def _list_words(array: pa.Array) -> np.ndarray:
     lengths = array.value_lengths().fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
     values = array.flatten()
     words, valid = _words(values)
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    starts = np.cumsum(lengths) - lengths  # where each list's values begin
     position = np.arange(len(values), dtype=np.int64) - np.repeat(starts, lengths)
     element = words + _PRESENT
     if valid is not None:
@@ -264,7 +271,7 @@ def table_checksum(df: Any) -> tuple[int, str]:
 class Target:
     """Where and how a task writes one table's files (shipped to the executors)."""
 
-    table: str
+    table: str  # catalog.database.table
     schema_json: str  # the Iceberg table's current schema
     data_root: str  # URI prefix of data files (the table's location provider)
     compression: str
@@ -274,6 +281,7 @@ class Target:
 
 @dataclass(frozen=True)
 class WrittenFile:
+    table: str
     path: str
     vehicle_id: str
     day: str  # ISO date of days(log_time)
@@ -358,7 +366,9 @@ class PartitionedWriter:
             size = filesystem.get_file_info(local).size
             date = (dt.date(1970, 1, 1) + dt.timedelta(days=day)).isoformat()
             self.done.append(
-                WrittenFile(file.path, vehicle, date, file.rows, size, file.hash_sum, self.source)
+                WrittenFile(
+                    self.target.table, file.path, vehicle, date, file.rows, size, file.hash_sum, self.source
+                )
             )
         self.open.clear()
         return self.done
@@ -368,10 +378,51 @@ class PartitionedWriter:
         for file in self.open.values():
             with contextlib.suppress(Exception):
                 file.writer.close()
-            filesystem, local = objects.resolve(file.path)
+        for path in [f.path for f in self.open.values()] + [f.path for f in self.done]:
+            filesystem, local = objects.resolve(path)
             with contextlib.suppress(Exception):
                 filesystem.delete_file(local)
         self.open.clear()
+        self.done.clear()
+
+
+def write_unit(
+    source: str, batches: Iterator[tuple[str, pa.Table]], targets: dict[str, Target]
+) -> dict[str, Any]:
+    """Writes one work unit's decoded tables (``batches``: table name and rows) to their data
+    files. Reading or decoding the input (drawing the next batch) can reject its object: the
+    unit's files are deleted and the error returned. A failed write fails the task (its files
+    deleted first), as a storage fault is no fault of the input."""
+    from drivetrain_spark.sources import Rejected
+
+    writers: dict[str, PartitionedWriter] = {}
+    try:
+        while True:
+            try:
+                item = next(batches, None)
+            except Rejected as err:
+                _abort(writers)
+                return {"uri": source, "error": (err.reason, err.detail)}
+            except Exception as err:
+                _abort(writers)
+                return {"uri": source, "error": ("decode_error", f"{type(err).__name__}: {err}")}
+            if item is None:
+                break
+            table, rows = item
+            writer = writers.get(table)
+            if writer is None:
+                writer = writers[table] = PartitionedWriter(targets[table], source)
+            writer.write(rows)
+        files = [f for writer in writers.values() for f in writer.close()]
+    except BaseException:
+        _abort(writers)
+        raise
+    return {"uri": source, "files": files}
+
+
+def _abort(writers: dict[str, PartitionedWriter]) -> None:
+    for writer in writers.values():
+        writer.abort()
 
 
 def _dictionary_worthy(kind: pa.DataType) -> bool:
@@ -618,3 +669,83 @@ def commit(
     return tables.Committed(
         sum(f.rows for f in files), tables.run_snapshot(spark, name, run_id), digest(total), partitions
     )
+
+
+# ----------------------------------------------------------------------------- a run's writes
+
+
+@dataclass
+class DirectWrites:
+    """What a run's write tasks returned: per unit its object, the files it wrote (any table)
+    and the rows of its small side tables (``extra``), or the error that rejects the object."""
+
+    targets: dict[str, Target]  # table -> where its files went
+    results: list[dict[str, Any]]
+
+    @property
+    def errors(self) -> dict[str, tuple[str, str]]:
+        errors: dict[str, tuple[str, str]] = {}
+        for r in self.results:
+            if "error" in r:
+                errors.setdefault(r["uri"], tuple(r["error"]))
+        return errors
+
+    def files_of(self, chosen: set[str], table: str | None = None) -> list[WrittenFile]:
+        name = None if table is None else self.targets[table].table
+        return [
+            f
+            for r in self.results
+            if r["uri"] in chosen
+            for f in r.get("files", [])
+            if name is None or f.table == name
+        ]
+
+    def files_outside(self, chosen: set[str]) -> list[WrittenFile]:
+        return [f for r in self.results if r["uri"] not in chosen for f in r.get("files", [])]
+
+    def extra(self, chosen: set[str]) -> list[dict[str, Any]]:
+        return [row for r in self.results if r["uri"] in chosen for row in r.get("extra", [])]
+
+
+def write(spark: Any, units: list[tuple], task: Any, targets: dict[str, Target], slices: int) -> DirectWrites:
+    """Runs ``task`` (a ``mapPartitions`` function over unit tuples) in ``slices`` tasks. A task
+    that fails fails the run, and every file this execution wrote is deleted: none is committed."""
+    try:
+        results = spark.sparkContext.parallelize(units, slices).mapPartitions(task).collect()
+    except Exception:
+        for target in targets.values():
+            delete_written(target)
+        raise
+    return DirectWrites(targets, results)
+
+
+def commit_all(
+    spark: Any,
+    direct: DirectWrites,
+    sources_by_table: dict[str, list[str]],
+    run_id: str,
+    warehouse: str,
+    threads: int = 4,
+) -> dict[str, Any]:
+    """One commit per table (``commit``), in parallel: each table's files of its good objects
+    replace those objects' rows. Files of rejected objects are deleted first; a table whose
+    commit fails has its new files deleted (unless the commit may have landed) and fails the run."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    good = {uri for uris in sources_by_table.values() for uri in uris}
+    delete_files(direct.files_outside(good))
+
+    def one(table: str) -> tuple[str, Any]:
+        chosen = set(sources_by_table[table])
+        files = direct.files_of(chosen, table)
+        name = direct.targets[table].table
+        try:
+            return table, commit(spark, name, files, sorted(chosen), run_id, warehouse)
+        except Exception as err:
+            if not committed_maybe(err):
+                delete_files(files)
+            raise
+
+    with ThreadPoolExecutor(threads) as pool:
+        done = dict(pool.map(one, sorted(t for t, uris in sources_by_table.items() if uris)))
+    return {table: committed for table, committed in done.items() if committed is not None}
