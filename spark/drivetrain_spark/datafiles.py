@@ -130,11 +130,13 @@ _PRESENT = np.uint64(0x27D4EB2F165667C5)  # added to every non-null word: 0 and 
 
 
 def _fmix(h: np.ndarray) -> np.ndarray:
-    h = h ^ (h >> np.uint64(33))
-    h = h * _M2
-    h = h ^ (h >> np.uint64(29))
-    h = h * _M3
-    return h ^ (h >> np.uint64(32))
+    """murmur3's finaliser, in place on a fresh array (point clouds give millions of values)."""
+    h ^= h >> np.uint64(33)
+    h *= _M2
+    h ^= h >> np.uint64(29)
+    h *= _M3
+    h ^= h >> np.uint64(32)
+    return h
 
 
 def _name_key(name: str) -> np.uint64:
@@ -182,15 +184,19 @@ def _words(array: pa.Array) -> tuple[np.ndarray, np.ndarray | None]:
             np.uint64
         ), _valid(array)
     if pa.types.is_floating(kind):
-        values = array.cast(pa.float64()).fill_null(0.0).to_numpy(zero_copy_only=False)
-        values = np.where(values == 0.0, 0.0, values)  # -0.0 == 0.0
-        values = np.where(np.isnan(values), np.nan, values)  # one NaN
+        values = _numbers(array, 0.0).astype(np.float64)  # a copy: changed in place below
+        values += 0.0  # -0.0 becomes 0.0
+        nan = np.isnan(values)
+        if nan.any():
+            values[nan] = np.nan  # one NaN
         return values.view(np.uint64), _valid(array)
     if pa.types.is_decimal(kind) and kind.bit_width == 128:  # uint64 needs 65 bits: both halves
         start = 2 * array.offset
         halves = np.frombuffer(array.buffers()[1], np.uint64)[start : start + 2 * len(array)]
-        return _fmix(halves[0::2]) + halves[1::2] * _M1, _valid(array)
-    if pa.types.is_integer(kind) or pa.types.is_temporal(kind):
+        return _fmix(halves[0::2].copy()) + halves[1::2] * _M1, _valid(array)
+    if pa.types.is_integer(kind) and kind.bit_width <= 64:
+        return _numbers(array, 0).astype(np.int64).view(np.uint64), _valid(array)
+    if pa.types.is_temporal(kind):
         values = array.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)
         return values.view(np.uint64), _valid(array)
     if pa.types.is_struct(kind):
@@ -203,16 +209,27 @@ def _words(array: pa.Array) -> tuple[np.ndarray, np.ndarray | None]:
     raise TypeError(f"no checksum for Arrow type {kind}")
 
 
+def _numbers(array: pa.Array, fill: Any) -> np.ndarray:
+    """The values as numpy (nulls as ``fill``), without a copy when there are no nulls."""
+    if array.null_count:
+        array = array.fill_null(fill)
+    return array.to_numpy(zero_copy_only=False)
+
+
 def _list_words(array: pa.Array) -> np.ndarray:
-    lengths = array.value_lengths().fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+    lengths = _numbers(array.value_lengths(), 0).astype(np.int64)
     values = array.flatten()
     words, valid = _words(values)
     starts = np.cumsum(lengths) - lengths  # where each list's values begin
-    position = np.arange(len(values), dtype=np.int64) - np.repeat(starts, lengths)
+    position = np.arange(len(values), dtype=np.int64)
+    position -= np.repeat(starts, lengths)
     element = words + _PRESENT
     if valid is not None:
-        element = np.where(valid, element, np.uint64(0))
-    element = _fmix(element + position.astype(np.uint64) * _M3)
+        element[~valid] = 0
+    position = position.view(np.uint64)
+    position *= _M3
+    element += position
+    element = _fmix(element)
     sums = np.zeros(len(array), np.uint64)
     filled = lengths > 0
     if filled.any():
@@ -235,8 +252,11 @@ def _term(array: pa.Array, key: np.uint64) -> np.ndarray:
         indices = array.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
         return terms[indices]  # -1 (null) picks the trailing 0
     words, valid = _words(array)
-    term = (words + _PRESENT) * key
-    return term if valid is None else np.where(valid, term, np.uint64(0))
+    term = words + _PRESENT
+    term *= key
+    if valid is not None:
+        term[~valid] = 0
+    return term
 
 
 def row_hash_sum(table: pa.Table | pa.RecordBatch) -> int:
