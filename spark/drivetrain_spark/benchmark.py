@@ -52,6 +52,9 @@ MEASURES = {
     "same file, one Python process, in this run",
     "framesPerS": "input CAN frames / seconds",
     "peakRssMb": "peak resident memory of the job's process tree, sampled every 100 ms",
+    "stages": "CPU seconds, in the benchmark's process, of one write task's stages on the first "
+    "units of a 0.1 GB MCAP: read (decompress, check CRCs, frame), read + decode into Arrow, and "
+    "the whole task (also Parquet files with zstd and the checksum)",
 }
 
 
@@ -227,9 +230,16 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--can-frames", type=int, default=50_000_000)
     parser.add_argument("--work", default=None, help="directory for generated inputs (default: a temp dir)")
     parser.add_argument(
+        "--stages-only",
+        action="store_true",
+        help="only where one MCAP write task's CPU goes, in-process, on a 0.1 GB MCAP",
+    )
+    parser.add_argument(
         "--only", choices=("mcap", "can"), default=None, help="measure one input kind (the other is left out)"
     )
     args = parser.parse_args(argv)
+    if args.stages_only:
+        return _stages_only(args)
     work = Path(args.work or tempfile.mkdtemp(prefix="drivetrain-bench-etl-"))
     work.mkdir(parents=True, exist_ok=True)
     sizes = sorted({float(x) for x in args.scale.split(",")} | {args.gb}) if args.only != "can" else []
@@ -343,6 +353,80 @@ def _can_results(work: Path, can_frames: int) -> dict:
     }
     print(f"[bench] can: {can_result}", flush=True)
     return can_result
+
+
+def task_stages(path: Path, work: Path, units: int = 2) -> dict:
+    """CPU seconds of the job's write task on the first units of one MCAP, in this process: its
+    read alone, read and decode into Arrow tables, and the whole task (``decode.write_units``'
+    work: also the Parquet files, zstd, and their checksums). Tables come from a local catalog."""
+    from pyspark.sql import SparkSession
+
+    from drivetrain_spark import datafiles, decode, messages, sources, warehouse
+    from drivetrain_spark.session import catalog_conf, local_builder
+    from drivetrain_spark.tables import CURATED, table_for_type, with_common
+
+    builder = local_builder(SparkSession.builder.appName("drivetrain-bench-stages"), "local[1]")
+    for key, value in catalog_conf("hadoop", "stages", (work / "warehouse").as_uri()).items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    file_plan = sources.plan(path.resolve().as_uri(), "mcap")
+    tables = {cid: table_for_type(ch.schema.name) for cid, ch in file_plan.channels.items()}
+    warehouse.ensure_database(spark, "stages", "sensor")
+    targets = {}
+    for cid, table in tables.items():
+        fields = messages.load(file_plan.channels[cid].schema).fields
+        schema = CURATED[table].schema if table in CURATED else with_common(fields)
+        name = warehouse.ident("stages", "sensor", table)
+        warehouse.ensure_table(spark, name, schema)
+        targets[table] = datafiles.target_for(spark, name, "stages")
+    spark.stop()
+    entry = decode.FileEntry(file_plan.uri, "bench-car", "drive", file_plan.channels, tables)
+    schemas = {t: datafiles.arrow_schema(target.schema_json) for t, target in targets.items()}
+    chosen = file_plan.units[:units]
+
+    def read() -> None:
+        for unit in chosen:
+            for _ in sources.read(unit, entry.channels):
+                pass
+
+    def decoded() -> None:
+        types: dict = {}
+        for unit in chosen:
+            for _ in decode.unit_tables(unit, entry, schemas, types):
+                pass
+
+    def whole() -> None:
+        types: dict = {}
+        for unit in chosen:
+            result = datafiles.write_unit(unit.uri, decode.unit_tables(unit, entry, schemas, types), targets)
+            if "error" in result:
+                raise RuntimeError(f"unit failed: {result['error']}")
+
+    mb = sum(u.length for u in chosen) / 1e6
+    result: dict = {"units": len(chosen), "mb": round(mb, 1)}
+    for label, stage in (("read", read), ("readAndDecode", decoded), ("wholeTask", whole)):
+        cpu = time.process_time()
+        stage()
+        seconds = time.process_time() - cpu
+        result[f"{label}CpuSeconds"] = round(seconds, 2)
+        result[f"{label}MbPerCpuS"] = round(mb / seconds, 1)
+    return result
+
+
+def _stages_only(args: argparse.Namespace) -> dict:
+    with tempfile.TemporaryDirectory(prefix="drivetrain-bench-etl-", dir=args.work) as work:
+        path = Path(work) / "raw" / "bench-car" / "drive" / "log.mcap"
+        path.parent.mkdir(parents=True)
+        build_mcap(path, 100_000_000)
+        result = {
+            "stages": {"mcap": task_stages(path, Path(work))},
+            "machine": {"cores": os.cpu_count(), "loadAverage": list(os.getloadavg())},
+            "measures": {"stages": MEASURES["stages"]},
+        }
+    print(f"[bench] stages: {result['stages']}", flush=True)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    return result
 
 
 if __name__ == "__main__":

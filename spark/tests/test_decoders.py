@@ -8,10 +8,9 @@ import pytest
 from generated_logs import json_mcap, rewrite_mcap, ros2_sqlite_bag
 from mcap.writer import CompressionType
 from pyspark.sql.pandas.types import to_arrow_schema
-from pyspark.sql.types import StructType
 
 from drivetrain_spark import decode, messages, sources
-from drivetrain_spark.tables import COMMON_COLUMNS, COMMON_FIELDS, CURATED, table_for_type
+from drivetrain_spark.tables import COMMON_COLUMNS, CURATED, table_for_type, with_common
 
 
 def decode_file(path, fmt):
@@ -22,7 +21,7 @@ def decode_file(path, fmt):
     for cid, channel in plan.channels.items():
         table = table_for_type(channel.schema.name) if channel.schema.name else "json_messages"
         fields = messages.load(channel.schema).fields
-        spark_schema = CURATED[table].schema if table in CURATED else StructType([*COMMON_FIELDS, *fields])
+        spark_schema = CURATED[table].schema if table in CURATED else with_common(fields)
         tables[cid], schemas[table] = table, to_arrow_schema(spark_schema)
     entry = decode.FileEntry(str(path), "car", "drive", plan.channels, tables)
     types, out = {}, []

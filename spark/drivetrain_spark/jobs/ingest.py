@@ -39,10 +39,10 @@ from drivetrain_spark.session import get_or_create
 from drivetrain_spark.tables import (
     CAN_SIGNALS,
     CAN_UNKNOWN_IDS,
-    COMMON_FIELDS,
     CURATED,
     SCHEMA_VERSION,
     table_for_type,
+    with_common,
 )
 
 COMMIT_THREADS = 4
@@ -57,7 +57,7 @@ class IngestConfig:
     can_signals: list[str] | None = None  # only these "MESSAGE.SIGNAL" (default: every signal)
     frames: dict[str, Any] = field(default_factory=dict)  # see frames.py
     events: dict[str, Any] = field(default_factory=dict)  # see frames.py
-    max_tasks: int | None = None  # decode parallelism (default: Spark's default parallelism)
+    max_tasks: int | None = None  # write tasks at most (default: one task per work unit)
 
     @classmethod
     def parse(cls, value: dict[str, Any]) -> IngestConfig:
@@ -249,7 +249,7 @@ class Ingest:
         for cid, channel in file_plan.channels.items():
             mtype = messages.load(channel.schema)
             table = table_for_type(channel.schema.name) if channel.schema.name else "json_messages"
-            schema = CURATED[table].schema if table in CURATED else _with_common(mtype.fields)
+            schema = CURATED[table].schema if table in CURATED else with_common(mtype.fields)
             previous = staged.get(table) or plan.tables.get(table)
             staged[table] = messages.merge_struct(previous, schema) if previous is not None else schema
             tables[cid] = table
@@ -383,12 +383,6 @@ def _tables_of(plan: Plan, status: InputStatus) -> set[str]:
         return {"can_signals"}
     entry = plan.files.get(status.uri)
     return set() if entry is None else set(entry.tables.values())
-
-
-def _with_common(fields):
-    from pyspark.sql.types import StructType
-
-    return StructType([*COMMON_FIELDS, *fields.fields])
 
 
 def _reason(err: Exception) -> str:
