@@ -1,10 +1,11 @@
 """Direct writes: tasks write a table's Parquet data files themselves, the driver commits them.
 
 Spark's row-by-row path (Arrow batches turned into rows, then encoded value by value by
-Iceberg's Parquet writer) cost about three quarters of the CAN job's CPU. Here a task writes
-its decoded Arrow tables with pyarrow, under the table's own schema: every Parquet column
-carries its Iceberg field id (``PARQUET:field_id``), so Iceberg reads the files exactly as it
-reads its own, schema evolution included. A task returns only each file's path, partition
+Iceberg's Parquet writer) cost most of the job's CPU (three quarters for CAN, three fifths for
+point-cloud logs). Here a task (CAN's in ``can.py``, the logs' in ``decode.py``; both through
+``write_unit``) writes its decoded Arrow tables with pyarrow, under the table's own schema:
+every Parquet column carries its Iceberg field id (``PARQUET:field_id``), so Iceberg reads the
+files exactly as it reads its own, schema evolution included. A task returns only each file's path, partition
 (vehicle, day), record count, size and checksum. The driver reads each footer's column
 metrics (``ParquetUtil.fileMetrics``, what Iceberg's own writers record, so pruning on
 ``source_uri`` and ``log_time`` works) and makes one ``OverwriteFiles`` commit per table:
