@@ -48,6 +48,8 @@ export interface LoadReport {
   readonly clientGc: GcPauses;
   /** Time this process's main thread waited for a core during the run, ms (CPU contention). */
   readonly clientRunQueueWaitMs: number;
+  /** CPU this process (the client: undici or ioredis, and the pacing) used per request, µs. */
+  readonly clientCpuUsPerRequest: number;
   /** Response bytes of the last request (HTTP body, or the sum of the MGET values). */
   readonly responseBytes: number;
 }
@@ -117,8 +119,9 @@ function quantile(sorted: Float64Array, q: number): number {
 interface RunMarks {
   readonly gc: number;
   readonly runQueueNs: number;
+  readonly cpu: NodeJS.CpuUsage;
 }
-const marks = (): RunMarks => ({ gc: gcMark(), runQueueNs: runQueueWaitNs() });
+const marks = (): RunMarks => ({ gc: gcMark(), runQueueNs: runQueueWaitNs(), cpu: process.cpuUsage() });
 
 function report(
   latencies: Float64Array,
@@ -128,6 +131,7 @@ function report(
   since: RunMarks,
   lag?: Float64Array,
 ) {
+  const cpu = process.cpuUsage(since.cpu);
   const sorted = latencies.slice().sort();
   const sortedLag = lag?.slice().sort();
   return {
@@ -148,6 +152,7 @@ function report(
       : {}),
     clientGc: gcPausesSince(since.gc),
     clientRunQueueWaitMs: Number(((runQueueWaitNs() - since.runQueueNs) / 1e6).toFixed(3)),
+    clientCpuUsPerRequest: Math.round((cpu.user + cpu.system) / Math.max(1, latencies.length)),
     responseBytes: bytes,
   } satisfies LoadReport;
 }

@@ -363,14 +363,15 @@ interface Measured {
 
 /**
  * What else happened during one latency run, each candidate source of a tail measured on its
- * own: the load generator's send lag and latency from the actual send, GC pauses in the client
- * and in the server, and the time each process's threads waited for a core.
+ * own: the load generator's send lag and latency from the actual send, its CPU per request, GC
+ * pauses in the client and in the server, and the time each process's threads waited for a core.
  */
 interface TailSources {
   sendLagP99Ms?: number;
   sendLagMaxMs?: number;
   fromSendP99Ms?: number;
   clientGc: GcPauses;
+  clientCpuUsPerRequest: number;
   serverGc?: GcPauses;
   runQueueWaitMs: { client: number; server?: number; redis: number };
 }
@@ -504,6 +505,7 @@ for (const [name, spec] of Object.entries(CASES) as [CaseName, (typeof CASES)[Ca
         sendLagMaxMs: run.sendLagMaxMs,
         fromSendP99Ms: run.fromSendP99Ms,
         clientGc: run.clientGc,
+        clientCpuUsPerRequest: run.clientCpuUsPerRequest,
         ...(serverGcRun
           ? { serverGc: { count: serverGcRun.count, totalMs: serverGcRun.totalMs, maxMs: serverGcRun.maxMs } }
           : {}),
