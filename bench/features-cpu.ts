@@ -1,7 +1,8 @@
 /**
  * CPU per request of the feature API's read path, 1x50 and 100x50 (bench:features' shape: one
  * service of 5 views x 10 Float64 features), every read a cache hit:
- * `tsx bench/features-cpu.ts [--seconds 5] [--concurrency 4] [--rows 1,100] [--profile <prefix>]`.
+ * `tsx bench/features-cpu.ts [--seconds 5] [--concurrency 4] [--rows 1,100] [--profile <prefix>]
+ * [--heap-profile <prefix>]` (every allocation sampled, what the read path allocates).
  * The server runs in this process (`--profile` writes a CPU profile of each measured run, and
  * of nothing else), the load generator (bench/features-load.ts) in its own; CPU is this process's user + system time
  * over a closed loop, divided by the requests answered. A quick check between changes; the
@@ -31,6 +32,7 @@ import { startLocalDynamoDb } from '../local/dynalite';
 import { startLocalRedis } from '../local/redis';
 import { benchDefinitions } from './features-definitions';
 import type { LoadCommand, LoadReport } from './features-load';
+import { gcMark, gcPausesSince } from './gc-pauses';
 
 const { values: args } = parseArgs({
   options: {
@@ -39,6 +41,7 @@ const { values: args } = parseArgs({
     entities: { type: 'string', default: '400' },
     rows: { type: 'string', default: '1,100' },
     profile: { type: 'string' },
+    'heap-profile': { type: 'string' },
   },
 });
 const registry = buildRegistry(parseDefinitions(benchDefinitions), join(import.meta.dirname, '..'));
@@ -116,6 +119,14 @@ for (const rows of args.rows.split(',').map(Number)) {
     await profiler.post('Profiler.enable');
     await profiler.post('Profiler.start');
   }
+  // Every allocation sampled, collected or not: what the read path allocates, not what it keeps.
+  if (args['heap-profile'])
+    await profiler.post('HeapProfiler.startSampling', {
+      samplingInterval: 16_384,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true,
+    });
+  const gcBefore = gcMark();
   const before = process.cpuUsage();
   const fallbacksBefore = reader.stats.cacheFallbacks;
   const run = await command<LoadReport>({
@@ -125,12 +136,17 @@ for (const rows of args.rows.split(',').map(Number)) {
     seconds: Number(args.seconds),
   });
   const used = process.cpuUsage(before);
+  const gc = gcPausesSince(gcBefore);
   if (args.profile) {
     const { profile } = await profiler.post('Profiler.stop');
     writeFileSync(`${args.profile}-${rows}x50.cpuprofile`, JSON.stringify(profile));
   }
+  if (args['heap-profile']) {
+    const { profile } = await profiler.post('HeapProfiler.stopSampling');
+    writeFileSync(`${args['heap-profile']}-${rows}x50.heapprofile`, JSON.stringify(profile));
+  }
   console.log(
-    `${rows}x50: ${run.achievedRps} req/s, ${Math.round((used.user + used.system) / run.requests)} µs CPU/request, ${run.responseBytes} response bytes, p50 ${run.p50Ms} ms, ${run.errors} errors, ${reader.stats.cacheFallbacks - fallbacksBefore} cache fallbacks`,
+    `${rows}x50: ${run.achievedRps} req/s, ${Math.round((used.user + used.system) / run.requests)} µs CPU/request, ${run.responseBytes} response bytes, p50 ${run.p50Ms} ms, ${run.errors} errors, ${reader.stats.cacheFallbacks - fallbacksBefore} cache fallbacks, GC ${gc.count} pauses (${Math.round((gc.totalMs * 1000) / run.requests)} µs/request, max ${gc.maxMs} ms)`,
   );
 }
 load.kill();

@@ -2,6 +2,7 @@
  * The Drivetrain feature server in a process of its own for bench:features, so the load
  * generator never shares its event loop: `tsx bench/features-server.ts <registry.json>
  * <dynamodb endpoint> <redis port> <table> [--no-cache]`. Prints its URL when it listens.
+ * `GET /bench-gc?since=<n>` answers its GC pauses (bench/gc-pauses.ts).
  */
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -17,6 +18,7 @@ import { cacheClient, cacheReady } from '../features/online/redis-client';
 import { createFeatureApi } from '../features/serving/app';
 import { FeatureServing } from '../features/serving/feature-service';
 import { localDynamoDbClient } from '../local/dynalite';
+import { BENCH_GC_PATH, gcPausesJson } from './gc-pauses';
 
 const [registryPath, endpoint, redisPort, table] = process.argv.slice(2);
 const catalog = new FeatureCatalog(JSON.parse(readFileSync(registryPath!, 'utf8')) as Registry);
@@ -34,7 +36,14 @@ const serving = new FeatureServing({
   writer: new OnlineWriter(store, cache, catalog.views),
 });
 const app = createFeatureApi({ serving, reader, resolveTeam: () => 'planning' });
-const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 });
+const server = serve({
+  fetch: (request) =>
+    request.url.includes(BENCH_GC_PATH)
+      ? new Response(gcPausesJson(request.url), { headers: { 'content-type': 'application/json' } })
+      : app.fetch(request),
+  hostname: '127.0.0.1',
+  port: 0,
+});
 server.once('listening', () => {
   console.log(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
 });

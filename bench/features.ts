@@ -49,6 +49,7 @@ import { startLocalDynamoDb } from '../local/dynalite';
 import { startLocalRedis } from '../local/redis';
 import { BENCH_FEATURES_PER_VIEW, BENCH_VIEWS, benchDefinitions } from './features-definitions';
 import type { LoadCommand, LoadReport, LoadTarget } from './features-load';
+import { BENCH_GC_PATH, type GcPauses } from './gc-pauses';
 
 const { values: args } = parseArgs({
   options: {
@@ -198,8 +199,12 @@ async function nodeTs(file: string, argv: string[], nodeFlags: string[] = []): P
   return text;
 }
 
-/** CPU seconds (user + system) used so far by `pid` and all its descendants (Feast's workers), from /proc. */
-function treeCpuSeconds(pid: number): number {
+/**
+ * CPU seconds (user + system) used so far by `pid` and all its descendants (Feast's workers),
+ * and the milliseconds their threads have waited for a core (schedstat's run-queue wait: CPU
+ * contention on this machine), from /proc.
+ */
+function treeUsage(pid: number): { cpuSeconds: number; runQueueMs: number } {
   const stats = readdirSync('/proc')
     .filter((entry) => /^\d+$/.test(entry))
     .flatMap((entry) => {
@@ -223,8 +228,17 @@ function treeCpuSeconds(pid: number): number {
         grew = true;
       }
   }
+  let runQueueNs = 0;
+  for (const member of tree)
+    try {
+      for (const task of readdirSync(`/proc/${member}/task`))
+        runQueueNs += Number(readFileSync(`/proc/${member}/task/${task}/schedstat`, 'utf8').split(' ')[1]);
+    } catch {} // exited meanwhile
   // USER_HZ is 100 on Linux.
-  return stats.reduce((sum, stat) => sum + (tree.has(stat.pid) ? stat.ticks : 0), 0) / 100;
+  return {
+    cpuSeconds: stats.reduce((sum, stat) => sum + (tree.has(stat.pid) ? stat.ticks : 0), 0) / 100,
+    runQueueMs: runQueueNs / 1e6,
+  };
 }
 const profileFlags = (name: string) =>
   // A directory per server: tsx's loader thread writes a profile of its own beside the main thread's.
@@ -341,10 +355,35 @@ interface Measured {
   max: LoadReport;
   serverCpuUsPerRequest?: number;
   runs: LoadReport[];
+  tailSources: TailSources[];
   /** Drivetrain with its cache: the share of cells that fell back to DynamoDB (slow or tripped cache). */
   maxCacheFallbackShare?: number;
   runCacheFallbackShares: number[];
 }
+
+/**
+ * What else happened during one latency run, each candidate source of a tail measured on its
+ * own: the load generator's send lag and latency from the actual send, its CPU per request, GC
+ * pauses in the client and in the server, and the time each process's threads waited for a core.
+ */
+interface TailSources {
+  sendLagP99Ms?: number;
+  sendLagMaxMs?: number;
+  fromSendP99Ms?: number;
+  clientGc: GcPauses;
+  clientCpuUsPerRequest: number;
+  serverGc?: GcPauses;
+  runQueueWaitMs: { client: number; server?: number; redis: number };
+}
+/** The servers that answer `GET /bench-gc` (Node servers of this benchmark; not Feast's). */
+const GC_REPORTING = new Set<SystemName>(['drivetrain', 'drivetrainCacheMiss', 'httpFloor']);
+async function serverGc(system: SystemName, target: LoadTarget, since = 0) {
+  if (!GC_REPORTING.has(system) || target.kind !== 'http') return undefined;
+  return (await (await fetch(`${target.url}${BENCH_GC_PATH}?since=${since}`)).json()) as GcPauses & {
+    mark: number;
+  };
+}
+const round3 = (value: number) => Number(value.toFixed(3));
 
 interface CacheStats {
   cacheHits: number;
@@ -415,7 +454,7 @@ for (const [name, spec] of Object.entries(CASES) as [CaseName, (typeof CASES)[Ca
     // Warm up (connections, JIT, Feast's registry cache), then the closed loop for the max.
     await command({ op: 'open', id, rate: Math.min(spec.rate, 20), seconds: warmupSeconds });
     const serverPid = target.kind === 'http' ? serverPids.get(target.url) : undefined;
-    const cpuBefore = serverPid ? treeCpuSeconds(serverPid) : 0;
+    const cpuBefore = serverPid ? treeUsage(serverPid).cpuSeconds : 0;
     const statsBefore = await cacheStatsOf(system);
     const max = await command<LoadReport>({
       op: 'closed',
@@ -425,7 +464,7 @@ for (const [name, spec] of Object.entries(CASES) as [CaseName, (typeof CASES)[Ca
     });
     // Server CPU per request at its max: what the load on the machine changes least.
     const serverCpuUsPerRequest = serverPid
-      ? Math.round(((treeCpuSeconds(serverPid) - cpuBefore) * 1e6) / max.requests)
+      ? Math.round(((treeUsage(serverPid).cpuSeconds - cpuBefore) * 1e6) / max.requests)
       : undefined;
     const sustainable = Math.floor(max.achievedRps / 2);
     const rate = Math.max(1, Math.min(spec.rate, sustainable));
@@ -439,6 +478,7 @@ for (const [name, spec] of Object.entries(CASES) as [CaseName, (typeof CASES)[Ca
       serverCpuUsPerRequest,
       maxCacheFallbackShare: fallbackShare(statsBefore, await cacheStatsOf(system)),
       runs: [],
+      tailSources: [],
       runCacheFallbackShares: [],
     };
     console.log(
@@ -452,13 +492,35 @@ for (const [name, spec] of Object.entries(CASES) as [CaseName, (typeof CASES)[Ca
       const seconds = Math.min(maxRunSeconds, Math.max(5, minSamples / entry.rate));
       await command({ op: 'open', id, rate: entry.rate, seconds: warmupSeconds });
       const runStatsBefore = await cacheStatsOf(system);
+      const target = targets.get(system)!;
+      const serverPid = target.kind === 'http' ? serverPids.get(target.url) : undefined;
+      const gcBefore = await serverGc(system, target);
+      const serverQueueBefore = serverPid ? treeUsage(serverPid).runQueueMs : 0;
+      const redisQueueBefore = treeUsage(redisServer.process.pid!).runQueueMs;
       const run = await command<LoadReport>({ op: 'open', id, rate: entry.rate, seconds });
       entry.runs.push(run);
+      const serverGcRun = gcBefore && (await serverGc(system, target, gcBefore.mark));
+      entry.tailSources.push({
+        sendLagP99Ms: run.sendLagP99Ms,
+        sendLagMaxMs: run.sendLagMaxMs,
+        fromSendP99Ms: run.fromSendP99Ms,
+        clientGc: run.clientGc,
+        clientCpuUsPerRequest: run.clientCpuUsPerRequest,
+        ...(serverGcRun
+          ? { serverGc: { count: serverGcRun.count, totalMs: serverGcRun.totalMs, maxMs: serverGcRun.maxMs } }
+          : {}),
+        runQueueWaitMs: {
+          client: run.clientRunQueueWaitMs,
+          ...(serverPid ? { server: round3(treeUsage(serverPid).runQueueMs - serverQueueBefore) } : {}),
+          redis: round3(treeUsage(redisServer.process.pid!).runQueueMs - redisQueueBefore),
+        },
+      });
       const share = fallbackShare(runStatsBefore, await cacheStatsOf(system));
       if (share !== undefined) entry.runCacheFallbackShares.push(share);
       console.log(
         `${system.padEnd(20)} ${name.padEnd(7)} at ${entry.rate}/s x ${run.requests}: p50 ${run.p50Ms} ms  p99 ${run.p99Ms} ms  p99.9 ${run.p999Ms} ms  max ${run.maxMs} ms  send lag p99 ${run.sendLagP99Ms} ms  errors ${run.errors}${share === undefined ? '' : `  cache fallbacks ${share}`}`,
       );
+      console.log(`${''.padEnd(29)} tail sources ${JSON.stringify(entry.tailSources.at(-1))}`);
     }
   }
   for (const system of targets.keys()) await command({ op: 'drop', id: `${system}/${name}` });
@@ -497,6 +559,7 @@ const results = Object.fromEntries(
           p999Ms: median(m.runs.map((r) => r.p999Ms)),
           maxMs: Math.max(...m.runs.map((r) => r.maxMs)),
           sendLagP99Ms: Math.max(...m.runs.map((r) => r.sendLagP99Ms ?? 0)),
+          tailSourcesRuns: m.tailSources,
           responseBytes: m.max.responseBytes,
         },
       ]),

@@ -33,6 +33,11 @@ export class KeyedHeap<T> {
     return this.items.length === 0 ? undefined : { item: this.items[0]!, key: this.keys[0]! };
   }
 
+  /** The first item, without the object `peek` allocates. */
+  peekItem(): T | undefined {
+    return this.items[0];
+  }
+
   pop(): T | undefined {
     const top = this.items[0];
     const lastItem = this.items.pop();
@@ -48,6 +53,12 @@ export class KeyedHeap<T> {
   /** What is still queued, in no particular order. */
   remaining(): readonly T[] {
     return this.items;
+  }
+
+  /** Replaces every item by `change(item)` where it stands: the heap's shape is unchanged. */
+  mapItems(change: (item: T) => T): void {
+    const { items } = this;
+    for (let i = 0; i < items.length; i++) items[i] = change(items[i]!);
   }
 
   private siftUp(start: number): void {
@@ -77,7 +88,11 @@ export class KeyedHeap<T> {
 
   private swap(a: number, b: number): void {
     const { items, keys } = this;
-    [items[a], items[b]] = [items[b]!, items[a]!];
-    [keys[a], keys[b]] = [keys[b]!, keys[a]!];
+    const item = items[a]!;
+    items[a] = items[b]!;
+    items[b] = item;
+    const key = keys[a]!;
+    keys[a] = keys[b]!;
+    keys[b] = key;
   }
 }

@@ -1,3 +1,5 @@
+import type { ServerResponse } from 'node:http';
+import { finished } from 'node:stream';
 import type { Context } from 'hono';
 import { Hono } from 'hono';
 import type { OnlineReader } from '../online/online-reader';
@@ -38,13 +40,17 @@ export function createFeatureApi(options: FeatureApiOptions) {
   };
   app.get('/health', (c) => c.body(null, 200));
 
-  app.post('/get-online-features', async (c) =>
-    c.body(
-      await serving.getOnlineFeaturesJson(team(c), await jsonBody(c, MAX_READ_BODY_BYTES)),
-      200,
-      JSON_HEADERS,
-    ),
-  );
+  app.post('/get-online-features', async (c) => {
+    const caller = team(c);
+    const body = await jsonBody(c, MAX_READ_BODY_BYTES);
+    // Under @hono/node-server the bytes go to the socket as they are, from a reused buffer that
+    // is given back once the response has finished (or closed); elsewhere (Lambda) a copy.
+    const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+    if (!outgoing) return c.body(await serving.getOnlineFeaturesJson(caller, body), 200, JSON_HEADERS);
+    const lent = await serving.getOnlineFeaturesBytes(caller, body);
+    finished(outgoing, lent.release);
+    return c.body(lent.bytes, 200, JSON_HEADERS);
+  });
 
   app.post('/push', async (c) => c.json(await serving.push(team(c), await jsonBody(c, MAX_PUSH_BODY_BYTES))));
 

@@ -4,7 +4,12 @@ import type { OnlineReader } from '../online/online-reader';
 import type { OnlineWriter, WriteReport } from '../online/online-writer';
 import { FeatureRequestError } from './feast-errors';
 import { resolveOnlineRequest } from './feast-request';
-import { type OnlineFeaturesResponse, onlineFeaturesJson } from './feast-response';
+import {
+  type LentBytes,
+  type OnlineFeaturesResponse,
+  onlineFeaturesBytes,
+  onlineFeaturesJson,
+} from './feast-response';
 import { resolvePush } from './push-request';
 
 export interface FeatureServiceOptions {
@@ -36,11 +41,22 @@ export class FeatureServing {
 
   /** The answer to a `POST /get-online-features` body, as the JSON bytes (UTF-8) the API sends. */
   async getOnlineFeaturesJson(team: string, body: unknown): Promise<Buffer<ArrayBuffer>> {
+    const { query, records } = await this.readOnline(team, body);
+    return onlineFeaturesJson(query, records, this.nowUs());
+  }
+
+  /** The same bytes in a reused buffer, for a server that releases it once its socket has them. */
+  async getOnlineFeaturesBytes(team: string, body: unknown): Promise<LentBytes> {
+    const { query, records } = await this.readOnline(team, body);
+    return onlineFeaturesBytes(query, records, this.nowUs());
+  }
+
+  private async readOnline(team: string, body: unknown) {
     const query = resolveOnlineRequest(this.options.catalog, team, body);
     const records = await this.options.reader.read(
       query.selections.map((s) => ({ view: s.view, keys: s.keys })),
     );
-    return onlineFeaturesJson(query, records, this.nowUs());
+    return { query, records };
   }
 
   /** The same answer as an object, for callers in this process. */

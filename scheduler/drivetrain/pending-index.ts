@@ -48,18 +48,9 @@ export function agedLevel(job: Job, now: number, agingStepS: number): number {
   return Math.max(0, serviceLevel(job) - steps);
 }
 
-/**
- * A job's place in the index. Taking or withdrawing a job only marks its entry: heaps drop
- * such entries as they surface, and the arrival list when they outnumber the pending ones.
- */
-interface Entry {
-  readonly job: Job;
-  pending: boolean;
-}
-
-/** The entries of one heap to be, in arrival order, with their keys. */
+/** The positions (in `arrivals`) of one heap to be, in arrival order, with their keys. */
 interface HeapGroup {
-  readonly entries: Entry[];
+  readonly positions: number[];
   readonly keys: number[];
 }
 
@@ -67,65 +58,96 @@ interface HeapGroup {
  * Pending jobs, indexed so a round pops them in policy order without sorting the queue:
  * one heap per (team, class, service level), keyed by `waitingSince`. Inside one heap the
  * longest-waiting job is both first in line and in the highest band, so heads suffice.
+ * Heaps hold positions in the arrival list, not objects: a round builds the index afresh
+ * over 100,000 jobs, and one object per job was a third of its time in allocation and GC.
  */
 export class PendingIndex {
-  /** team → class → service level → heap. */
-  private readonly heaps = new Map<string, Map<PriorityClassName, Map<number, KeyedHeap<Entry>>>>();
-  /** Every entry in arrival order, pending or not: `all()` lists jobs in this order. */
-  private arrivals: Entry[] = [];
-  /** How many entries in `arrivals` are no longer pending. */
+  /** team → class → service level → heap of positions. */
+  private readonly heaps = new Map<string, Map<PriorityClassName, Map<number, KeyedHeap<number>>>>();
+  /**
+   * Every job in arrival order, pending or not: `all()` lists jobs in this order. Until the
+   * index first changes it, this is the snapshot it was built from (read, never written):
+   * a one-shot round need not copy 100,000 jobs.
+   */
+  private arrivals: readonly Job[];
+  private ownedArrivals: Job[] | undefined;
+  /**
+   * Per position, 0 once the job there is no longer pending, else its band + 1. Taking or
+   * withdrawing a job only clears this: heaps drop such positions as they surface, and the
+   * arrival list when they outnumber the pending ones. May be longer than `arrivals`.
+   */
+  private bandAt: Uint8Array;
+  /** How many positions in `arrivals` are no longer pending. */
   private departed = 0;
   /**
-   * Pending entries by job id. Only sessions look jobs up by id (`add`, `withdraw`), so it is
-   * built on first use, which is also when duplicate ids are caught: hashing 100,000 ids
+   * Pending positions by job id. Only sessions look jobs up by id (`add`, `withdraw`), so it
+   * is built on first use, which is also when duplicate ids are caught: hashing 100,000 ids
    * would be a third of a one-shot round.
    */
-  private byId: Map<string, Entry> | undefined;
+  private byId: Map<string, number> | undefined;
+  /**
+   * Jobs put back by `requeue`, filed on the index's next use, in order: a one-shot round
+   * (the dispatcher's) puts back a thousand jobs and never uses the index again.
+   */
+  private requeued: Job[] = [];
 
   constructor(
     jobs: Iterable<Job>,
     private readonly agingStepS: number,
   ) {
-    for (const job of jobs) this.arrivals.push({ job, pending: true });
+    this.arrivals = Array.isArray(jobs) ? jobs : Array.from(jobs);
+    this.bandAt = new Uint8Array(this.arrivals.length);
     // Group first, then build each heap in O(n): cheaper than pushing 100,000 jobs one by one.
-    for (const { entries, keys } of groupByHeap(this.arrivals)) {
-      this.heapFor(entries[0]!.job, () => KeyedHeap.of(entries, keys));
+    for (const { positions, keys } of groupByHeap(this.arrivals, this.bandAt)) {
+      this.heapFor(this.arrivals[positions[0]!]!, () => KeyedHeap.of(positions, keys));
     }
   }
 
   /** The pending jobs, in the order they arrived. */
-  *all(): IterableIterator<Job> {
-    for (const entry of this.arrivals) if (entry.pending) yield entry.job;
+  all(): IterableIterator<Job> {
+    this.fileRequeued();
+    return this.pendingJobs();
+  }
+
+  /** Calls `visit` on each pending job in the order they arrived, with its band. */
+  forEachPending(visit: (job: Job, band: number) => void): void {
+    this.fileRequeued();
+    const { arrivals, bandAt } = this;
+    for (let position = 0; position < arrivals.length; position++) {
+      const band = bandAt[position]! - 1;
+      if (band >= 0) visit(arrivals[position]!, band);
+    }
   }
 
   /** A job became pending. */
   add(job: Job): void {
+    this.fileRequeued();
     if (this.ids().has(job.id)) throw new Error(`job ${job.id} is already pending`);
     this.enqueue(job);
   }
 
   /** Puts back a job `takeNext` returned and that did not start; it arrives anew. */
   requeue(job: Job): void {
-    this.enqueue(job);
+    this.requeued.push(job);
   }
 
   withdraw(jobId: string): void {
-    const entry = this.ids().get(jobId);
-    if (entry !== undefined) this.depart(entry);
+    this.fileRequeued();
+    const position = this.ids().get(jobId);
+    if (position !== undefined) this.depart(position);
   }
 
   /** Teams with a job in band `band`. */
   teamsIn(band: number): string[] {
+    this.fileRequeued();
     const name = CLASSES_ASCENDING[band]!;
-    return [...this.heaps].filter(([, byClass]) => hasLive(byClass.get(name))).map(([team]) => team);
+    return [...this.heaps].filter(([, byClass]) => this.hasLive(byClass.get(name))).map(([team]) => team);
   }
 
   /** Removes and returns the team's next job of band `band`: least (aged) service, then oldest. */
   takeNext(team: string, band: number, now: number): Job | undefined {
-    const entry = this.bestHeap(team, band, now)?.pop();
-    if (entry === undefined) return undefined;
-    this.depart(entry);
-    return entry.job;
+    this.fileRequeued();
+    return this.take(this.bestHeap(team, band, now));
   }
 
   /**
@@ -133,55 +155,107 @@ export class PendingIndex {
    * has waited at least `minWaitS`. Each heap's head is its oldest job, so heads suffice.
    */
   takeOldest(now: number, minWaitS: number): Job | undefined {
-    let oldest: KeyedHeap<Entry> | undefined;
+    this.fileRequeued();
+    let oldest: KeyedHeap<number> | undefined;
     let since = now - minWaitS;
     for (const byClass of this.heaps.values())
       for (const byLevel of byClass.values())
         for (const heap of byLevel.values()) {
-          const head = liveHead(heap);
+          const head = this.liveHead(heap);
           if (head !== undefined && waitingSince(head) <= since) {
             since = waitingSince(head);
             oldest = heap;
           }
         }
-    const entry = oldest?.pop();
-    if (entry === undefined) return undefined;
-    this.depart(entry);
-    return entry.job;
+    return this.take(oldest);
+  }
+
+  private *pendingJobs(): IterableIterator<Job> {
+    const { arrivals, bandAt } = this;
+    for (let position = 0; position < arrivals.length; position++)
+      if (bandAt[position] !== 0) yield arrivals[position]!;
+  }
+
+  private fileRequeued(): void {
+    if (this.requeued.length === 0) return;
+    const jobs = this.requeued;
+    this.requeued = [];
+    for (const job of jobs) this.enqueue(job);
+  }
+
+  private take(heap: KeyedHeap<number> | undefined): Job | undefined {
+    const position = heap?.pop();
+    if (position === undefined) return undefined;
+    // Read before `depart`, which may compact the arrival list.
+    const job = this.arrivals[position]!;
+    this.depart(position);
+    return job;
   }
 
   private enqueue(job: Job): void {
-    const entry = { job, pending: true };
-    this.arrivals.push(entry);
-    this.byId?.set(job.id, entry);
-    this.heapFor(job).push(entry, waitingSince(job));
-  }
-
-  private depart(entry: Entry): void {
-    entry.pending = false;
-    this.byId?.delete(entry.job.id);
-    this.departed++;
-    // Dropping departed entries once they are half the list keeps `all()` linear in the queue.
-    if (this.departed * 2 > this.arrivals.length) {
-      this.arrivals = this.arrivals.filter((arrival) => arrival.pending);
-      this.departed = 0;
+    this.ownedArrivals ??= [...this.arrivals];
+    this.arrivals = this.ownedArrivals;
+    const position = this.ownedArrivals.length;
+    this.ownedArrivals.push(job);
+    if (position === this.bandAt.length) {
+      const grown = new Uint8Array(Math.max(16, position * 2));
+      grown.set(this.bandAt);
+      this.bandAt = grown;
     }
+    this.bandAt[position] = CLASS_RANK[job.priorityClass] + 1;
+    this.byId?.set(job.id, position);
+    this.heapFor(job).push(position, waitingSince(job));
   }
 
-  private ids(): Map<string, Entry> {
+  private depart(position: number): void {
+    this.bandAt[position] = 0;
+    this.byId?.delete(this.arrivals[position]!.id);
+    this.departed++;
+    // Dropping departed positions once they are half the list keeps `all()` linear in the queue.
+    if (this.departed * 2 > this.arrivals.length) this.compact();
+  }
+
+  /**
+   * Keeps only pending positions, renumbered in order. Heaps are renumbered in place, so
+   * their order (and how they break ties) is as if nothing moved; a withdrawn job still in a
+   * heap gets position -1, which is never pending.
+   */
+  private compact(): void {
+    const renumbered = new Int32Array(this.arrivals.length).fill(-1);
+    const arrivals: Job[] = [];
+    const bandAt = new Uint8Array(this.bandAt.length);
+    for (let position = 0; position < this.arrivals.length; position++) {
+      if (this.bandAt[position] === 0) continue;
+      renumbered[position] = arrivals.length;
+      bandAt[arrivals.length] = this.bandAt[position]!;
+      arrivals.push(this.arrivals[position]!);
+    }
+    const moved = (position: number) => (position < 0 ? -1 : renumbered[position]!);
+    for (const byClass of this.heaps.values())
+      for (const byLevel of byClass.values()) for (const heap of byLevel.values()) heap.mapItems(moved);
+    if (this.byId !== undefined)
+      for (const [id, position] of this.byId) this.byId.set(id, renumbered[position]!);
+    this.arrivals = arrivals;
+    this.ownedArrivals = arrivals;
+    this.bandAt = bandAt;
+    this.departed = 0;
+  }
+
+  private ids(): Map<string, number> {
     if (this.byId === undefined) {
       this.byId = new Map();
-      for (const entry of this.arrivals) {
-        if (!entry.pending) continue;
-        if (this.byId.has(entry.job.id)) throw new Error(`job ${entry.job.id} is already pending`);
-        this.byId.set(entry.job.id, entry);
+      for (let position = 0; position < this.arrivals.length; position++) {
+        if (this.bandAt[position] === 0) continue;
+        const { id } = this.arrivals[position]!;
+        if (this.byId.has(id)) throw new Error(`job ${id} is already pending`);
+        this.byId.set(id, position);
       }
     }
     return this.byId;
   }
 
   /** The heap of the job's team, class and service level; `create` makes it on first need. */
-  private heapFor(job: Job, create = KeyedHeap.empty<Entry>): KeyedHeap<Entry> {
+  private heapFor(job: Job, create = KeyedHeap.empty<number>): KeyedHeap<number> {
     let byClass = this.heaps.get(job.team);
     if (byClass === undefined) {
       byClass = new Map();
@@ -201,13 +275,13 @@ export class PendingIndex {
     return heap;
   }
 
-  private bestHeap(team: string, band: number, now: number): KeyedHeap<Entry> | undefined {
-    let best: KeyedHeap<Entry> | undefined;
+  private bestHeap(team: string, band: number, now: number): KeyedHeap<number> | undefined {
+    let best: KeyedHeap<number> | undefined;
     let bestLevel = Number.POSITIVE_INFINITY;
     let bestSince = Number.POSITIVE_INFINITY;
     const byLevel = this.heaps.get(team)?.get(CLASSES_ASCENDING[band]!);
     for (const heap of byLevel?.values() ?? []) {
-      const head = liveHead(heap);
+      const head = this.liveHead(heap);
       if (head === undefined) continue;
       const level = agedLevel(head, now, this.agingStepS);
       const since = waitingSince(head);
@@ -219,46 +293,72 @@ export class PendingIndex {
     }
     return best;
   }
+
+  /** The heap's first pending job; positions of withdrawn jobs are dropped as they surface. */
+  private liveHead(heap: KeyedHeap<number>): Job | undefined {
+    while (heap.size > 0) {
+      const position = heap.peekItem()!;
+      if (position >= 0 && this.bandAt[position] !== 0) return this.arrivals[position];
+      heap.pop();
+    }
+    return undefined;
+  }
+
+  private hasLive(byLevel: ReadonlyMap<number, KeyedHeap<number>> | undefined): boolean {
+    for (const heap of byLevel?.values() ?? []) if (this.liveHead(heap) !== undefined) return true;
+    return false;
+  }
 }
 
 /**
- * Entries grouped as `heapFor` files them, groups in order of first arrival so heaps are
- * created (and later scanned) in the same order as by adding the jobs one by one. Keyed by
- * team, then by class and service level folded into one number: two lookups per job.
+ * Positions grouped as `heapFor` files their jobs, groups in order of first arrival so heaps
+ * are created (and later scanned) in the same order as by adding the jobs one by one. Keyed
+ * by team, then by class and service level folded into one small number (an array index).
+ * Two passes, so each group's arrays are allocated once at their final size. Writes each
+ * position's band + 1 into `bandAt`.
  */
-function groupByHeap(entries: readonly Entry[]): HeapGroup[] {
-  const groups: HeapGroup[] = [];
-  const byTeam = new Map<string, Map<number, HeapGroup>>();
-  for (const entry of entries) {
-    const { job } = entry;
-    let teamGroups = byTeam.get(job.team);
-    if (teamGroups === undefined) {
-      teamGroups = new Map();
-      byTeam.set(job.team, teamGroups);
+function groupByHeap(jobs: readonly Job[], bandAt: Uint8Array): HeapGroup[] {
+  const groupOf = new Int32Array(jobs.length);
+  const keyOf = new Float64Array(jobs.length);
+  const sizes: number[] = [];
+  const byTeam = new Map<string, number[]>();
+  let lastTeam: string | undefined;
+  let teamGroups: number[] = [];
+  for (let position = 0; position < jobs.length; position++) {
+    const job = jobs[position]!;
+    if (job.team !== lastTeam) {
+      lastTeam = job.team;
+      let known = byTeam.get(job.team);
+      if (known === undefined) {
+        known = [];
+        byTeam.set(job.team, known);
+      }
+      teamGroups = known;
     }
-    const slot = serviceLevel(job) * CLASS_COUNT + CLASS_RANK[job.priorityClass];
-    let group = teamGroups.get(slot);
+    const rank = CLASS_RANK[job.priorityClass];
+    bandAt[position] = rank + 1;
+    const slot = serviceLevel(job) * CLASS_COUNT + rank;
+    let group = teamGroups[slot];
     if (group === undefined) {
-      group = { entries: [], keys: [] };
-      teamGroups.set(slot, group);
-      groups.push(group);
+      group = sizes.length;
+      teamGroups[slot] = group;
+      sizes.push(0);
     }
-    group.entries.push(entry);
-    group.keys.push(waitingSince(job));
+    sizes[group]!++;
+    groupOf[position] = group;
+    keyOf[position] = waitingSince(job);
+  }
+  const groups: HeapGroup[] = sizes.map((size) => ({
+    positions: new Array<number>(size),
+    keys: new Array<number>(size),
+  }));
+  const filled = new Array<number>(groups.length).fill(0);
+  for (let position = 0; position < jobs.length; position++) {
+    const group = groupOf[position]!;
+    const { positions, keys } = groups[group]!;
+    const at = filled[group]!++;
+    positions[at] = position;
+    keys[at] = keyOf[position]!;
   }
   return groups;
-}
-
-/** The heap's first pending job; entries of withdrawn jobs are dropped as they surface. */
-function liveHead(heap: KeyedHeap<Entry>): Job | undefined {
-  for (let top = heap.peek(); top !== undefined; top = heap.peek()) {
-    if (top.item.pending) return top.item.job;
-    heap.pop();
-  }
-  return undefined;
-}
-
-function hasLive(byLevel: ReadonlyMap<number, KeyedHeap<Entry>> | undefined): boolean {
-  for (const heap of byLevel?.values() ?? []) if (liveHead(heap) !== undefined) return true;
-  return false;
 }

@@ -25,6 +25,7 @@ import {
 import { QuotaLedger } from './quota';
 import { lastEndOn, limitEnd, reserveEarliest, respectsReservation } from './reservation';
 import type { PredictionKey, RuntimePredictor } from './runtime-prediction';
+import { UnscannedReasons } from './unscanned-reasons';
 import { WhyPending } from './why-pending';
 
 export interface DrivetrainConfig {
@@ -231,7 +232,13 @@ export class DispatchRound {
         if ((misses.get(team) ?? 0) >= depth.perTeamAndBand) active.delete(team);
       }
     }
-    if (explain) for (const job of pending.all()) this.leaveUnscanned(job, bandOf(job));
+    if (explain) {
+      // Jobs the scan never reached get the reason that stopped the scan before them.
+      const unscanned = new UnscannedReasons(this.why, this.quota, this.starts.length > 0);
+      pending.forEachPending((job, band) =>
+        this.leaveWaiting(job, band, unscanned.of(job, this.blockedBand > band)),
+      );
+    }
     for (const job of leftWaiting) pending.requeue(job);
     const reservations = this.holds.map((hold) => hold.reservation);
     const carriedHolds = this.holds.map(({ reservation, holder, starving }) =>
@@ -474,16 +481,6 @@ export class DispatchRound {
   private leaveWaiting(job: Job, band: number, reason: PendingReason): void {
     this.blockedBand = Math.max(this.blockedBand, band);
     this.waiting.push({ jobId: job.id, reason });
-  }
-
-  /** Jobs the scan never reached get the reason that stopped the scan before them. */
-  private leaveUnscanned(job: Job, band: number): void {
-    let reason: PendingReason;
-    if (this.blockedBand > band) reason = this.why.behindHigherClass();
-    else if (!this.quota.fitsQuota(job.team, job.resources.gpuType, job.resources.gpus)) {
-      reason = this.why.quotaExhausted(job);
-    } else reason = this.starts.length > 0 ? this.why.outranked(job) : this.why.noCapacity(job);
-    this.leaveWaiting(job, band, reason);
   }
 
   /** Built on first need: most rounds start what they can without preempting anyone. */

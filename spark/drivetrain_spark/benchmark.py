@@ -6,9 +6,9 @@ messages, against the strongest cheap baseline a user has, measured in the same 
   fresh process as the workflow runs it) into Iceberg. Baseline: the same file read by the
   ``mcap`` reader alone (``make_reader(f).iter_messages()``: decompress, check and frame every
   message, one Python process, the loop the mcap docs show), in this run. The job's rate is
-  over its whole run (plan, decode, stage, commit every table, write the manifest), from the
-  run manifest's ``startedAt``/``finishedAt``: Spark's JVM start-up, once per run however many
-  files, is excluded there and included in ``processSeconds``.
+  over its whole run (plan, decode and write every table's files, commit each table, write
+  the manifest), from the run manifest's ``startedAt``/``finishedAt``: Spark's JVM start-up,
+  once per run however many files, is excluded there and included in ``processSeconds``.
 - CAN: comma2k19's 135,468 real frames repeated with shifted times into ``--can-frames`` frames
   (1M-frame row groups), decoded with the Toyota DBC through the same job into ``can_signals``.
 - Scale: the MCAP job at each of ``--scale`` sizes; peak RSS is the whole process tree's
@@ -42,8 +42,8 @@ DBC = SENSOR / "dbc" / "toyota_new_mc_pt.dbc"
 
 
 MEASURES = {
-    "seconds": "wall seconds of the job's run, manifest startedAt to finishedAt: plan, decode, "
-    "stage, commit every table (Spark's JVM start-up excluded)",
+    "seconds": "wall seconds of the job's run, manifest startedAt to finishedAt: plan, decode and "
+    "write every table's files, commit each table (Spark's JVM start-up excluded)",
     "processSeconds": "wall seconds of the job's process, launch to exit (JVM start-up included)",
     "cpuSeconds": "user + system CPU seconds of the job's process tree (JVM, Python workers)",
     "mbPerS": "input MB (compressed, as stored) / seconds",
@@ -52,8 +52,9 @@ MEASURES = {
     "same file, one Python process, in this run",
     "framesPerS": "input CAN frames / seconds",
     "peakRssMb": "peak resident memory of the job's process tree, sampled every 100 ms",
-    "stages": "CPU seconds, in the benchmark's process, of the job's decode pass one, and of its "
-    "pass two for every table plus a pyarrow Parquet write (zstd), on the input's first 2 units",
+    "stages": "CPU seconds, in the benchmark's process, of one write task's stages on the first "
+    "units of a 0.1 GB MCAP: read (decompress, check CRCs, frame), read + decode into Arrow, and "
+    "the whole task (also Parquet files with zstd and the checksum)",
 }
 
 
@@ -204,86 +205,6 @@ def run_job(work: Path, name: str, inputs: list[Path], config: dict | None = Non
     }
 
 
-def _decode_plan(uri: str, fmt: str, units: int):
-    """The job's plan of one object (as its driver resolves it), cut to its first units."""
-    from drivetrain_spark import can, messages, sources
-    from drivetrain_spark.decode import FileEntry, Plan
-    from drivetrain_spark.jobs.ingest import _with_common
-    from drivetrain_spark.tables import CURATED, table_for_type
-
-    plan = Plan()
-    if fmt == "can":
-        file_plan = can.plan(uri, Path(uri.removeprefix("file://")).stat().st_size)
-        plan.can = {"dbc": str(DBC), "signals": None}
-        can.add_tables(plan)
-        plan.files[uri] = FileEntry(uri, "bench-car", "drive", {}, {})
-    else:
-        file_plan = sources.plan(uri, fmt)
-        tables = {}
-        for cid, channel in file_plan.channels.items():
-            table = table_for_type(channel.schema.name)
-            fields = messages.load(channel.schema).fields
-            plan.tables[table] = CURATED[table].schema if table in CURATED else _with_common(fields)
-            tables[cid] = table
-        plan.files[uri] = FileEntry(uri, "bench-car", "drive", file_plan.channels, tables)
-    return plan, file_plan.units[:units]
-
-
-def decode_stages(path: Path, fmt: str, units: int = 2) -> dict:
-    """Where the job's time goes, on the first units of one input, in this process (CPU
-    seconds): the job's decode pass one (every message decoded and converted to Arrow, only
-    partition keys kept), and its pass two for every table (that table's rows as Arrow batches)
-    plus a pyarrow Parquet write (zstd) of them. The two together are what a job that wrote its
-    tables' files straight from Python would pay before its commit; the rest of the job's CPU
-    is Spark's row-by-row handling of those rows and its Iceberg write."""
-    import pyarrow.parquet as pq
-
-    from drivetrain_spark.decode import STAGED_TABLES, decode_units
-
-    uri = path.resolve().as_uri()
-    plan, chosen = _decode_plan(uri, fmt, units)
-    unit_rows = [
-        {"uri": u.uri, "format": u.format, "index": u.index, "offset": u.offset, "length": u.length}
-        for u in chosen
-    ]
-    result: dict = {"units": len(chosen)}
-    cpu = time.process_time()
-    for batch in decode_units(plan)(iter([pa.RecordBatch.from_pylist(unit_rows)])):
-        if batch.column(0)[0].as_py() == "_errors":
-            raise RuntimeError(f"decode failed: {batch.column(2)[0]}")
-    result["passOneCpuSeconds"] = round(time.process_time() - cpu, 2)
-    rows = 0
-    with tempfile.TemporaryDirectory(prefix="drivetrain-bench-stage-") as out:
-        cpu = time.process_time()
-        for table in sorted(t for t in plan.tables if t not in STAGED_TABLES):
-            writer = None
-            for batch in decode_units(plan, only=table)(iter([pa.RecordBatch.from_pylist(unit_rows)])):
-                if writer is None:
-                    strings = [f.name for f in batch.schema if f.type == pa.string()]
-                    writer = pq.ParquetWriter(
-                        f"{out}/{table}.parquet", batch.schema, compression="zstd", use_dictionary=strings
-                    )
-                writer.write_batch(batch)
-                rows += batch.num_rows
-            if writer is not None:
-                writer.close()
-        result["passTwoAndParquetCpuSeconds"] = round(time.process_time() - cpu, 2)
-    result["rows"] = rows
-    both = result["passOneCpuSeconds"] + result["passTwoAndParquetCpuSeconds"]
-    if fmt == "can":
-        meta = pq.ParquetFile(path).metadata
-        frames = sum(meta.row_group(i).num_rows for u in chosen for i in range(u.offset, u.offset + u.length))
-        result["frames"] = frames
-        result["passOneFramesPerCpuS"] = round(frames / result["passOneCpuSeconds"])
-        result["bothPassesAndParquetFramesPerCpuS"] = round(frames / both)
-    else:
-        mb = sum(u.length for u in chosen) / 1e6
-        result["mb"] = round(mb, 1)
-        result["passOneMbPerCpuS"] = round(mb / result["passOneCpuSeconds"], 2)
-        result["bothPassesAndParquetMbPerCpuS"] = round(mb / both, 2)
-    return result
-
-
 def cpu_line(points: list[tuple[float, float]]) -> tuple[float, float, float]:
     """Least-squares fixed + slope x MB through (MB, CPU seconds); the worst relative residual."""
     xs = [x for x, _ in points]
@@ -311,7 +232,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--stages-only",
         action="store_true",
-        help="only the in-process stage costs (decode; decode + Parquet) on a 0.1 GB MCAP and 5 M frames",
+        help="only where one MCAP write task's CPU goes, in-process, on a 0.1 GB MCAP",
     )
     parser.add_argument(
         "--only", choices=("mcap", "can"), default=None, help="measure one input kind (the other is left out)"
@@ -390,14 +311,12 @@ def _mcap_results(args: argparse.Namespace, files: dict[float, tuple[Path, int]]
         "loadAverage": list(os.getloadavg()),
     }
     print(f"[bench] mcap: {mcap}", flush=True)
-    mcap_stages = decode_stages(main_path, "mcap")
     for path, _ in files.values():
         path.unlink()
-    print(f"[bench] mcap stages: {mcap_stages}", flush=True)
     seconds_per_gb = [s["seconds"] / s["gb"] for s in scale]
     fixed, per_mb, worst = cpu_line([(s["gb"] * 1e3, s["cpuSeconds"]) for s in scale])
     return {
-        "mcap": {**mcap, "stages": mcap_stages},
+        "mcap": mcap,
         "scale": scale,
         "linearity": {
             "secondsPerGb": [round(x, 1) for x in seconds_per_gb],
@@ -436,16 +355,73 @@ def _can_results(work: Path, can_frames: int) -> dict:
     return can_result
 
 
+def task_stages(path: Path, work: Path, units: int = 2) -> dict:
+    """CPU seconds of the job's write task on the first units of one MCAP, in this process: its
+    read alone, read and decode into Arrow tables, and the whole task (``decode.write_units``'
+    work: also the Parquet files, zstd, and their checksums). Tables come from a local catalog."""
+    from pyspark.sql import SparkSession
+
+    from drivetrain_spark import datafiles, decode, messages, sources, warehouse
+    from drivetrain_spark.session import catalog_conf, local_builder
+    from drivetrain_spark.tables import CURATED, table_for_type, with_common
+
+    builder = local_builder(SparkSession.builder.appName("drivetrain-bench-stages"), "local[1]")
+    for key, value in catalog_conf("hadoop", "stages", (work / "warehouse").as_uri()).items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    file_plan = sources.plan(path.resolve().as_uri(), "mcap")
+    tables = {cid: table_for_type(ch.schema.name) for cid, ch in file_plan.channels.items()}
+    warehouse.ensure_database(spark, "stages", "sensor")
+    targets = {}
+    for cid, table in tables.items():
+        fields = messages.load(file_plan.channels[cid].schema).fields
+        schema = CURATED[table].schema if table in CURATED else with_common(fields)
+        name = warehouse.ident("stages", "sensor", table)
+        warehouse.ensure_table(spark, name, schema)
+        targets[table] = datafiles.target_for(spark, name, "stages")
+    spark.stop()
+    entry = decode.FileEntry(file_plan.uri, "bench-car", "drive", file_plan.channels, tables)
+    schemas = {t: datafiles.arrow_schema(target.schema_json) for t, target in targets.items()}
+    chosen = file_plan.units[:units]
+
+    def read() -> None:
+        for unit in chosen:
+            for _ in sources.read(unit, entry.channels):
+                pass
+
+    def decoded() -> None:
+        types: dict = {}
+        for unit in chosen:
+            for _ in decode.unit_tables(unit, entry, schemas, types):
+                pass
+
+    def whole() -> None:
+        types: dict = {}
+        for unit in chosen:
+            result = datafiles.write_unit(unit.uri, decode.unit_tables(unit, entry, schemas, types), targets)
+            if "error" in result:
+                raise RuntimeError(f"unit failed: {result['error']}")
+
+    mb = sum(u.length for u in chosen) / 1e6
+    result: dict = {"units": len(chosen), "mb": round(mb, 1)}
+    for label, stage in (("read", read), ("readAndDecode", decoded), ("wholeTask", whole)):
+        cpu = time.process_time()
+        stage()
+        seconds = time.process_time() - cpu
+        result[f"{label}CpuSeconds"] = round(seconds, 2)
+        result[f"{label}MbPerCpuS"] = round(mb / seconds, 1)
+    return result
+
+
 def _stages_only(args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory(prefix="drivetrain-bench-etl-", dir=args.work) as work:
-        mcap_path = Path(work) / "raw" / "bench-car" / "drive" / "log.mcap"
-        mcap_path.parent.mkdir(parents=True)
-        build_mcap(mcap_path, 100_000_000)
-        can_path = mcap_path.with_name("frames.can.parquet")
-        build_can(can_path, 5_000_000)
+        path = Path(work) / "raw" / "bench-car" / "drive" / "log.mcap"
+        path.parent.mkdir(parents=True)
+        build_mcap(path, 100_000_000)
         result = {
-            "stages": {"mcap": decode_stages(mcap_path, "mcap"), "can": decode_stages(can_path, "can")},
+            "stages": {"mcap": task_stages(path, Path(work))},
             "machine": {"cores": os.cpu_count(), "loadAverage": list(os.getloadavg())},
+            "measures": {"stages": MEASURES["stages"]},
         }
     print(f"[bench] stages: {result['stages']}", flush=True)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -36,7 +36,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from drivetrain_spark import objects, sources
-from drivetrain_spark.tables import CAN_SIGNALS, CAN_UNKNOWN_IDS
+from drivetrain_spark.tables import CAN_UNKNOWN_IDS
 
 ROWS_PER_UNIT = 4_000_000
 OUT_ROWS = 1 << 18
@@ -261,67 +261,25 @@ def plan(uri: str, size: int) -> sources.FilePlan:
     return result
 
 
-def add_tables(job_plan: Any) -> None:
-    job_plan.tables["can_signals"] = CAN_SIGNALS.schema
-    job_plan.tables["can_unknown_ids"] = CAN_UNKNOWN_IDS.schema
-
-
-def decode_unit(
-    unit: sources.Unit, job_plan: Any, only: str | None = None
-) -> Iterator[tuple[str, pa.StructArray]]:
-    """Pass one (``only`` None): the unit's unknown-id counts, and for ``can_signals`` only the
-    vehicle and the days its signals fall in. Pass two (``only="can_signals"``): the signals."""
-    blocks, unknown, common = _decode_unit_frames(unit, job_plan)
-    entry = job_plan.files[unit.uri]
-    if only == "can_signals":
-        yield from _signal_batches(blocks, common)
-        return
-    if blocks:
-        days = np.unique(np.concatenate([b["t_ns"] for b in blocks]) // 1000 // 86_400_000_000)
-        yield (
-            "can_signals",
-            pa.StructArray.from_arrays(
-                [
-                    pa.repeat(pa.scalar(entry.vehicle_id), len(days)),
-                    pa.array(days * 86_400_000_000, pa.int64()),
-                ],
-                names=["vehicle_id", "log_time"],
-            ),
-        )
-    if unknown:
-        yield "can_unknown_ids", _unknown_rows(unknown, common)
-
-
-def write_units(job_plan: Any, target: Any) -> Any:
-    """The direct path's task (``mapPartitions`` over unit tuples): each unit's signals are
-    decoded and written straight to ``can_signals`` data files (see datafiles.py). Yields per
-    unit its source, the files written and its unknown-id rows, or the error that rejects the
-    object. Only reading and decoding the input can reject it; a failed write fails the task
-    (its files deleted first), as a storage fault is no fault of the input."""
+def write_unit(unit: sources.Unit, job_plan: Any, target: Any) -> dict[str, Any]:
+    """The direct path's work for one unit (see ``decode.write_units``): its signals decoded and
+    written straight to ``can_signals`` data files. Returns the files written and the unit's
+    unknown-id rows (``extra``), or the error that rejects the object."""
     from drivetrain_spark import datafiles
 
-    def run(rows: Iterator[tuple]) -> Iterator[dict[str, Any]]:
-        for row in rows:
-            unit = sources.Unit(*row)
-            try:
-                blocks, unknown, common = _decode_unit_frames(unit, job_plan)
-            except sources.Rejected as err:
-                yield {"uri": unit.uri, "error": (err.reason, err.detail)}
-                continue
-            except Exception as err:
-                yield {"uri": unit.uri, "error": ("decode_error", f"{type(err).__name__}: {err}")}
-                continue
-            writer = datafiles.PartitionedWriter(target, unit.uri)
-            try:
-                write_signals(blocks, common, writer)
-                files = writer.close()
-            except BaseException:
-                writer.abort()
-                raise
-            unknown_rows = _unknown_rows(unknown, common).to_pylist() if unknown else []
-            yield {"uri": unit.uri, "files": files, "unknown": unknown_rows}
+    unknown_rows: list[dict[str, Any]] = []
 
-    return run
+    def tables() -> Iterator[tuple[str, pa.Table]]:
+        blocks, unknown, common = _decode_unit_frames(unit, job_plan)
+        if unknown:
+            unknown_rows.extend(_unknown_rows(unknown, common).to_pylist())
+        for table in signal_tables(blocks, common):
+            yield "can_signals", table
+
+    result = datafiles.write_unit(unit.uri, tables(), {"can_signals": target})
+    if "files" in result:
+        result["extra"] = unknown_rows
+    return result
 
 
 def _decode_unit_frames(unit: sources.Unit, job_plan: Any) -> tuple[list, dict, dict[str, str]]:
@@ -340,18 +298,18 @@ def _decode_unit_frames(unit: sources.Unit, job_plan: Any) -> tuple[list, dict, 
     return blocks, unknown, common
 
 
-def write_signals(blocks: list[dict[str, Any]], common: dict[str, str], writer: Any) -> None:
-    """Decoded blocks into ``writer`` in tables of about OUT_ROWS signal rows."""
+def signal_tables(blocks: list[dict[str, Any]], common: dict[str, str]) -> Iterator[pa.Table]:
+    """Decoded blocks as tables of about OUT_ROWS signal rows."""
     pending: list[dict[str, Any]] = []
     size = 0
     for block in blocks:
         pending.append(block)
         size += len(block["t_ns"])
         if size >= OUT_ROWS:
-            writer.write(signal_table(pending, common))
+            yield signal_table(pending, common)
             pending, size = [], 0
     if pending:
-        writer.write(signal_table(pending, common))
+        yield signal_table(pending, common)
 
 
 def signal_table(blocks: list[dict[str, Any]], common: dict[str, str]) -> pa.Table:
@@ -391,34 +349,6 @@ def signal_table(blocks: list[dict[str, Any]], common: dict[str, str]) -> pa.Tab
         "unit": per_block("unit"),
     }
     return pa.table(columns)
-
-
-def _signal_batches(
-    blocks: list[dict[str, Any]], common: dict[str, str]
-) -> Iterator[tuple[str, pa.StructArray]]:
-    pending: list[dict[str, Any]] = []
-    size = 0
-    for block in blocks:
-        pending.append(block)
-        size += len(block["t_ns"])
-        if size >= OUT_ROWS:
-            yield "can_signals", _signal_rows(pending, common)
-            pending, size = [], 0
-    if pending:
-        yield "can_signals", _signal_rows(pending, common)
-
-
-def _signal_rows(blocks: list[dict[str, Any]], common: dict[str, str]) -> pa.StructArray:
-    """``signal_table``'s rows as plain (not dictionary-encoded) structs in the schema's order."""
-    table = signal_table(blocks, common)
-    names = [f.name for f in CAN_SIGNALS.schema.fields]
-    arrays = []
-    for name in names:
-        column = table.column(name).combine_chunks()
-        if pa.types.is_dictionary(column.type):
-            column = column.cast(column.type.value_type)
-        arrays.append(column)
-    return pa.StructArray.from_arrays(arrays, names=names)
 
 
 def _unknown_rows(unknown: dict[tuple[int, int, str], list], common: dict[str, str]) -> pa.StructArray:

@@ -28,6 +28,7 @@ _POINT_NAMES = {
     8: "float64",
 }
 _CHANNEL_SLOT = {1: "ints", 2: "ints", 3: "ints", 4: "ints", 5: "ints", 6: "longs", 7: "floats", 8: "doubles"}
+CHANNEL_SLOTS = ("ints", "longs", "floats", "doubles")
 _SLOT_DTYPE = {"ints": np.int32, "longs": np.int64, "floats": np.float32, "doubles": np.float64}
 
 
@@ -132,15 +133,20 @@ def point_cloud_arrays(msg: Any) -> dict[str, np.ndarray]:
     return {name: points[name].reshape(-1) for name in names}
 
 
-def point_cloud(msg: Any) -> Row:
+def point_cloud_channels(msg: Any) -> list[tuple[str, str, str, np.ndarray]]:
+    """Per point field: its name, datatype name, the typed array it fills (``ints``, ``longs``,
+    ``floats`` or ``doubles``) and its values in that array's type."""
     arrays = point_cloud_arrays(msg)
     channels = []
     for field in msg.fields:
         slot = _CHANNEL_SLOT[int(field.datatype)]
-        channel: Row = {"name": field.name, "datatype": _POINT_NAMES[int(field.datatype)]}
-        channel.update({s: None for s in _SLOT_DTYPE})
-        channel[slot] = arrays[field.name].astype(_SLOT_DTYPE[slot], copy=False)
-        channels.append(channel)
+        values = arrays[field.name].astype(_SLOT_DTYPE[slot], copy=False)
+        channels.append((field.name, _POINT_NAMES[int(field.datatype)], slot, values))
+    return channels
+
+
+def point_cloud(msg: Any) -> Row:
+    """Every column but ``channels``, which ``decode.PointCloudRows`` builds column-wise."""
     return {
         **_header(msg),
         "height": int(msg.height),
@@ -159,7 +165,6 @@ def point_cloud(msg: Any) -> Row:
             }
             for f in msg.fields
         ],
-        "channels": channels,
     }
 
 

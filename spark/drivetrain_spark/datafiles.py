@@ -1,10 +1,11 @@
 """Direct writes: tasks write a table's Parquet data files themselves, the driver commits them.
 
 Spark's row-by-row path (Arrow batches turned into rows, then encoded value by value by
-Iceberg's Parquet writer) cost about three quarters of the CAN job's CPU. Here a task writes
-its decoded Arrow tables with pyarrow, under the table's own schema: every Parquet column
-carries its Iceberg field id (``PARQUET:field_id``), so Iceberg reads the files exactly as it
-reads its own, schema evolution included. A task returns only each file's path, partition
+Iceberg's Parquet writer) cost most of the job's CPU (three quarters for CAN, three fifths for
+point-cloud logs). Here a task (CAN's in ``can.py``, the logs' in ``decode.py``; both through
+``write_unit``) writes its decoded Arrow tables with pyarrow, under the table's own schema:
+every Parquet column carries its Iceberg field id (``PARQUET:field_id``), so Iceberg reads the
+files exactly as it reads its own, schema evolution included. A task returns only each file's path, partition
 (vehicle, day), record count, size and checksum. The driver reads each footer's column
 metrics (``ParquetUtil.fileMetrics``, what Iceberg's own writers record, so pruning on
 ``source_uri`` and ``log_time`` works) and makes one ``OverwriteFiles`` commit per table:
@@ -67,6 +68,9 @@ def _field_id(value: int) -> dict[bytes, bytes]:
 
 
 def _arrow_type(spec: Any) -> pa.DataType:
+    if isinstance(spec, str) and spec.startswith("decimal("):
+        precision, scale = spec[len("decimal(") : -1].split(",")
+        return pa.decimal128(int(precision), int(scale))
     if isinstance(spec, str):
         if spec not in _PRIMITIVES:
             raise TypeError(f"no direct-write Arrow type for Iceberg type {spec}")
@@ -127,11 +131,13 @@ _PRESENT = np.uint64(0x27D4EB2F165667C5)  # added to every non-null word: 0 and 
 
 
 def _fmix(h: np.ndarray) -> np.ndarray:
-    h = h ^ (h >> np.uint64(33))
-    h = h * _M2
-    h = h ^ (h >> np.uint64(29))
-    h = h * _M3
-    return h ^ (h >> np.uint64(32))
+    """murmur3's finaliser, in place on a fresh array (point clouds give millions of values)."""
+    h ^= h >> np.uint64(33)
+    h *= _M2
+    h ^= h >> np.uint64(29)
+    h *= _M3
+    h ^= h >> np.uint64(32)
+    return h
 
 
 def _name_key(name: str) -> np.uint64:
@@ -179,11 +185,19 @@ def _words(array: pa.Array) -> tuple[np.ndarray, np.ndarray | None]:
             np.uint64
         ), _valid(array)
     if pa.types.is_floating(kind):
-        values = array.cast(pa.float64()).fill_null(0.0).to_numpy(zero_copy_only=False)
-        values = np.where(values == 0.0, 0.0, values)  # -0.0 == 0.0
-        values = np.where(np.isnan(values), np.nan, values)  # one NaN
+        values = _numbers(array, 0.0).astype(np.float64)  # a copy: changed in place below
+        values += 0.0  # -0.0 becomes 0.0
+        nan = np.isnan(values)
+        if nan.any():
+            values[nan] = np.nan  # one NaN
         return values.view(np.uint64), _valid(array)
-    if pa.types.is_integer(kind) or pa.types.is_temporal(kind):
+    if pa.types.is_decimal(kind) and kind.bit_width == 128:  # uint64 needs 65 bits: both halves
+        start = 2 * array.offset
+        halves = np.frombuffer(array.buffers()[1], np.uint64)[start : start + 2 * len(array)]
+        return _fmix(halves[0::2].copy()) + halves[1::2] * _M1, _valid(array)
+    if pa.types.is_integer(kind) and kind.bit_width <= 64:
+        return _numbers(array, 0).astype(np.int64).view(np.uint64), _valid(array)
+    if pa.types.is_temporal(kind):
         values = array.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)
         return values.view(np.uint64), _valid(array)
     if pa.types.is_struct(kind):
@@ -196,16 +210,27 @@ def _words(array: pa.Array) -> tuple[np.ndarray, np.ndarray | None]:
     raise TypeError(f"no checksum for Arrow type {kind}")
 
 
+def _numbers(array: pa.Array, fill: Any) -> np.ndarray:
+    """The values as numpy (nulls as ``fill``), without a copy when there are no nulls."""
+    if array.null_count:
+        array = array.fill_null(fill)
+    return array.to_numpy(zero_copy_only=False)
+
+
 def _list_words(array: pa.Array) -> np.ndarray:
-    lengths = array.value_lengths().fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+    lengths = _numbers(array.value_lengths(), 0).astype(np.int64)
     values = array.flatten()
     words, valid = _words(values)
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-    position = np.arange(len(values), dtype=np.int64) - np.repeat(starts, lengths)
+    starts = np.cumsum(lengths) - lengths  # where each list's values begin
+    position = np.arange(len(values), dtype=np.int64)
+    position -= np.repeat(starts, lengths)
     element = words + _PRESENT
     if valid is not None:
-        element = np.where(valid, element, np.uint64(0))
-    element = _fmix(element + position.astype(np.uint64) * _M3)
+        element[~valid] = 0
+    position = position.view(np.uint64)
+    position *= _M3
+    element += position
+    element = _fmix(element)
     sums = np.zeros(len(array), np.uint64)
     filled = lengths > 0
     if filled.any():
@@ -228,8 +253,11 @@ def _term(array: pa.Array, key: np.uint64) -> np.ndarray:
         indices = array.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
         return terms[indices]  # -1 (null) picks the trailing 0
     words, valid = _words(array)
-    term = (words + _PRESENT) * key
-    return term if valid is None else np.where(valid, term, np.uint64(0))
+    term = words + _PRESENT
+    term *= key
+    if valid is not None:
+        term[~valid] = 0
+    return term
 
 
 def row_hash_sum(table: pa.Table | pa.RecordBatch) -> int:
@@ -264,7 +292,7 @@ def table_checksum(df: Any) -> tuple[int, str]:
 class Target:
     """Where and how a task writes one table's files (shipped to the executors)."""
 
-    table: str
+    table: str  # catalog.database.table
     schema_json: str  # the Iceberg table's current schema
     data_root: str  # URI prefix of data files (the table's location provider)
     compression: str
@@ -274,6 +302,7 @@ class Target:
 
 @dataclass(frozen=True)
 class WrittenFile:
+    table: str
     path: str
     vehicle_id: str
     day: str  # ISO date of days(log_time)
@@ -358,7 +387,9 @@ class PartitionedWriter:
             size = filesystem.get_file_info(local).size
             date = (dt.date(1970, 1, 1) + dt.timedelta(days=day)).isoformat()
             self.done.append(
-                WrittenFile(file.path, vehicle, date, file.rows, size, file.hash_sum, self.source)
+                WrittenFile(
+                    self.target.table, file.path, vehicle, date, file.rows, size, file.hash_sum, self.source
+                )
             )
         self.open.clear()
         return self.done
@@ -368,10 +399,51 @@ class PartitionedWriter:
         for file in self.open.values():
             with contextlib.suppress(Exception):
                 file.writer.close()
-            filesystem, local = objects.resolve(file.path)
+        for path in [f.path for f in self.open.values()] + [f.path for f in self.done]:
+            filesystem, local = objects.resolve(path)
             with contextlib.suppress(Exception):
                 filesystem.delete_file(local)
         self.open.clear()
+        self.done.clear()
+
+
+def write_unit(
+    source: str, batches: Iterator[tuple[str, pa.Table]], targets: dict[str, Target]
+) -> dict[str, Any]:
+    """Writes one work unit's decoded tables (``batches``: table name and rows) to their data
+    files. Reading or decoding the input (drawing the next batch) can reject its object: the
+    unit's files are deleted and the error returned. A failed write fails the task (its files
+    deleted first), as a storage fault is no fault of the input."""
+    from drivetrain_spark.sources import Rejected
+
+    writers: dict[str, PartitionedWriter] = {}
+    try:
+        while True:
+            try:
+                item = next(batches, None)
+            except Rejected as err:
+                _abort(writers)
+                return {"uri": source, "error": (err.reason, err.detail)}
+            except Exception as err:
+                _abort(writers)
+                return {"uri": source, "error": ("decode_error", f"{type(err).__name__}: {err}")}
+            if item is None:
+                break
+            table, rows = item
+            writer = writers.get(table)
+            if writer is None:
+                writer = writers[table] = PartitionedWriter(targets[table], source)
+            writer.write(rows)
+        files = [f for writer in writers.values() for f in writer.close()]
+    except BaseException:
+        _abort(writers)
+        raise
+    return {"uri": source, "files": files}
+
+
+def _abort(writers: dict[str, PartitionedWriter]) -> None:
+    for writer in writers.values():
+        writer.abort()
 
 
 def _dictionary_worthy(kind: pa.DataType) -> bool:
@@ -618,3 +690,83 @@ def commit(
     return tables.Committed(
         sum(f.rows for f in files), tables.run_snapshot(spark, name, run_id), digest(total), partitions
     )
+
+
+# ----------------------------------------------------------------------------- a run's writes
+
+
+@dataclass
+class DirectWrites:
+    """What a run's write tasks returned: per unit its object, the files it wrote (any table)
+    and the rows of its small side tables (``extra``), or the error that rejects the object."""
+
+    targets: dict[str, Target]  # table -> where its files went
+    results: list[dict[str, Any]]
+
+    @property
+    def errors(self) -> dict[str, tuple[str, str]]:
+        errors: dict[str, tuple[str, str]] = {}
+        for r in self.results:
+            if "error" in r:
+                errors.setdefault(r["uri"], tuple(r["error"]))
+        return errors
+
+    def files_of(self, chosen: set[str], table: str | None = None) -> list[WrittenFile]:
+        name = None if table is None else self.targets[table].table
+        return [
+            f
+            for r in self.results
+            if r["uri"] in chosen
+            for f in r.get("files", [])
+            if name is None or f.table == name
+        ]
+
+    def files_outside(self, chosen: set[str]) -> list[WrittenFile]:
+        return [f for r in self.results if r["uri"] not in chosen for f in r.get("files", [])]
+
+    def extra(self, chosen: set[str]) -> list[dict[str, Any]]:
+        return [row for r in self.results if r["uri"] in chosen for row in r.get("extra", [])]
+
+
+def write(spark: Any, units: list[tuple], task: Any, targets: dict[str, Target], slices: int) -> DirectWrites:
+    """Runs ``task`` (a ``mapPartitions`` function over unit tuples) in ``slices`` tasks. A task
+    that fails fails the run, and every file this execution wrote is deleted: none is committed."""
+    try:
+        results = spark.sparkContext.parallelize(units, slices).mapPartitions(task).collect()
+    except Exception:
+        for target in targets.values():
+            delete_written(target)
+        raise
+    return DirectWrites(targets, results)
+
+
+def commit_all(
+    spark: Any,
+    direct: DirectWrites,
+    sources_by_table: dict[str, list[str]],
+    run_id: str,
+    warehouse: str,
+    threads: int = 4,
+) -> dict[str, Any]:
+    """One commit per table (``commit``), in parallel: each table's files of its good objects
+    replace those objects' rows. Files of rejected objects are deleted first; a table whose
+    commit fails has its new files deleted (unless the commit may have landed) and fails the run."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    good = {uri for uris in sources_by_table.values() for uri in uris}
+    delete_files(direct.files_outside(good))
+
+    def one(table: str) -> tuple[str, Any]:
+        chosen = set(sources_by_table[table])
+        files = direct.files_of(chosen, table)
+        name = direct.targets[table].table
+        try:
+            return table, commit(spark, name, files, sorted(chosen), run_id, warehouse)
+        except Exception as err:
+            if not committed_maybe(err):
+                delete_files(files)
+            raise
+
+    with ThreadPoolExecutor(threads) as pool:
+        done = dict(pool.map(one, sorted(t for t, uris in sources_by_table.items() if uris)))
+    return {table: committed for table, committed in done.items() if committed is not None}

@@ -1,51 +1,30 @@
-"""The decode stage: work units in, rows of every table out, decoding the logs twice and
-staging nothing big.
+"""The write stage of MCAP, ROS 1 bag and ROS 2 sqlite logs: one task per work unit (a byte
+span of whole chunks, or an id range of sqlite rows) decodes its messages into Arrow columns
+and writes each table's Parquet data files itself (``datafiles.py``), under the table's
+Iceberg schema; the driver then commits each table once.
 
-Pass one (``decode_units(plan)``) decodes every unit completely, so that every object that
-cannot be read is known before anything commits, but keeps only what the commits need: for
-each table and object, the vehicle-days its rows fall in (``_keys``, the partitions its commit
-replaces), the counts of CAN frames with unknown ids (``can_unknown_ids``, a small table), and
-``_error`` for a unit that failed (its object is quarantined and none of its rows commit).
-Each table's commit then runs pass two (``decode_units(plan, only=table)``), which decodes only
-that table's messages of the objects that passed and hands its rows to the Iceberg write.
-Decoding in Python costs a few percent of what Spark's row-by-row Parquet writes and reads of
-staged nested rows (megabyte point clouds, long CAN signal tables) cost, so the second decode
-is much cheaper than staging. Rows leave in Arrow batches of bounded size, so memory stays
-flat however large a log is.
+Rows never become Spark rows. Per table, a unit's messages are gathered column by column: the
+common columns (vehicle, drive, object, topic, times) as plain arrays, the message's own
+columns converted once into Arrow under the table's schema, and point clouds as typed arrays
+cut straight from the message's byte buffer with numpy (``PointCloudRows``). Batches leave at
+``BATCH_ROWS`` rows or ``BATCH_BYTES`` of messages, so a task holds one batch per table.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from pyspark.sql import Column
-from pyspark.sql import functions as F
-from pyspark.sql.pandas.types import to_arrow_schema, to_arrow_type
-from pyspark.sql.types import DateType, StringType, StructField, StructType
+import pyarrow.compute as pc
 
-from drivetrain_spark import curated, messages, sources
-from drivetrain_spark.tables import CURATED
+from drivetrain_spark import curated, datafiles, messages, sources
+from drivetrain_spark.tables import COMMON_COLUMNS, CURATED
 
 BATCH_ROWS = 4096
 BATCH_BYTES = 16 << 20
-META_FIELDS = (
-    StructField("_table", StringType(), False),
-    StructField("_source", StringType(), False),
-    StructField("_error", StringType(), True),
-)
-KEYS = "_keys"  # pass one's rows: the vehicle-days of a table's rows from one object
-KEY_FIELDS = (
-    StructField("_keys:table", StringType(), True),
-    StructField("_keys:vehicle_id", StringType(), True),
-    StructField("_keys:day", DateType(), True),
-)
-STAGED_TABLES = ("can_unknown_ids",)  # small tables that pass one stages whole
-DAY_US = 86_400_000_000
 
 
 @dataclass(frozen=True)
@@ -62,89 +41,43 @@ class FileEntry:
 @dataclass
 class Plan:
     files: dict[str, FileEntry] = field(default_factory=dict)
-    tables: dict[str, StructType] = field(default_factory=dict)  # full row schemas
+    tables: dict[str, Any] = field(default_factory=dict)  # log tables' Spark row schemas
     can: dict[str, Any] = field(default_factory=dict)  # DBC and options for .can.parquet units
 
-    def envelope(self) -> StructType:
-        """Pass one's output: meta columns, the keys, and the staged small tables' columns side by
-        side (``<table>:<column>``; Spark reads flat columns with its vectorised reader)."""
-        columns = [
-            StructField(staged_name(t, f.name), f.dataType, True)
-            for t, schema in sorted(self.tables.items())
-            if t in STAGED_TABLES
-            for f in schema.fields
-        ]
-        return StructType([*META_FIELDS, *KEY_FIELDS, *columns])
 
+def write_units(
+    plan: Plan, targets: dict[str, datafiles.Target]
+) -> Callable[[Iterator[tuple]], Iterator[dict[str, Any]]]:
+    """The task (``mapPartitions`` over unit tuples): per unit, the files it wrote, or the
+    error that rejects its object (see ``datafiles.write_unit``)."""
 
-def staged_name(table: str, column: str) -> str:
-    """A table's column in the staging envelope (``:`` is in no table name)."""
-    return f"{table}:{column}"
-
-
-def staged_columns(table: str, schema: StructType) -> list[Column]:
-    """The envelope's columns of one table, under the table's own names."""
-    return [F.col(f"`{staged_name(table, f.name)}`").alias(f.name) for f in schema.fields]
-
-
-UNIT_SCHEMA = "uri string, format string, index int, offset long, length long"
-
-
-def decode_units(
-    plan: Plan, only: str | None = None
-) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
-    """Pass one (``only`` None): the envelope, every unit's failure caught and reported. Pass
-    two: the rows of table ``only``; a failure fails the task, as pass one saw none."""
-    if only is not None:
-        return _table_rows(plan, only)
-    envelope = plan.envelope()
-
-    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        out = Batcher(to_arrow_schema(envelope), {t: to_arrow_type(s) for t, s in plan.tables.items()})
+    def run(rows: Iterator[tuple]) -> Iterator[dict[str, Any]]:
+        schemas: dict[str, pa.Schema] = {}
         types: dict[tuple[str, str, bytes, str], messages.MessageType] = {}
-        for batch in batches:
-            for unit_row in batch.to_pylist():
-                unit = sources.Unit(**unit_row)
-                try:
-                    yield from _decode_unit(unit, plan, types, out, None)
-                except sources.Rejected as err:
-                    yield out.error(unit.uri, err.reason, err.detail)
-                except Exception as err:
-                    yield out.error(unit.uri, "decode_error", f"{type(err).__name__}: {err}")
-                yield from out.flush_all()
-        yield from out.flush_all()
+        for row in rows:
+            unit = sources.Unit(*row)
+            if unit.format == "can":
+                from drivetrain_spark import can
+
+                yield can.write_unit(unit, plan, targets["can_signals"])
+                continue
+            for table in set(plan.files[unit.uri].tables.values()) - set(schemas):
+                schemas[table] = datafiles.arrow_schema(targets[table].schema_json)
+            batches = unit_tables(unit, plan.files[unit.uri], schemas, types)
+            yield datafiles.write_unit(unit.uri, batches, targets)
 
     return run
 
 
-def _table_rows(plan: Plan, table: str) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
-    row_type = to_arrow_type(plan.tables[table])
-
-    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        out = TableBatcher(table, row_type)
-        types: dict[tuple[str, str, bytes, str], messages.MessageType] = {}
-        for batch in batches:
-            for unit_row in batch.to_pylist():
-                yield from _decode_unit(sources.Unit(**unit_row), plan, types, out, table)
-                yield from out.flush_all()
-
-    return run
-
-
-def _decode_unit(
+def unit_tables(
     unit: sources.Unit,
-    plan: Plan,
+    entry: FileEntry,
+    schemas: dict[str, pa.Schema],
     types: dict[tuple[str, str, bytes, str], messages.MessageType],
-    out: Batcher | TableBatcher,
-    only: str | None,
-) -> Iterator[pa.RecordBatch]:
-    if unit.format == "can":
-        from drivetrain_spark import can
-
-        for table, rows in can.decode_unit(unit, plan, only):
-            yield from out.extend(table, unit.uri, rows)
-        return
-    entry = plan.files[unit.uri]
+) -> Iterator[tuple[str, pa.Table]]:
+    """The unit's rows as Arrow tables under ``schemas`` (table -> its Arrow schema), in batches.
+    Raises ``sources.Rejected`` (or any decoding error) for an object that cannot be read."""
+    pending: dict[str, TableRows] = {}
     for raw in sources.read(unit, entry.channels):
         channel = entry.channels.get(raw.channel_id)
         if channel is None:
@@ -152,125 +85,126 @@ def _decode_unit(
                 "unknown_schema", f"message on channel {raw.channel_id}, which is not declared"
             )
         table = entry.tables[raw.channel_id]
-        if only is not None and table != only:
-            continue
         mtype = types.get(channel.schema.key)
         if mtype is None:
             mtype = types[channel.schema.key] = messages.load(channel.schema)
-        message = mtype.decode(raw.data)
-        converter = curated.CONVERTERS.get(table) if table in CURATED else None
-        row = converter(message) if converter else mtype.row(message)
-        row.update(
-            vehicle_id=entry.vehicle_id,
-            drive_id=entry.drive_id,
-            source_uri=unit.uri,
-            topic=channel.topic,
-            log_time=raw.log_time // 1000,
-            publish_time=raw.publish_time // 1000,
-            log_time_ns=raw.log_time,
-        )
-        yield from out.add(table, unit.uri, row, len(raw.data))
+        rows = pending.get(table)
+        if rows is None:
+            rows = pending[table] = rows_for(table, schemas[table])
+        rows.add(mtype, mtype.decode(raw.data), channel.topic, raw.log_time, raw.publish_time, len(raw.data))
+        if rows.full():
+            yield table, rows.take(entry.vehicle_id, entry.drive_id, unit.uri)
+    for table, rows in pending.items():
+        if rows.count:
+            yield table, rows.take(entry.vehicle_id, entry.drive_id, unit.uri)
 
 
-class Batcher:
-    """Pass one's output: keeps the vehicle-days of each table's rows per object, buffers the
-    staged small tables' rows, and emits envelope batches of bounded rows and bytes."""
+def rows_for(table: str, schema: pa.Schema) -> TableRows:
+    if table == "point_clouds":
+        return PointCloudRows(schema)
+    converter = curated.CONVERTERS.get(table) if table in CURATED else None
+    return TableRows(schema, converter)
 
-    def __init__(self, schema: pa.Schema, row_types: dict[str, pa.DataType]) -> None:
+
+class TableRows:
+    """One table's pending rows, column by column."""
+
+    def __init__(self, schema: pa.Schema, converter: Callable[[Any], dict[str, Any]] | None) -> None:
         self.schema = schema
-        self.row_types = row_types  # each table's row struct
-        self.rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        self.bytes: dict[tuple[str, str], int] = {}
-        self.keys: dict[str, set[tuple[str, str, int]]] = {}  # source -> (table, vehicle, day)
-
-    def add(self, table: str, source: str, row: dict[str, Any], size: int) -> Iterator[pa.RecordBatch]:
-        key = (table, source)
-        self.rows.setdefault(key, []).append(row)
-        self.bytes[key] = self.bytes.get(key, 0) + size
-        if len(self.rows[key]) >= BATCH_ROWS or self.bytes[key] >= BATCH_BYTES:
-            yield from self._flush(key)
-
-    def extend(self, table: str, source: str, rows: pa.StructArray) -> Iterator[pa.RecordBatch]:
-        if not len(rows):
-            return
-        if table not in STAGED_TABLES:
-            micros = rows.field("log_time").cast(pa.int64()).to_numpy(zero_copy_only=False)
-            vehicles = rows.field("vehicle_id").unique().to_pylist()
-            days = np.unique(micros // DAY_US).tolist()
-            self.keys.setdefault(source, set()).update((table, v, d) for v in vehicles for d in days)
-            return
-        yield self._batch(table, source, rows)
-
-    def flush_all(self) -> Iterator[pa.RecordBatch]:
-        for key in list(self.rows):
-            if self.rows[key]:
-                yield from self._flush(key)
-        for source in list(self.keys):
-            yield self._keys(source, sorted(self.keys.pop(source)))
-
-    def error(self, source: str, reason: str, detail: str) -> pa.RecordBatch:
-        for key in [k for k in self.rows if k[1] == source]:
-            del self.rows[key]  # rows of a rejected object never reach a table
-        self.keys.pop(source, None)
-        return self._meta(
-            "_errors", source, 1, pa.array([json.dumps({"reason": reason, "detail": detail})]), {}
-        )
-
-    def _keys(self, source: str, keys: list[tuple[str, str, int]]) -> pa.RecordBatch:
-        tables, vehicles, days = zip(*keys, strict=True)
-        own = {
-            "_keys:table": pa.array(tables, pa.string()),
-            "_keys:vehicle_id": pa.array(vehicles, pa.string()),
-            "_keys:day": pa.array(days, pa.int32()).cast(pa.date32()),
-        }
-        return self._meta(KEYS, source, len(keys), pa.nulls(len(keys), pa.string()), own)
-
-    def _flush(self, key: tuple[str, str]) -> Iterator[pa.RecordBatch]:
-        # Converted in both passes: a row Arrow refuses quarantines its object here, in pass one.
-        table, source = key
-        rows = self.rows.pop(key)
-        self.bytes.pop(key, None)
-        yield from self.extend(table, source, pa.array(rows, type=self.row_types[table]))
-
-    def _batch(self, table: str, source: str, values: pa.StructArray) -> pa.RecordBatch:
-        own = {
-            staged_name(table, f.name): child for f, child in zip(values.type, values.flatten(), strict=True)
-        }
-        return self._meta(table, source, len(values), pa.nulls(len(values), pa.string()), own)
-
-    def _meta(
-        self, table: str, source: str, n: int, error: pa.Array, own: dict[str, pa.Array]
-    ) -> pa.RecordBatch:
-        columns: list[pa.Array] = [_repeat(table, n), _repeat(source, n), error]
-        for f in list(self.schema)[3:]:
-            columns.append(own[f.name] if f.name in own else pa.nulls(n, f.type))
-        return pa.RecordBatch.from_arrays(columns, schema=self.schema)
-
-
-class TableBatcher:
-    """Pass two's output: one table's rows, in batches of bounded rows and bytes."""
-
-    def __init__(self, table: str, row_type: pa.DataType) -> None:
-        self.table = table
-        self.row_type = row_type
-        self.rows: list[dict[str, Any]] = []
+        self.own = pa.struct([f for f in schema if f.name not in COMMON_COLUMNS])
+        self.converter = converter
+        self.values: list[dict[str, Any]] = []
+        self.topics: list[str] = []
+        self.times: list[int] = []
+        self.publish: list[int] = []
         self.bytes = 0
 
-    def add(self, table: str, source: str, row: dict[str, Any], size: int) -> Iterator[pa.RecordBatch]:
-        self.rows.append(row)
+    @property
+    def count(self) -> int:
+        return len(self.times)
+
+    def full(self) -> bool:
+        return self.count >= BATCH_ROWS or self.bytes >= BATCH_BYTES
+
+    def add(self, mtype: Any, message: Any, topic: str, log_time: int, publish_time: int, size: int) -> None:
+        self.values.append(self.converter(message) if self.converter else mtype.row(message))
+        self.topics.append(topic)
+        self.times.append(log_time)
+        self.publish.append(publish_time)
         self.bytes += size
-        if len(self.rows) >= BATCH_ROWS or self.bytes >= BATCH_BYTES:
-            yield from self.flush_all()
 
-    def extend(self, table: str, source: str, rows: pa.StructArray) -> Iterator[pa.RecordBatch]:
-        if table == self.table and len(rows):
-            yield pa.RecordBatch.from_struct_array(rows.cast(self.row_type))
+    def own_columns(self) -> dict[str, pa.Array]:
+        values = pa.array(self.values, type=self.own)
+        return {f.name: column for f, column in zip(self.own, values.flatten(), strict=True)}
 
-    def flush_all(self) -> Iterator[pa.RecordBatch]:
-        if self.rows:
-            rows, self.rows, self.bytes = self.rows, [], 0
-            yield pa.RecordBatch.from_struct_array(pa.array(rows, type=self.row_type))
+    def take(self, vehicle_id: str, drive_id: str, source: str) -> pa.Table:
+        n = self.count
+        log_ns = np.array(self.times, np.int64)
+        timestamp = pa.timestamp("us", tz="UTC")
+        columns = {
+            "vehicle_id": _constant(vehicle_id, n),
+            "drive_id": _constant(drive_id, n),
+            "source_uri": _constant(source, n),
+            "topic": pc.dictionary_encode(pa.array(self.topics, pa.string())),
+            "log_time": pa.array(log_ns // 1000).cast(timestamp),
+            "publish_time": pa.array(np.array(self.publish, np.int64) // 1000).cast(timestamp),
+            "log_time_ns": pa.array(log_ns),
+            **self.own_columns(),
+        }
+        self.reset()
+        return datafiles.conform(pa.table(columns), self.schema)
+
+    def reset(self) -> None:
+        self.values, self.topics, self.times, self.publish, self.bytes = [], [], [], [], 0
 
 
-def _repeat(value: str, n: int) -> pa.Array:
-    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), [value]).cast(pa.string())
+class PointCloudRows(TableRows):
+    """``point_clouds``: the header columns as values, ``channels`` built from the clouds' typed
+    numpy arrays as Arrow list buffers (one copy of the points, no Python per point)."""
+
+    def __init__(self, schema: pa.Schema) -> None:
+        super().__init__(schema, curated.point_cloud)
+        self.channels: list[list[tuple[str, str, str, np.ndarray]]] = []
+        self.own = pa.struct([f for f in self.own if f.name != "channels"])
+        self.channels_type = schema.field("channels").type
+
+    def add(self, mtype: Any, message: Any, topic: str, log_time: int, publish_time: int, size: int) -> None:
+        self.channels.append(curated.point_cloud_channels(message))
+        super().add(mtype, message, topic, log_time, publish_time, size)
+
+    def own_columns(self) -> dict[str, pa.Array]:
+        columns = super().own_columns()
+        columns["channels"] = _channel_lists(self.channels, self.channels_type)
+        return columns
+
+    def reset(self) -> None:
+        super().reset()
+        self.channels = []
+
+
+def _channel_lists(clouds: list[list[tuple[str, str, str, np.ndarray]]], kind: pa.DataType) -> pa.Array:
+    """``list<struct<name, datatype, ints, longs, floats, doubles>>`` of every cloud: each
+    channel fills the one typed list its datatype picks, the others are null."""
+    flat = [channel for cloud in clouds for channel in cloud]
+    struct = kind.value_type
+    children: dict[str, pa.Array] = {
+        "name": pa.array([c[0] for c in flat], pa.string()),
+        "datatype": pa.array([c[1] for c in flat], pa.string()),
+    }
+    for slot in curated.CHANNEL_SLOTS:
+        slot_type = struct.field(slot).type
+        chosen = [c[2] == slot for c in flat]
+        lengths = np.array([len(c[3]) if hit else 0 for c, hit in zip(flat, chosen, strict=True)], np.int64)
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
+        parts = [c[3] for c, hit in zip(flat, chosen, strict=True) if hit]
+        element = slot_type.value_type
+        values = pa.array(np.concatenate(parts), type=element) if parts else pa.array([], type=element)
+        mask = pa.array(np.invert(np.array(chosen, bool)))
+        children[slot] = pa.ListArray.from_arrays(pa.array(offsets), values, type=slot_type, mask=mask)
+    channels = pa.StructArray.from_arrays([children[f.name] for f in struct], fields=list(struct))
+    per_cloud = np.concatenate([[0], np.cumsum([len(cloud) for cloud in clouds])]).astype(np.int32)
+    return pa.ListArray.from_arrays(pa.array(per_cloud), channels, type=kind)
+
+
+def _constant(value: str, n: int) -> pa.Array:
+    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), pa.array([value], pa.string()))

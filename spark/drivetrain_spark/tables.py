@@ -220,6 +220,11 @@ CURATED_BY_TYPE = {
 }
 
 
+def with_common(fields: StructType) -> StructType:
+    """The row schema of a message table: the common columns, then the message's fields."""
+    return StructType([*COMMON_FIELDS, *fields.fields])
+
+
 def normalize_type_name(name: str) -> str:
     """``sensor_msgs/msg/Imu`` (ROS 2) and ``sensor_msgs/Imu`` (ROS 1) name the same type."""
     parts = name.split("/")

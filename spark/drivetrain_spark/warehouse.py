@@ -93,13 +93,25 @@ def ensure_table(spark: SparkSession, name: str, schema: StructType) -> None:
             raise
 
 
-def ensure_columns(spark: SparkSession, name: str, schema: StructType) -> None:
-    """Adds the top-level columns of ``schema`` the table lacks (files written outside Spark
-    cannot evolve the schema on write)."""
-    present = {f.name for f in spark.table(name).schema.fields}
-    missing = [f for f in schema.fields if f.name not in present]
-    if missing:
-        spark.sql(f"ALTER TABLE {name} ADD COLUMNS ({_ddl(StructType(missing))})")
+def ensure_schema(spark: SparkSession, name: str, schema: StructType) -> None:
+    """Widens the table to hold ``schema``: new columns, new nested fields and promoted types
+    (int to long, float to double), by name, as Iceberg's ``unionByNameWith`` does. Files
+    written outside Spark cannot evolve the schema on write, so this runs before their tasks."""
+    wanted = spark._jvm.org.apache.iceberg.spark.SparkSchemaUtil.convert(
+        spark._jsparkSession.parseDataType(schema.json())
+    )
+    for attempt in range(COMMIT_ATTEMPTS):
+        table = iceberg_table(spark, name)
+        update = table.updateSchema().unionByNameWith(wanted)
+        if update.apply().sameSchema(table.schema()):
+            return
+        try:
+            update.commit()
+            return
+        except Exception as err:  # a concurrent run changed the schema first
+            if not is_conflict(err) or attempt + 1 == COMMIT_ATTEMPTS:
+                raise
+            time.sleep(0.2 * (attempt + 1))
 
 
 def iceberg_table(spark: SparkSession, name: str):

@@ -7,26 +7,29 @@ import numpy as np
 import pytest
 from generated_logs import json_mcap, rewrite_mcap, ros2_sqlite_bag
 from mcap.writer import CompressionType
+from pyspark.sql.pandas.types import to_arrow_schema
 
-from drivetrain_spark import curated, messages, sources
-from drivetrain_spark.tables import table_for_type
+from drivetrain_spark import decode, messages, sources
+from drivetrain_spark.tables import COMMON_COLUMNS, CURATED, table_for_type, with_common
 
 
 def decode_file(path, fmt):
-    """(table, topic, log_time, row) for every message, unit by unit."""
+    """(table, topic, log_time, row) for every message, unit by unit, as the job's tasks build
+    them (``decode.unit_tables``); ``row`` holds the message's own columns."""
     plan = sources.plan(str(path), fmt)
-    types = {}
-    out = []
+    tables, schemas = {}, {}
+    for cid, channel in plan.channels.items():
+        table = table_for_type(channel.schema.name) if channel.schema.name else "json_messages"
+        fields = messages.load(channel.schema).fields
+        spark_schema = CURATED[table].schema if table in CURATED else with_common(fields)
+        tables[cid], schemas[table] = table, to_arrow_schema(spark_schema)
+    entry = decode.FileEntry(str(path), "car", "drive", plan.channels, tables)
+    types, out = {}, []
     for unit in plan.units:
-        for raw in sources.read(unit, plan.channels):
-            channel = plan.channels[raw.channel_id]
-            mtype = types.get(channel.schema.key) or types.setdefault(
-                channel.schema.key, messages.load(channel.schema)
-            )
-            message = mtype.decode(raw.data)
-            table = table_for_type(channel.schema.name) if channel.schema.name else "json_messages"
-            row = curated.CONVERTERS[table](message) if table in curated.CONVERTERS else mtype.row(message)
-            out.append((table, channel.topic, raw.log_time, row))
+        for table, rows in decode.unit_tables(unit, entry, schemas, types):
+            for row in rows.to_pylist():
+                own = {k: v for k, v in row.items() if k not in COMMON_COLUMNS}
+                out.append((table, row["topic"], row["log_time_ns"], own))
     return plan, out
 
 

@@ -1,6 +1,9 @@
-"""CAN's direct path: tasks write ``can_signals`` Parquet files themselves (pyarrow, with the
-table's Iceberg field ids) and the driver commits them in one snapshot per table."""
+"""Direct writes: tasks write every table's Parquet files themselves (pyarrow, with the table's
+Iceberg field ids) and the driver commits them in one snapshot per table. CAN's ``can_signals``
+here in detail; the logs' tables against what the Spark row path made of every real log."""
 
+import json
+import shutil
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -8,6 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from generated_logs import json_mcap, ros2_sqlite_bag
 from pyspark.sql import functions as F
 
 from drivetrain_spark import can, datafiles, warehouse
@@ -252,3 +256,71 @@ def test_a_run_of_logs_and_can_commits_both_paths_and_reruns_unchanged(
         second["tables"]["can_signals"]["rows"],
         second["tables"]["can_signals"]["checksum"],
     )
+
+
+ALL_LOGS = [
+    "lidar/pointcloudset-ouster/ouster-os1-64.mcap",
+    "lidar/embag-luminar/luminar-lz4.bag",
+    "gnss-imu/robot-localization-husky/husky-gnss-imu-bz2.bag",
+    "ros/ros1-turtlesim/example-lz4.bag",
+    "ros/ros1-turtlesim/example.bag",
+    "protobuf/keelson-ais/ais-protobuf-zstd.mcap",
+    "ros/ros2-talker/talker.mcap",
+    "ros/ros2-cdr-test/cdr_test_0.mcap",
+    "ros/ros2-only-topics/only_topics.mcap",
+]
+# What the Spark row path (decode -> Spark rows -> Iceberg's writer, main at 6249730) committed
+# for ALL_LOGS plus a JSON MCAP and a ROS 2 sqlite bag under car-1/2020-01-01: per table its
+# schema, rows per object and ``datafiles.table_checksum`` with source_uri cut to the file name.
+SPARK_PATH = json.loads((Path(__file__).parent / "data" / "spark_path_tables.json").read_text())
+
+
+def field_ids(fields) -> list[tuple[str, bytes]]:
+    """(path, Parquet field id) of every field, nested ones included."""
+    out = []
+    for f in fields:
+        out.append((f.name, (f.metadata or {}).get(b"PARQUET:field_id")))
+        kind = f.type
+        if pa.types.is_list(kind):
+            out += [(f"{f.name}.{p}", i) for p, i in field_ids([kind.value_field])]
+        elif pa.types.is_struct(kind):
+            out += [(f"{f.name}.{p}", i) for p, i in field_ids(list(kind))]
+    return out
+
+
+def test_every_real_log_gives_the_spark_row_paths_tables(spark, ingest, sensor_data, raw_drive, tmp_path):
+    inputs = raw_drive("car-1", "2020-01-01", *(sensor_data / p for p in ALL_LOGS))
+    folder = Path(inputs[0]["uri"].removeprefix("file://")).parent
+    generated = [json_mcap(folder / "poses.mcap")]
+    db3 = ros2_sqlite_bag(sensor_data / "ros" / "ros2-talker" / "talker.mcap", tmp_path / "x")
+    for f in db3.parent.iterdir():
+        shutil.copyfile(f, folder / f.name)
+    generated.append(folder / db3.name)
+    inputs += [{"uri": p.as_uri(), "bytes": p.stat().st_size} for p in generated]
+
+    manifest = ingest(inputs)
+
+    assert [i["status"] for i in manifest["inputs"]] == ["ok"] * len(inputs)
+    # A channel without messages makes its table, empty and not in the manifest, on both paths.
+    assert set(manifest["tables"]) == {name for name, t in SPARK_PATH.items() if t["rows"]}
+    for name, expected in SPARK_PATH.items():
+        table = ingest.table(name)
+        entry = manifest["tables"].get(name, {"rows": 0, "checksum": datafiles.digest(0)})
+        assert datafiles.table_checksum(table) == (entry["rows"], entry["checksum"]), name
+        assert table.schema.simpleString() == expected["schema"], name
+        named = table.withColumn("source_uri", F.regexp_extract("source_uri", "[^/]+$", 0))
+        per_object = {r[0]: r[1] for r in named.groupBy("source_uri").count().collect()}
+        assert per_object == expected["rowsPerObject"], name
+        assert datafiles.table_checksum(named) == (expected["rows"], expected["checksum"]), name
+    # Nested columns carry the table's field ids too (point-cloud channels, arrays of structs).
+    for name in ("point_clouds", "msg_test_msgs_arrays", "msg_tf2_msgs_tfmessage"):
+        table = warehouse.iceberg_table(spark, f"{ingest.catalog}.sensor.{name}")
+        schema_json = spark._jvm.org.apache.iceberg.SchemaParser.toJson(table.schema())
+        paths = [
+            r.file_path
+            for r in spark.sql(f"SELECT file_path FROM {ingest.catalog}.sensor.{name}.files").collect()
+        ]
+        assert paths, name
+        for path in paths:
+            written = pq.read_schema(urlparse(path).path)
+            assert field_ids(written) == field_ids(datafiles.arrow_schema(schema_json)), name

@@ -78,4 +78,21 @@ describe('pending index', () => {
     const taken = new Set(Array.from({ length: 7 }, () => index.takeNext('a', STANDARD, NOW)!.id));
     expect(ids(index.all())).toEqual(ids(jobs.filter((j) => !taken.has(j.id))));
   });
+
+  test('GIVEN withdrawals still in the heaps WHEN most jobs are taken (the list compacts) THEN the rest come in order, by id too, and the snapshot is untouched', () => {
+    const jobs = Array.from({ length: 20 }, (_, n) => job(`j${n}`, { submitTime: NOW - 1000 + n }));
+    const snapshot = [...jobs];
+    const index = new PendingIndex(jobs, AGING_STEP_S);
+    index.withdraw('j15');
+    index.withdraw('j18');
+    const taken = Array.from({ length: 9 }, () => index.takeNext('a', STANDARD, NOW)!);
+    expect(ids(taken)).toEqual(['j0', 'j1', 'j2', 'j3', 'j4', 'j5', 'j6', 'j7', 'j8']);
+    index.requeue(taken[4]!);
+    index.withdraw('j10');
+    index.add(job('late', { submitTime: NOW - 2000 }));
+    expect(ids(index.all())).toEqual(['j9', 'j11', 'j12', 'j13', 'j14', 'j16', 'j17', 'j19', 'j4', 'late']);
+    expect(() => index.add(job('j12'))).toThrow(/already pending/);
+    expect(drain(index)).toEqual(['late', 'j4', 'j9', 'j11', 'j12', 'j13', 'j14', 'j16', 'j17', 'j19']);
+    expect(jobs).toEqual(snapshot);
+  });
 });
