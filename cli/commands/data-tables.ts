@@ -1,5 +1,6 @@
 import { type IcebergTable, icebergTables } from '../../local/etl/iceberg-tables';
 import { etlPaths } from '../../local/etl/ingest-runner';
+import type { RunRecord } from '../../local/etl/run-table';
 import { openLocalEtl } from '../../local/etl/runtime';
 import { localEtlSettings } from '../../local/etl/settings';
 import { parseCommandArgs } from '../args';
@@ -36,19 +37,25 @@ export async function localTables(io: CliIo): Promise<TableView[]> {
   const etl = await openLocalEtl(settings);
   try {
     const runs = await etl.runs.runs(200);
-    return tables.map((table) => {
-      // Snapshot ids are 64-bit strings: compared exactly, never as (rounded) numbers.
-      const run = runs.find((r) => r.manifest?.tables[table.name]?.snapshotId === table.snapshotId);
-      const partitions = run?.manifest?.tables[table.name]?.partitions;
-      return {
-        ...table,
-        partitions: Array.isArray(partitions) ? partitions.length : undefined,
-        committedBy: run?.runId,
-      };
-    });
+    return tables.map((table) => tableView(table, runs));
   } finally {
     await etl.close();
   }
+}
+
+/** A table with what the run that committed its current snapshot reported about it. */
+export function tableView(table: IcebergTable, runs: readonly RunRecord[]): TableView {
+  // A run creates every table its plan names before any row is written: one whose messages
+  // all went elsewhere (or none came) has no snapshot, and so no partition.
+  if (table.snapshotId === undefined) return { ...table, partitions: 0 };
+  // Snapshot ids are 64-bit strings: compared exactly, never as (rounded) numbers.
+  const run = runs.find((r) => r.manifest?.tables[table.name]?.snapshotId === table.snapshotId);
+  const partitions = run?.manifest?.tables[table.name]?.partitions;
+  return {
+    ...table,
+    partitions: Array.isArray(partitions) ? partitions.length : undefined,
+    committedBy: run?.runId,
+  };
 }
 
 export function renderTables(tables: readonly TableView[]): string[] {
