@@ -15,6 +15,18 @@ def sensor_data() -> Path:
 
 
 @pytest.fixture(scope="session")
+def comma_segment(sensor_data) -> Path:
+    """One real comma2k19 segment: raw CAN frames and comma.ai's own decoded speed."""
+    return sensor_data / "comma2k19" / "b0c9d2329ad1606b_2018-08-02--08-34-47_40"
+
+
+@pytest.fixture(scope="session")
+def dbc(sensor_data) -> str:
+    """The Toyota DBC of that segment's car (with its CM_ "IMPORT" lines)."""
+    return str(sensor_data / "dbc" / "toyota_new_mc_pt.dbc")
+
+
+@pytest.fixture(scope="session")
 def spark():
     """One local[2] session for the suite, with the Iceberg runtime and small shuffles."""
     from pyspark.sql import SparkSession

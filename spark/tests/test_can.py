@@ -7,17 +7,10 @@ from pyspark.sql import functions as F
 
 from drivetrain_spark import can
 
-SEGMENT = "comma2k19/b0c9d2329ad1606b_2018-08-02--08-34-47_40"
-
 
 @pytest.fixture(scope="module")
-def dbc(sensor_data):
-    return str(sensor_data / "dbc" / "toyota_new_mc_pt.dbc")
-
-
-@pytest.fixture(scope="module")
-def comma(sensor_data):
-    table, offset = can.comma2k19_frames(str(sensor_data / SEGMENT))
+def comma(comma_segment):
+    table, offset = can.comma2k19_frames(str(comma_segment))
     return table, offset
 
 
@@ -111,7 +104,7 @@ def test_little_endian_signed_and_multiplexed_signals_match_cantools():
 
 
 def test_speed_from_raw_frames_agrees_with_comma_after_alignment(
-    spark, comma, dbc, tmp_path, ingest, sensor_data
+    spark, comma, dbc, tmp_path, ingest, comma_segment
 ):
     """comma2k19's processed_log/CAN/speed is the mean of the four WHEEL_SPEEDS signals (0x0AA)
     in m/s, sampled at each WHEEL_SPEEDS frame. Our raw-frame decode, through the ingest job,
@@ -139,8 +132,8 @@ def test_speed_from_raw_frames_agrees_with_comma_after_alignment(
     assert all(r.n == 4 for r in wheels)
     ours_t = (np.array([r.log_time_ns for r in wheels]) - offset) / 1e9
     ours_v = np.array([r.kph for r in wheels]) / 3.6
-    theirs_t = np.load(sensor_data / SEGMENT / "processed_log/CAN/speed/t.npy")
-    theirs_v = np.load(sensor_data / SEGMENT / "processed_log/CAN/speed/value.npy")[:, 0]
+    theirs_t = np.load(comma_segment / "processed_log/CAN/speed/t.npy")
+    theirs_v = np.load(comma_segment / "processed_log/CAN/speed/value.npy")[:, 0]
     assert len(ours_t) == len(theirs_t) == 4974
     assert np.abs(ours_t - theirs_t).max() < 1e-6
     assert np.abs(ours_v - theirs_v).max() < 1e-6

@@ -16,19 +16,13 @@ from pyspark.sql import functions as F
 
 from drivetrain_spark import can, datafiles, warehouse
 
-SEGMENT = "comma2k19/b0c9d2329ad1606b_2018-08-02--08-34-47_40"
 DAY_NS = 86_400 * 10**9
 
 
 @pytest.fixture(scope="module")
-def dbc(sensor_data):
-    return str(sensor_data / "dbc" / "toyota_new_mc_pt.dbc")
-
-
-@pytest.fixture(scope="module")
-def frames(sensor_data):
+def frames(comma_segment):
     """30,000 real frames; the second half moved one day later, so rows fall in two days."""
-    table, _ = can.comma2k19_frames(str(sensor_data / SEGMENT))
+    table, _ = can.comma2k19_frames(str(comma_segment))
     table = table.slice(0, 30_000)
     t = table.column("t").cast(pa.int64()).to_numpy().copy()
     t[15_000:] += DAY_NS
