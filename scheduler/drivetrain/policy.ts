@@ -4,7 +4,7 @@ import type { Decision, PolicySession, Reservation, RoundOptions, SchedulingPoli
 import { DecayedUsage } from '../usage';
 import { ResourceDimensions } from './fair-share';
 import { PendingIndex } from './pending-index';
-import { DispatchRound, type DrivetrainConfig } from './round';
+import { DispatchRound, type DrivetrainConfig, type HoldPlanning } from './round';
 import { RunTimeLearner, RuntimePredictor } from './runtime-prediction';
 
 const HOUR = 3600;
@@ -54,7 +54,11 @@ export const DEFAULT_DRIVETRAIN_CONFIG: DrivetrainConfig = {
 export class DrivetrainPolicy implements SchedulingPolicy {
   readonly name = 'drivetrain';
 
-  constructor(private readonly config: DrivetrainConfig = DEFAULT_DRIVETRAIN_CONFIG) {}
+  constructor(private readonly config: DrivetrainConfig = DEFAULT_DRIVETRAIN_CONFIG) {
+    // Config can come from JSON (bench:scheduler --drivetrain-config), past the type's guard.
+    if ((config.holdPlanning?.starving as HoldPlanning | undefined) === 'predicted')
+      throw new Error('holdPlanning.starving cannot be "predicted": it would break the starvation bound');
+  }
 
   decide(state: ClusterState, now: number): Decision {
     return this.open(state).decide(now);

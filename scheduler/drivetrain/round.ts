@@ -67,7 +67,8 @@ export interface DrivetrainConfig {
    */
   readonly holdPlanning?: {
     readonly easy: HoldPlanning;
-    readonly starving: HoldPlanning;
+    /** Never `predicted`: a starving job's hold must start by its guaranteed time. */
+    readonly starving: Exclude<HoldPlanning, 'predicted'>;
     /** Whose ended jobs predict a job's run time (`RuntimePredictor`). */
     readonly submitter?: PredictionKey;
   };

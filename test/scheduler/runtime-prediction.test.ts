@@ -98,6 +98,15 @@ describe('holds planned from predicted run times', () => {
   });
 });
 
+describe('starvation holds', () => {
+  test('a config from JSON that would plan them from predictions is refused, naming the field', () => {
+    const holdPlanning = JSON.parse('{"easy":"both","starving":"predicted"}');
+    expect(() => new DrivetrainPolicy({ ...DEFAULT_DRIVETRAIN_CONFIG, holdPlanning })).toThrow(
+      /holdPlanning\.starving/,
+    );
+  });
+});
+
 describe('a session learning run times', () => {
   test('GIVEN a job of the team ended after two hours WHEN the next one runs THEN a hold behind it expects it to end two hours after its start', () => {
     const session = new DrivetrainPolicy({
