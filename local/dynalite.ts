@@ -7,6 +7,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { reapPidFile, recordProcess, writePidFile } from './pid-files';
 
 const SERVER = new URL('./dynalite-server.mjs', import.meta.url).pathname;
+const CLOSE_GRACE_MS = 10_000;
 
 export interface LocalDynamoDb {
   readonly endpoint: string;
@@ -32,8 +33,9 @@ export interface LocalDynamoDbOptions {
  * (LevelDB) so jobs survive restarts, or in memory when no path is given (tests). The server
  * exits when this process does, however it ends; a persisted one that dies (a kill -9) is
  * started again on the same port, so clients only see a few refused connections, which the
- * SDK retries. Each start over a persisted store first rebuilds the secondary indexes from the
- * items (see dynalite-index-repair.mjs), as a kill can cut dynalite's index writes short.
+ * SDK retries. A start over a persisted store first rebuilds the secondary indexes from the
+ * items (see dynalite-index-repair.mjs), as a kill can cut dynalite's index writes short; after
+ * a clean `close()` (which leaves a marker beside the store) it skips that pass.
  */
 export async function startLocalDynamoDb(options: LocalDynamoDbOptions = {}): Promise<LocalDynamoDb> {
   const pidFile = options.runDir && join(options.runDir, 'dynalite.pid');
@@ -77,7 +79,11 @@ export async function startLocalDynamoDb(options: LocalDynamoDbOptions = {}): Pr
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((resolve) => child.once('exit', resolve));
         child.kill('SIGTERM');
+        // A drain that hangs (a client holding a request open) ends as a kill: the next start
+        // then repairs the indexes, as after any unclean end.
+        const forced = setTimeout(() => child.kill('SIGKILL'), CLOSE_GRACE_MS);
         await exited;
+        clearTimeout(forced);
       }
       if (pidFile) rmSync(pidFile, { force: true });
     },

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,7 +35,11 @@ let path: string;
 beforeEach(() => {
   path = mkdtempSync(join(tmpdir(), 'drivetrain-dynalite-repair-'));
 });
-afterEach(() => rmSync(path, { recursive: true, force: true }));
+afterEach(() => {
+  rmSync(path, { recursive: true, force: true });
+  rmSync(cleanMarker(), { force: true });
+});
+const cleanMarker = () => `${path}.closed-cleanly`;
 
 async function withDynalite<T>(use: (client: DynamoDBClient) => Promise<T>): Promise<T> {
   const dynamo = await startLocalDynamoDb({ path });
@@ -133,6 +137,8 @@ test('a restart rebuilds secondary indexes a cut-short write left missing, stale
     await store.put(pendingEntryOf.get('moved')!, asPending('moved'));
     await store.put(entryOf('edited')[0], asPending('edited'));
   });
+  // A kill -9 leaves no clean-close marker; this store's last run ended with a clean close.
+  rmSync(cleanMarker());
 
   const { dispatched, pending } = await withDynalite(async (client) => ({
     dispatched: await inState(client, 'DISPATCHED'),
@@ -142,4 +148,56 @@ test('a restart rebuilds secondary indexes a cut-short write left missing, stale
   expect(pending).toEqual(['edited:v2', 'intact:v1']);
   // Exactly one entry per item: nothing stale is left for a later query to find.
   expect(await withStore(async (store) => (await indexEntries(store)).length)).toBe(4);
+});
+
+test('a clean close lets the next start skip the pass; a kill -9 of the server does not', async () => {
+  const runDir = `${path}-run`;
+  let restarted!: () => void;
+  const restart = new Promise<void>((resolve) => {
+    restarted = resolve;
+  });
+  const dynamo = await startLocalDynamoDb({ path, runDir, onRestart: () => restarted() });
+  try {
+    await dynamo.client.send(
+      new CreateTableCommand({
+        TableName: TABLE,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [
+          { AttributeName: 'id', AttributeType: 'S' },
+          { AttributeName: 'state', AttributeType: 'S' },
+        ],
+        KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+        GlobalSecondaryIndexes: [
+          {
+            IndexName: 'byState',
+            KeySchema: [{ AttributeName: 'state', KeyType: 'HASH' }],
+            Projection: { ProjectionType: 'ALL' },
+          },
+        ],
+      }),
+    );
+    await dynamo.client.send(
+      new PutItemCommand({
+        TableName: TABLE,
+        Item: { id: { S: 'a' }, state: { S: 'PENDING' }, note: { S: 'v1' } },
+      }),
+    );
+    const { pid } = JSON.parse(readFileSync(join(runDir, 'dynalite.pid'), 'utf8')) as { pid: number };
+    process.kill(pid, 'SIGKILL');
+    await restart;
+    expect(existsSync(cleanMarker())).toBe(false);
+  } finally {
+    await dynamo.close();
+    rmSync(runDir, { recursive: true, force: true });
+  }
+  expect(existsSync(cleanMarker())).toBe(true);
+
+  // Only dynalite writes the store, so after a clean close its indexes are whole and the next
+  // start trusts them: an entry removed behind its back stays removed, proving the pass skipped.
+  await withStore(async (store) => store.del((await indexEntries(store))[0]![0]));
+  expect(await withDynalite((client) => inState(client, 'PENDING'))).toEqual([]);
+  // That start consumed the marker before opening the store, and its clean close left a new one.
+  expect(existsSync(cleanMarker())).toBe(true);
+  rmSync(cleanMarker());
+  expect(await withDynalite((client) => inState(client, 'PENDING'))).toEqual(['a:v1']);
 });
