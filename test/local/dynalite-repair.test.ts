@@ -67,6 +67,27 @@ async function indexEntries(store: LevelStore): Promise<Array<[string, { id: { S
   return entries;
 }
 
+const createJobsTable = async (client: DynamoDBClient) => {
+  await client.send(
+    new CreateTableCommand({
+      TableName: TABLE,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [
+        { AttributeName: 'id', AttributeType: 'S' },
+        { AttributeName: 'state', AttributeType: 'S' },
+      ],
+      KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: 'byState',
+          KeySchema: [{ AttributeName: 'state', KeyType: 'HASH' }],
+          Projection: { ProjectionType: 'ALL' },
+        },
+      ],
+    }),
+  );
+};
+
 const setState = (id: string, state: string, note: string) =>
   new UpdateItemCommand({
     TableName: TABLE,
@@ -91,24 +112,7 @@ async function inState(client: DynamoDBClient, state: string) {
 
 test('a restart rebuilds secondary indexes a cut-short write left missing, stale or outdated', async () => {
   await withDynalite(async (client) => {
-    await client.send(
-      new CreateTableCommand({
-        TableName: TABLE,
-        BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [
-          { AttributeName: 'id', AttributeType: 'S' },
-          { AttributeName: 'state', AttributeType: 'S' },
-        ],
-        KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
-        GlobalSecondaryIndexes: [
-          {
-            IndexName: 'byState',
-            KeySchema: [{ AttributeName: 'state', KeyType: 'HASH' }],
-            Projection: { ProjectionType: 'ALL' },
-          },
-        ],
-      }),
-    );
+    await createJobsTable(client);
     for (const id of ['lost', 'moved', 'edited', 'intact']) {
       await client.send(
         new PutItemCommand({
@@ -158,24 +162,7 @@ test('a clean close lets the next start skip the pass; a kill -9 of the server d
   });
   const dynamo = await startLocalDynamoDb({ path, runDir, onRestart: () => restarted() });
   try {
-    await dynamo.client.send(
-      new CreateTableCommand({
-        TableName: TABLE,
-        BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [
-          { AttributeName: 'id', AttributeType: 'S' },
-          { AttributeName: 'state', AttributeType: 'S' },
-        ],
-        KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
-        GlobalSecondaryIndexes: [
-          {
-            IndexName: 'byState',
-            KeySchema: [{ AttributeName: 'state', KeyType: 'HASH' }],
-            Projection: { ProjectionType: 'ALL' },
-          },
-        ],
-      }),
-    );
+    await createJobsTable(dynamo.client);
     await dynamo.client.send(
       new PutItemCommand({
         TableName: TABLE,
