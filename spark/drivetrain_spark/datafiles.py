@@ -185,6 +185,8 @@ def _words(array: pa.Array) -> tuple[np.ndarray, np.ndarray | None]:
     kind = array.type
     if pa.types.is_dictionary(kind):
         dictionary = array.dictionary
+        if not len(dictionary):  # every value null (e.g. a string column a batch lacks)
+            return np.zeros(len(array), np.uint64), _valid(array)
         if _is_bytes(dictionary.type):
             values = _bytes_words(dictionary.to_pylist())  # each distinct value hashed once
         else:
