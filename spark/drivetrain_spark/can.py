@@ -122,6 +122,11 @@ def _signal_plan(signal: Any) -> SignalPlan:
     )
 
 
+def wanted_signals(options: dict[str, Any]) -> tuple[str, ...] | None:
+    """The job's ``canSignals`` as ``compile_dbc``'s key (None: every signal)."""
+    return tuple(sorted(options["signals"])) if options.get("signals") else None
+
+
 @functools.lru_cache(maxsize=8)
 def compile_dbc(uri: str, wanted: tuple[str, ...] | None) -> dict[int, MessagePlan]:
     database = load_dbc(uri)
@@ -204,6 +209,7 @@ def decode_frames(
         if not len(rows) or not message.signals:
             continue
         sub = matrix[rows]
+        t_rows, bus_rows = t[rows], bus[rows]  # gathered once per message, not per signal
         values = {s.name: decode_signal(sub, s) for s in message.signals}
         raws = {s.name: v for s, v in zip(message.signals, values.values(), strict=True)}
         for signal in message.signals:
@@ -215,8 +221,8 @@ def decode_frames(
                 keep = np.isin(np.round(mux_raw).astype(np.int64), list(accepted))
             blocks.append(
                 {
-                    "t_ns": t[rows][keep],
-                    "bus": bus[rows][keep],
+                    "t_ns": t_rows[keep],
+                    "bus": bus_rows[keep],
                     "address": frame_id,
                     "message": message.name,
                     "signal": signal.name,
@@ -286,8 +292,7 @@ def _decode_unit_frames(unit: sources.Unit, job_plan: Any) -> tuple[list, dict, 
     options = job_plan.can
     if not options.get("dbc"):
         raise sources.Rejected("unknown_schema", "a .can.parquet input needs a DBC (config key dbc)")
-    wanted = tuple(sorted(options["signals"])) if options.get("signals") else None
-    messages = compile_dbc(options["dbc"], wanted)
+    messages = compile_dbc(options["dbc"], wanted_signals(options))
     entry = job_plan.files[unit.uri]
     filesystem, path = objects.resolve(unit.uri)
     with filesystem.open_input_file(path) as f:
