@@ -191,7 +191,7 @@ def _words(array: pa.Array) -> tuple[np.ndarray, np.ndarray | None]:
             values = _bytes_words(dictionary.to_pylist())  # each distinct value hashed once
         else:
             values, _ = _words(dictionary)
-        indices = array.indices.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+        indices = _indices(array, 0)
         return values[indices], _valid(array)
     if _is_bytes(kind):
         return _words(pc.dictionary_encode(array))
@@ -231,6 +231,15 @@ def _numbers(array: pa.Array, fill: Any) -> np.ndarray:
     if array.null_count:
         array = array.fill_null(fill)
     return array.to_numpy(zero_copy_only=False)
+
+
+def _indices(array: pa.DictionaryArray, null: int) -> np.ndarray:
+    """A dictionary array's indices as numpy, ``null`` where the value is null (filled, and
+    widened, only when there are nulls: CAN's tables carry millions of rows)."""
+    indices = array.indices
+    if indices.null_count:
+        return indices.fill_null(null).to_numpy(zero_copy_only=False).astype(np.int64)
+    return indices.to_numpy(zero_copy_only=False)
 
 
 def _list_words(array: pa.Array) -> np.ndarray:
@@ -309,7 +318,7 @@ def _term(array: pa.Array, key: np.uint64) -> np.ndarray:
     """A column's share of each row's hash: 0 where null."""
     if pa.types.is_dictionary(array.type):  # mixed once per distinct value, then looked up
         terms = np.append(_term(array.dictionary, key), np.uint64(0))
-        indices = array.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        indices = _indices(array, -1)
         return terms[indices]  # -1 (null) picks the trailing 0
     words, valid = _words(array)
     term = words + _PRESENT
