@@ -122,11 +122,6 @@ def _signal_plan(signal: Any) -> SignalPlan:
     )
 
 
-def wanted_signals(options: dict[str, Any]) -> tuple[str, ...] | None:
-    """The job's ``canSignals`` as ``compile_dbc``'s key (None: every signal)."""
-    return tuple(sorted(options["signals"])) if options.get("signals") else None
-
-
 @functools.lru_cache(maxsize=8)
 def compile_dbc(uri: str, wanted: tuple[str, ...] | None) -> dict[int, MessagePlan]:
     database = load_dbc(uri)
@@ -292,7 +287,8 @@ def _decode_unit_frames(unit: sources.Unit, job_plan: Any) -> tuple[list, dict, 
     options = job_plan.can
     if not options.get("dbc"):
         raise sources.Rejected("unknown_schema", "a .can.parquet input needs a DBC (config key dbc)")
-    messages = compile_dbc(options["dbc"], wanted_signals(options))
+    wanted = tuple(sorted(options["signals"])) if options.get("signals") else None
+    messages = compile_dbc(options["dbc"], wanted)
     entry = job_plan.files[unit.uri]
     filesystem, path = objects.resolve(unit.uri)
     with filesystem.open_input_file(path) as f:

@@ -12,7 +12,6 @@ cut straight from the message's byte buffer with numpy (``PointCloudRows``). Bat
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -80,22 +79,6 @@ def _worker_types() -> dict[tuple[str, str, bytes, str], messages.MessageType]:
     if len(_TYPES) > _TYPES_KEPT:
         _TYPES.clear()
     return _TYPES
-
-
-def warm_worker(plan: Plan, has_can: bool) -> None:
-    """A head start for this Python worker, before its write tasks: the decoders imported, the
-    plan's message types (and, for CAN inputs, the DBC) built into the worker's caches."""
-    types = _worker_types()
-    for entry in plan.files.values():
-        for channel in entry.channels.values():
-            if channel.schema.key not in types:
-                with contextlib.suppress(Exception):  # the task meets the same error and reports it
-                    types[channel.schema.key] = messages.load(channel.schema)
-    if has_can and plan.can.get("dbc"):
-        from drivetrain_spark import can
-
-        with contextlib.suppress(Exception):
-            can.compile_dbc(plan.can["dbc"], can.wanted_signals(plan.can))
 
 
 def unit_tables(

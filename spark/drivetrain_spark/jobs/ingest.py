@@ -26,7 +26,6 @@ import contextlib
 import datetime as dt
 import json
 import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -35,7 +34,7 @@ from typing import Any
 from pyspark.sql import SparkSession
 
 from drivetrain_spark import datafiles, layout, messages, objects, sources, warehouse
-from drivetrain_spark.decode import FileEntry, Plan, warm_worker, write_units
+from drivetrain_spark.decode import FileEntry, Plan, write_units
 from drivetrain_spark.session import get_or_create
 from drivetrain_spark.tables import (
     CAN_SIGNALS,
@@ -262,15 +261,9 @@ class Ingest:
     def _write(self, plan: Plan, units: list[sources.Unit]) -> datafiles.DirectWrites:
         """Every unit's task decodes it and writes its rows of every table (logs: ``decode.py``;
         CAN: ``can.py``) under the table's current schema, widened first to the plan's."""
-        has_can = any(u.format == "can" for u in units)
-        broadcast = self.spark.sparkContext.broadcast(plan)
-        # The Python workers start, import the decoders and build the plan's message types
-        # while the driver creates and widens the tables (catalog work, on one core).
-        warming = threading.Thread(target=self._warm, args=(broadcast, has_can), daemon=True)
-        warming.start()
         warehouse.ensure_database(self.spark, self.args.catalog_name, self.args.database)
         schemas = dict(plan.tables)
-        if has_can:
+        if any(u.format == "can" for u in units):
             schemas["can_signals"] = CAN_SIGNALS.schema
 
         def target(table: str) -> tuple[str, datafiles.Target]:
@@ -281,8 +274,8 @@ class Ingest:
 
         with ThreadPoolExecutor(COMMIT_THREADS) as pool:
             targets = dict(pool.map(target, sorted(schemas)))
-        warming.join()
         rows = [(u.uri, u.format, u.index, u.offset, u.length) for u in units]
+        broadcast = self.spark.sparkContext.broadcast(plan)
         slices = max(1, min(len(rows), self.config.max_tasks or len(rows)))
         self._log(f"writing {len(targets)} tables from {len(units)} units of {len(plan.files)} objects")
         t0 = time.monotonic()
@@ -295,14 +288,6 @@ class Ingest:
             f"wrote {len(direct.files_of({u.uri for u in units}))} files in {time.monotonic() - t0:.1f}s"
         )
         return direct
-
-    def _warm(self, broadcast: Any, has_can: bool) -> None:
-        slices = self._parallelism()
-        # Only a head start: a failure here is the write tasks' to report, as they redo it.
-        with contextlib.suppress(Exception):
-            self.spark.sparkContext.parallelize(range(slices), slices).foreachPartition(
-                lambda _: warm_worker(broadcast.value, has_can)
-            )
 
     def _commit(
         self, plan: Plan, direct: datafiles.DirectWrites, ok: list[InputStatus]
