@@ -204,6 +204,7 @@ def decode_frames(
         if not len(rows) or not message.signals:
             continue
         sub = matrix[rows]
+        t_rows, bus_rows = t[rows], bus[rows]  # gathered once per message, not per signal
         values = {s.name: decode_signal(sub, s) for s in message.signals}
         raws = {s.name: v for s, v in zip(message.signals, values.values(), strict=True)}
         for signal in message.signals:
@@ -215,8 +216,8 @@ def decode_frames(
                 keep = np.isin(np.round(mux_raw).astype(np.int64), list(accepted))
             blocks.append(
                 {
-                    "t_ns": t[rows][keep],
-                    "bus": bus[rows][keep],
+                    "t_ns": t_rows[keep],
+                    "bus": bus_rows[keep],
                     "address": frame_id,
                     "message": message.name,
                     "signal": signal.name,

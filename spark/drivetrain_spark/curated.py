@@ -29,7 +29,7 @@ _POINT_NAMES = {
 }
 _CHANNEL_SLOT = {1: "ints", 2: "ints", 3: "ints", 4: "ints", 5: "ints", 6: "longs", 7: "floats", 8: "doubles"}
 CHANNEL_SLOTS = ("ints", "longs", "floats", "doubles")
-_SLOT_DTYPE = {"ints": np.int32, "longs": np.int64, "floats": np.float32, "doubles": np.float64}
+SLOT_DTYPES = {"ints": np.int32, "longs": np.int64, "floats": np.float32, "doubles": np.float64}
 
 
 def stamp_ns(stamp: Any) -> int:
@@ -135,14 +135,13 @@ def point_cloud_arrays(msg: Any) -> dict[str, np.ndarray]:
 
 def point_cloud_channels(msg: Any) -> list[tuple[str, str, str, np.ndarray]]:
     """Per point field: its name, datatype name, the typed array it fills (``ints``, ``longs``,
-    ``floats`` or ``doubles``) and its values in that array's type."""
+    ``floats`` or ``doubles``) and its values, in the field's own type (usually a view of the
+    message's bytes: they are widened once, as they are copied into that array)."""
     arrays = point_cloud_arrays(msg)
-    channels = []
-    for field in msg.fields:
-        slot = _CHANNEL_SLOT[int(field.datatype)]
-        values = arrays[field.name].astype(_SLOT_DTYPE[slot], copy=False)
-        channels.append((field.name, _POINT_NAMES[int(field.datatype)], slot, values))
-    return channels
+    return [
+        (f.name, _POINT_NAMES[int(f.datatype)], _CHANNEL_SLOT[int(f.datatype)], arrays[f.name])
+        for f in msg.fields
+    ]
 
 
 def point_cloud(msg: Any) -> Row:

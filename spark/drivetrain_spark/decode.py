@@ -53,7 +53,7 @@ def write_units(
 
     def run(rows: Iterator[tuple]) -> Iterator[dict[str, Any]]:
         schemas: dict[str, pa.Schema] = {}
-        types: dict[tuple[str, str, bytes, str], messages.MessageType] = {}
+        types = _worker_types()
         for row in rows:
             unit = sources.Unit(*row)
             if unit.format == "can":
@@ -67,6 +67,18 @@ def write_units(
             yield datafiles.write_unit(unit.uri, batches, targets)
 
     return run
+
+
+# Message types built in this (reused) Python worker, by schema: building one generates and
+# compiles its decoder, which cost each unit a tenth of a second per type when kept per task.
+_TYPES: dict[tuple[str, str, bytes, str], messages.MessageType] = {}
+_TYPES_KEPT = 512
+
+
+def _worker_types() -> dict[tuple[str, str, bytes, str], messages.MessageType]:
+    if len(_TYPES) > _TYPES_KEPT:
+        _TYPES.clear()
+    return _TYPES
 
 
 def unit_tables(
@@ -196,9 +208,11 @@ def _channel_lists(clouds: list[list[tuple[str, str, str, np.ndarray]]], kind: p
         chosen = [c[2] == slot for c in flat]
         lengths = np.array([len(c[3]) if hit else 0 for c, hit in zip(flat, chosen, strict=True)], np.int64)
         offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
-        parts = [c[3] for c, hit in zip(flat, chosen, strict=True) if hit]
-        element = slot_type.value_type
-        values = pa.array(np.concatenate(parts), type=element) if parts else pa.array([], type=element)
+        filled = np.empty(int(offsets[-1]), curated.SLOT_DTYPES[slot])
+        for channel, start, stop in zip(flat, offsets[:-1].tolist(), offsets[1:].tolist(), strict=True):
+            if stop > start:
+                filled[start:stop] = channel[3]  # one copy: out of the message, widened
+        values = pa.array(filled, type=slot_type.value_type)
         mask = pa.array(np.invert(np.array(chosen, bool)))
         children[slot] = pa.ListArray.from_arrays(pa.array(offsets), values, type=slot_type, mask=mask)
     channels = pa.StructArray.from_arrays([children[f.name] for f in struct], fields=list(struct))

@@ -16,6 +16,10 @@ ICEBERG_VERSION = "1.10.0"  # what AWS Glue 5.1 ships (Glue 5.1 migration guide)
 ICEBERG_RUNTIME = f"iceberg-spark-runtime-3.5_2.12-{ICEBERG_VERSION}.jar"
 REPO = Path(__file__).resolve().parents[2]
 ARROW_UNCHECKED = "-Darrow.enable_unsafe_memory_access=true -Darrow.enable_null_check_for_get=false"
+# A local job's JVM lives seconds and runs little hot code (the decoding is in Python workers):
+# C2's optimising compiles cost more CPU than they return, on cores the workers need. Measured
+# on the ingest of a 0.25 GB MCAP: the JVM's CPU 17 s -> 10 s, the run's wall time 22 s -> 15 s.
+QUICK_JIT = "-XX:TieredStopAtLevel=1"
 
 
 def iceberg_jar() -> Path:
@@ -74,7 +78,7 @@ def local_builder(builder: SparkSession.Builder, master: str) -> SparkSession.Bu
         .config("spark.python.worker.reuse", "true")
         # Arrow batches from the Python decoders are read value by value; Arrow's per-access
         # bounds and reference-count checks cost more than the copy (Spark's own buffers only).
-        .config("spark.driver.extraJavaOptions", ARROW_UNCHECKED)
+        .config("spark.driver.extraJavaOptions", f"{ARROW_UNCHECKED} {QUICK_JIT}")
     )
 
 

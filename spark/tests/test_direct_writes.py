@@ -208,6 +208,44 @@ def test_the_row_checksum_ignores_order_and_counts_nulls_as_absent():
     assert datafiles.row_hash_sum(reordered) != total  # list order counts; -0.0 is 0.0
 
 
+def test_a_column_of_nulls_only_adds_nothing_to_the_checksum():
+    # conform() fills a column a batch lacks (a field added by another file's schema) with
+    # nulls; strings and dictionaries of nulls only have nothing to look up.
+    table = pa.table({"a": pa.array([1, 2, 3], pa.int64())})
+    total = datafiles.row_hash_sum(table)
+    for column in (
+        pa.nulls(3, pa.string()),
+        pa.nulls(3, pa.binary()),
+        pa.nulls(3, pa.string()).dictionary_encode(),
+        pa.nulls(3, pa.list_(pa.string())),
+    ):
+        assert datafiles.row_hash_sum(table.append_column("later", column)) == total
+
+
+@pytest.mark.parametrize("lists,width", [(3, 70_000), (10_000, 9)])
+def test_lists_of_one_length_sum_as_the_same_rows_among_lists_of_many_lengths(lists, width):
+    # Lists of one length (a point cloud's channels) take a blocked path (one list or many a
+    # block); with a ragged row beside them, the general one. Sums over rows are additive.
+    values = np.arange(lists * width, dtype=np.float32).reshape(lists, width)
+    values[1, 5] = np.nan
+    values[2, 7] = -0.0
+    uniform = pa.table(
+        {
+            "v": pa.array(list(values), pa.list_(pa.float32())),
+            "empty": pa.array([[]] * (lists - 1) + [None], pa.list_(pa.int32())),
+        }
+    )
+    ragged = pa.table(
+        {"v": pa.array([[1.5, None]], pa.list_(pa.float32())), "empty": pa.array([[7]], pa.list_(pa.int32()))}
+    )
+    both = pa.concat_tables([uniform, ragged])
+    assert datafiles.row_hash_sum(both) == (
+        datafiles.row_hash_sum(uniform) + datafiles.row_hash_sum(ragged)
+    ) % (1 << 64)
+    halves = datafiles.row_hash_sum(uniform.slice(0, 2)) + datafiles.row_hash_sum(uniform.slice(2))
+    assert datafiles.row_hash_sum(uniform) == halves % (1 << 64)
+
+
 def test_rows_of_the_inputs_committed_meanwhile_fail_validation_and_the_commit_is_retried(
     spark, ingest, frames, dbc, tmp_path, monkeypatch
 ):
