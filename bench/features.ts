@@ -33,15 +33,7 @@
  *     loaded: all systems do the same work.
  */
 import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -96,16 +88,21 @@ if (args.help) {
   --entities <n>             entities loaded (default 2000)
   --feast-workers <n>        Feast server workers (default 2 x CPUs + 1, as feast serve --workers -1)
   --only <a,b>               systems: drivetrain,rawRedis,httpFloor,feast,drivetrainCacheMiss
-  --load-generator <go|node> go: bench/features-load-go (default; built by scripts/bootstrap.sh),
+  --load-generator <go|node> go: bench/features-load-go (default; built by scripts/bench-tools.sh),
                              node: bench/features-load.ts (the generator of earlier runs)
   --vegeta                   also measure every HTTP system with vegeta (an established open-loop
-                             tool, built by scripts/bootstrap.sh) at the same rate, for a cross-check
+                             tool, built by scripts/bench-tools.sh) at the same rate, for a cross-check
   --profile <dir>            write CPU profiles of the Drivetrain servers under <dir>/<server>/ (node --cpu-prof)`);
   process.exit(0);
 }
 const root = join(import.meta.dirname, '..');
-/** Built by scripts/bootstrap.sh from bench/features-load-go. */
+/** Built by scripts/bench-tools.sh from bench/features-load-go. */
 const GO_LOAD_GENERATOR = '.drivetrain/bin/features-load-go';
+// This benchmark's own tools (Go), built here and not by scripts/bootstrap.sh: tests never need them.
+if (args['load-generator'] === 'go' || args.vegeta)
+  execFileSync('bash', [join(root, 'scripts', 'bench-tools.sh'), ...(args.vegeta ? ['--vegeta'] : [])], {
+    stdio: 'inherit',
+  });
 const ENTITIES = Number(args.entities);
 const VIEWS = BENCH_VIEWS;
 const FEATURES_PER_VIEW = BENCH_FEATURES_PER_VIEW;
@@ -315,7 +312,6 @@ const answered = (message: { seq: number; result?: unknown; error?: string }) =>
 let sendCommand: (message: { seq: number; command: LoadCommand }) => void;
 if (loadGenerator === 'go') {
   const binary = join(root, GO_LOAD_GENERATOR);
-  if (!existsSync(binary)) throw new Error(`${binary} is missing: run scripts/bootstrap.sh`);
   const load = spawn(binary, [], { stdio: ['pipe', 'pipe', 'inherit'] });
   children.push(load);
   createInterface({ input: load.stdout! }).on('line', (line) => answered(JSON.parse(line)));
@@ -402,7 +398,7 @@ interface Measured {
   vegetaRuns: VegetaRun[];
 }
 
-/** Built by scripts/bootstrap.sh (`go install`, the version pinned there). */
+/** Built by scripts/bench-tools.sh --vegeta (`go install`, the version pinned there). */
 const VEGETA = '.drivetrain/bin/vegeta';
 interface VegetaRun {
   p50Ms: number;
@@ -724,7 +720,7 @@ const report = {
     ...(args.vegeta
       ? {
           crossCheck:
-            'vegeta v12.13.0 (scripts/bootstrap.sh) after every HTTP latency run, same rate, duration and bodies; its latencies count from its own send',
+            'vegeta v12.13.0 (scripts/bench-tools.sh) after every HTTP latency run, same rate, duration and bodies; its latencies count from its own send',
         }
       : {}),
     cpuPlacement:

@@ -80,33 +80,4 @@ if [ "$(cat "$feast_stamp" 2>/dev/null)" != "$feast_hash" ]; then
   .venv-feast/bin/pip install --quiet --no-deps -r features/feast/requirements.lock
   echo "$feast_hash" >"$feast_stamp"
 fi
-# bench:features' load generator (bench/features-load-go, Go's standard library only), built
-# into .drivetrain/bin with the machine's Go toolchain (Debian's golang-go where there is none).
-# Keyed on its sources.
-loadgen_bin=.drivetrain/bin/features-load-go
-go_tool() {
-  local found
-  found=$(command -v go || echo /usr/local/go/bin/go)
-  if [ ! -x "$found" ]; then
-    as_root apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends golang-go >/dev/null
-    found=$(command -v go)
-  fi
-  echo "$found"
-}
-loadgen_hash=$(hash_of bench/features-load-go/go.mod bench/features-load-go/main.go)
-if [ "$(cat "$loadgen_bin.stamp" 2>/dev/null)" != "$loadgen_hash" ] || [ ! -x "$loadgen_bin" ]; then
-  log "go: building $loadgen_bin"
-  mkdir -p .drivetrain/bin
-  (cd bench/features-load-go && GOTOOLCHAIN=local "$(go_tool)" build -o "$ROOT/$loadgen_bin" .)
-  echo "$loadgen_hash" >"$loadgen_bin.stamp"
-fi
-# vegeta (an established open-loop HTTP load tool), for `bench:features --vegeta`: a cross-check
-# of the load generator above. From the Go module proxy at a pinned version; keyed on it.
-vegeta_module=github.com/tsenart/vegeta/v12@v12.13.0
-if [ "$(cat .drivetrain/bin/vegeta.stamp 2>/dev/null)" != "$vegeta_module" ] || [ ! -x .drivetrain/bin/vegeta ]; then
-  log "go: installing $vegeta_module"
-  GOTOOLCHAIN=local GOBIN="$ROOT/.drivetrain/bin" "$(go_tool)" install "$vegeta_module"
-  echo "$vegeta_module" >.drivetrain/bin/vegeta.stamp
-fi
 log "ready"
