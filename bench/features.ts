@@ -15,8 +15,11 @@
  *     (features/feast/bench_server.py).
  *
  * Method (features/feast, README "Feature store benchmark"):
- *   - one load generator process (bench/features-load.ts) drives every system with the same
- *     loops; its client, not this process, is what talks to the servers;
+ *   - one load generator process drives every system with the same loops; its client, not this
+ *     process, is what talks to the servers. By default bench/features-load-go (Go: nanosleep
+ *     pacing, replies read on any core), which matched vegeta on the HTTP floor where the Node
+ *     generator (bench/features-load.ts, `--load-generator node`) added to the tail; no process
+ *     is pinned or prioritised (`setup.cpuPlacement`);
  *   - max req/s: closed loop, `--concurrency` requests in flight for `--max-seconds`; the
  *     errors are reported with it;
  *   - latency: open loop on a fixed schedule at a moderate rate, measured from each request's
@@ -29,10 +32,11 @@
  *   - before timing, every system's answer to sample requests is checked against the data
  *     loaded: all systems do the same work.
  */
-import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import type { Redis } from 'ioredis';
 import { FeatureCatalog } from '../features/catalog';
@@ -66,6 +70,8 @@ const { values: args } = parseArgs({
     'feast-workers': { type: 'string', default: String(2 * cpus().length + 1) },
     only: { type: 'string' },
     profile: { type: 'string' },
+    'load-generator': { type: 'string', default: 'go' },
+    vegeta: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -82,10 +88,21 @@ if (args.help) {
   --entities <n>             entities loaded (default 2000)
   --feast-workers <n>        Feast server workers (default 2 x CPUs + 1, as feast serve --workers -1)
   --only <a,b>               systems: drivetrain,rawRedis,httpFloor,feast,drivetrainCacheMiss
+  --load-generator <go|node> go: bench/features-load-go (default; built by scripts/bench-tools.sh),
+                             node: bench/features-load.ts (the generator of earlier runs)
+  --vegeta                   also measure every HTTP system with vegeta (an established open-loop
+                             tool, built by scripts/bench-tools.sh) at the same rate, for a cross-check
   --profile <dir>            write CPU profiles of the Drivetrain servers under <dir>/<server>/ (node --cpu-prof)`);
   process.exit(0);
 }
 const root = join(import.meta.dirname, '..');
+/** Built by scripts/bench-tools.sh from bench/features-load-go. */
+const GO_LOAD_GENERATOR = '.drivetrain/bin/features-load-go';
+// This benchmark's own tools (Go), built here and not by scripts/bootstrap.sh: tests never need them.
+if (args['load-generator'] === 'go' || args.vegeta)
+  execFileSync('bash', [join(root, 'scripts', 'bench-tools.sh'), ...(args.vegeta ? ['--vegeta'] : [])], {
+    stdio: 'inherit',
+  });
 const ENTITIES = Number(args.entities);
 const VIEWS = BENCH_VIEWS;
 const FEATURES_PER_VIEW = BENCH_FEATURES_PER_VIEW;
@@ -276,25 +293,43 @@ if (systems.includes('feast')) {
   await waitForHttp(`${urls.feast}/health`);
 }
 
-// The load generator: its own process, driven over IPC.
-const load = fork(join(import.meta.dirname, 'features-load.ts'), [], {
-  execArgv: ['--import', 'tsx'],
-  stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-});
-children.push(load);
+// The load generator: its own process (Go by default; README "Feature store benchmark").
+const LOAD_GENERATORS = {
+  go: `bench/features-load-go (Go ${GO_LOAD_GENERATOR}: net/http for HTTP, RESP over one pipelined connection for Redis; nanosleep pacing, a goroutine per request)`,
+  node: 'bench/features-load.ts (Node: undici for HTTP, ioredis for Redis; Atomics.wait/setImmediate pacing on its one thread)',
+} as const;
+const loadGenerator = args['load-generator'] as keyof typeof LOAD_GENERATORS;
+if (!(loadGenerator in LOAD_GENERATORS))
+  throw new Error(`--load-generator: go or node, not ${loadGenerator}`);
 let seq = 0;
 const waiting = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
-load.on('message', (message: { seq: number; result?: unknown; error?: string }) => {
+const answered = (message: { seq: number; result?: unknown; error?: string }) => {
   const waiter = waiting.get(message.seq)!;
   waiting.delete(message.seq);
   if (message.error) waiter.reject(new Error(message.error));
   else waiter.resolve(message.result);
-});
+};
+let sendCommand: (message: { seq: number; command: LoadCommand }) => void;
+if (loadGenerator === 'go') {
+  const binary = join(root, GO_LOAD_GENERATOR);
+  const load = spawn(binary, [], { stdio: ['pipe', 'pipe', 'inherit'] });
+  children.push(load);
+  createInterface({ input: load.stdout! }).on('line', (line) => answered(JSON.parse(line)));
+  sendCommand = (message) => load.stdin!.write(`${JSON.stringify(message)}\n`);
+} else {
+  const load = fork(join(import.meta.dirname, 'features-load.ts'), [], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  children.push(load);
+  load.on('message', answered);
+  sendCommand = (message) => load.send(message);
+}
 function command<T>(body: LoadCommand): Promise<T> {
   const id = ++seq;
   return new Promise<T>((resolve, reject) => {
     waiting.set(id, { resolve: resolve as (value: unknown) => void, reject });
-    load.send({ seq: id, command: body });
+    sendCommand({ seq: id, command: body });
   });
 }
 
@@ -359,6 +394,56 @@ interface Measured {
   /** Drivetrain with its cache: the share of cells that fell back to DynamoDB (slow or tripped cache). */
   maxCacheFallbackShare?: number;
   runCacheFallbackShares: number[];
+  /** `--vegeta`: the same open loop run by vegeta, after each of this generator's runs. */
+  vegetaRuns: VegetaRun[];
+}
+
+/** Built by scripts/bench-tools.sh --vegeta (`go install`, the version pinned there). */
+const VEGETA = '.drivetrain/bin/vegeta';
+interface VegetaRun {
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  requests: number;
+  errors: number;
+}
+/**
+ * An open loop by vegeta (`vegeta attack -rate`) over the same request bodies, each a target
+ * of its own, taken in turn. Its latencies count from its own send, not the due time.
+ */
+function vegetaRun(target: Extract<LoadTarget, { kind: 'http' }>, rate: number, seconds: number): VegetaRun {
+  const dir = mkdtempSync(join(scratch, 'vegeta-'));
+  const targets = target.bodies.map((body, i) => {
+    writeFileSync(join(dir, `${i}.json`), body);
+    return `POST ${target.url}${target.path}\nContent-Type: application/json\n@${join(dir, `${i}.json`)}\n`;
+  });
+  writeFileSync(join(dir, 'targets'), targets.join('\n'));
+  const vegeta = join(root, VEGETA);
+  const attack = (duration: number) =>
+    execFileSync(
+      vegeta,
+      [
+        'attack',
+        `-targets=${join(dir, 'targets')}`,
+        `-rate=${rate}/1s`,
+        `-duration=${duration}s`,
+        '-keepalive=true',
+      ],
+      { maxBuffer: 1 << 30 },
+    );
+  attack(warmupSeconds);
+  const results = attack(seconds);
+  const json = JSON.parse(
+    execFileSync(vegeta, ['report', '-type=json'], { input: results, maxBuffer: 1 << 30 }).toString(),
+  ) as { latencies: Record<string, number>; requests: number; status_codes: Record<string, number> };
+  const ms = (ns: number) => Number((ns / 1e6).toFixed(3));
+  return {
+    p50Ms: ms(json.latencies['50th']!),
+    p99Ms: ms(json.latencies['99th']!),
+    maxMs: ms(json.latencies.max!),
+    requests: json.requests,
+    errors: json.requests - (json.status_codes['200'] ?? 0),
+  };
 }
 
 /**
@@ -480,6 +565,7 @@ for (const [name, spec] of Object.entries(CASES) as [CaseName, (typeof CASES)[Ca
       runs: [],
       tailSources: [],
       runCacheFallbackShares: [],
+      vegetaRuns: [],
     };
     console.log(
       `${system.padEnd(20)} ${name.padEnd(7)} max ${max.achievedRps} req/s (${max.errors} errors)${serverCpuUsPerRequest === undefined ? '' : `, server CPU ${serverCpuUsPerRequest} µs/request`}${measured[system][name].maxCacheFallbackShare === undefined ? '' : `, cache fallbacks ${measured[system][name].maxCacheFallbackShare}`}, latency at ${rate}/s`,
@@ -521,6 +607,11 @@ for (const [name, spec] of Object.entries(CASES) as [CaseName, (typeof CASES)[Ca
         `${system.padEnd(20)} ${name.padEnd(7)} at ${entry.rate}/s x ${run.requests}: p50 ${run.p50Ms} ms  p99 ${run.p99Ms} ms  p99.9 ${run.p999Ms} ms  max ${run.maxMs} ms  send lag p99 ${run.sendLagP99Ms} ms  errors ${run.errors}${share === undefined ? '' : `  cache fallbacks ${share}`}`,
       );
       console.log(`${''.padEnd(29)} tail sources ${JSON.stringify(entry.tailSources.at(-1))}`);
+      if (args.vegeta && target.kind === 'http') {
+        const checked = vegetaRun(target, entry.rate, seconds);
+        entry.vegetaRuns.push(checked);
+        console.log(`${''.padEnd(29)} vegeta at ${entry.rate}/s: ${JSON.stringify(checked)}`);
+      }
     }
   }
   for (const system of targets.keys()) await command({ op: 'drop', id: `${system}/${name}` });
@@ -560,6 +651,15 @@ const results = Object.fromEntries(
           maxMs: Math.max(...m.runs.map((r) => r.maxMs)),
           sendLagP99Ms: Math.max(...m.runs.map((r) => r.sendLagP99Ms ?? 0)),
           tailSourcesRuns: m.tailSources,
+          ...(m.vegetaRuns.length > 0
+            ? {
+                vegeta: {
+                  p50Ms: median(m.vegetaRuns.map((r) => r.p50Ms)),
+                  p99Ms: median(m.vegetaRuns.map((r) => r.p99Ms)),
+                  runs: m.vegetaRuns,
+                },
+              }
+            : {}),
           responseBytes: m.max.responseBytes,
         },
       ]),
@@ -616,7 +716,15 @@ const report = {
     rates: Object.fromEntries(Object.entries(CASES).map(([n, c]) => [n, c.rate])),
     latency: `open loop, fixed schedule, latency from each due time, ${warmupSeconds} s warm-up, >= ${minSamples} samples per run (at most ${maxRunSeconds} s), median of ${repeats} run(s)`,
     maxRate: `closed loop, ${args.concurrency} in flight, ${args['max-seconds']} s`,
-    loadGenerator: 'bench/features-load.ts: its own process; undici for HTTP, ioredis for Redis',
+    loadGenerator: LOAD_GENERATORS[loadGenerator],
+    ...(args.vegeta
+      ? {
+          crossCheck:
+            'vegeta v12.13.0 (scripts/bench-tools.sh) after every HTTP latency run, same rate, duration and bodies; its latencies count from its own send',
+        }
+      : {}),
+    cpuPlacement:
+      'none: no taskset or priority for any process; the load generator, every server and redis-server may run on any core, the same for every system',
     feast: `feast 0.67.0 (features/feast/requirements.lock), ${feastWorkers} gunicorn/uvicorn workers (feast serve --workers -1), registry_ttl_sec 60, Redis online store`,
     cpus: cpus().length,
     loadAverageAtEnd: (await import('node:os')).loadavg().map((l) => Number(l.toFixed(2))),
@@ -628,7 +736,6 @@ if (args.out) {
 }
 console.log(JSON.stringify({ ratios: report.ratios, goals: report.goals }));
 redis.disconnect();
-load.disconnect();
 for (const child of children) child.kill('SIGTERM');
 await Promise.all([db.close(), redisServer.close()]);
 process.exit(0);

@@ -67,13 +67,21 @@ export function decodeRecord(value: string | Buffer, expectedVersion?: string): 
   let at = 0;
   let eventTimeUs = 0;
   let createdUs = 0;
-  for (; at < bytes.length && bytes[at] !== BAR; at++) eventTimeUs = eventTimeUs * 10 + bytes[at]! - 48;
+  // Digits only, checked as they are read.
+  for (; at < bytes.length && bytes[at] !== BAR; at++) {
+    const digit = bytes[at]! - 48;
+    if (digit < 0 || digit > 9) return undefined;
+    eventTimeUs = eventTimeUs * 10 + digit;
+  }
   const eventEnd = at;
-  for (at++; at < bytes.length && bytes[at] !== BAR; at++) createdUs = createdUs * 10 + bytes[at]! - 48;
+  for (at++; at < bytes.length && bytes[at] !== BAR; at++) {
+    const digit = bytes[at]! - 48;
+    if (digit < 0 || digit > 9) return undefined;
+    createdUs = createdUs * 10 + digit;
+  }
   const createdEnd = at;
   const versionEnd = bytes.indexOf(BAR, createdEnd + 1);
-  if (eventEnd === 0 || createdEnd >= bytes.length || versionEnd < 0 || !digitsOnly(bytes, 0, createdEnd))
-    return undefined;
+  if (eventEnd === 0 || createdEnd >= bytes.length || versionEnd < 0) return undefined;
   const version =
     expectedVersion !== undefined && holds(bytes, createdEnd + 1, versionEnd, expectedVersion)
       ? expectedVersion
@@ -126,14 +134,6 @@ function boundsFromLengths(bytes: Buffer, start: number, end: number): number[] 
     } else return undefined;
   }
   return bounds[bounds.length - 1] === bytes.length ? bounds : undefined;
-}
-
-function digitsOnly(bytes: Buffer, start: number, end: number): boolean {
-  for (let i = start; i < end; i++) {
-    const code = bytes[i]!;
-    if (code !== BAR && (code < 48 || code > 57)) return false;
-  }
-  return true;
 }
 
 /** Microseconds since the epoch of an ISO time, a Date or epoch milliseconds; undefined if not a time. */

@@ -1,4 +1,4 @@
-import type { Cluster, Redis } from 'ioredis';
+import { type Cluster, Command, type Redis } from 'ioredis';
 import { type CacheCell, type CachedRecord, type FeatureCache, MISSING } from './ports';
 import { decodeRecord, encodeRecord, type ViewRecord } from './record';
 
@@ -55,13 +55,14 @@ export class RedisFeatureCache implements FeatureCache {
   }
 
   async get(cells: readonly CacheCell[]): Promise<CachedRecord[]> {
-    const keys = cells.map(RedisFeatureCache.keyOf);
+    if (cells.length === 0) return [];
     // One MGET for the request on one node; a cluster needs one per slot, so one per entity.
     // Values come as bytes: decoded without a string per value, spliced into the response as they are.
     if (!this.redis.isCluster) {
-      const values = await this.redis.mgetBuffer(keys);
+      const values = (await this.redis.sendCommand(new EncodedMget(cells))) as (Buffer | null)[];
       return values.map((value, i) => cachedRecord(value, cells[i]!.version));
     }
+    const keys = cells.map(RedisFeatureCache.keyOf);
     const groups = groupByEntity(cells.map((cell, index) => ({ cell, index })));
     const result = new Array<CachedRecord>(cells.length);
     await Promise.all(
@@ -98,6 +99,75 @@ export class RedisFeatureCache implements FeatureCache {
 }
 
 const NEGATIVE_BYTE = NEGATIVE.charCodeAt(0);
+
+/** `}:<view>:<version>\r\n`, the end of every key of one view version in RESP, by view and version. */
+const keySuffixes = new Map<string, Map<string, Buffer>>();
+function keySuffix(view: string, version: string): Buffer {
+  let byVersion = keySuffixes.get(view);
+  if (!byVersion) {
+    byVersion = new Map();
+    keySuffixes.set(view, byVersion);
+  }
+  let suffix = byVersion.get(version);
+  if (!suffix) {
+    suffix = Buffer.from(`}:${view}:${version}\r\n`);
+    // Bounded by the registry's views and the versions a process meets while it runs.
+    if (byVersion.size >= 64) byVersion.clear();
+    byVersion.set(version, suffix);
+  }
+  return suffix;
+}
+const KEY_PREFIX = Buffer.from('ft:{');
+const CRLF_BYTES = 2;
+
+/**
+ * `MGET` of the cells' keys (`keyOf`), its RESP bytes written straight into one buffer: no key
+ * string per cell and no command string for ioredis to concatenate and encode again (at 100
+ * entities x 5 views those were a fifth of the read path's CPU). Replies are bytes.
+ */
+class EncodedMget extends Command {
+  readonly #bytes: Buffer;
+
+  constructor(cells: readonly CacheCell[]) {
+    super('mget', [], { replyEncoding: null });
+    const keyBytes = new Int32Array(cells.length);
+    const suffixes = new Array<Buffer>(cells.length);
+    const head = `*${cells.length + 1}\r\n$4\r\nMGET\r\n`;
+    let total = head.length;
+    for (let i = 0; i < cells.length; i++) {
+      const cell = cells[i]!;
+      // Cells come view by view: the previous cell's suffix is most often this one's.
+      const previous = cells[i - 1];
+      const suffix =
+        previous?.view === cell.view && previous.version === cell.version
+          ? suffixes[i - 1]!
+          : keySuffix(cell.view, cell.version);
+      suffixes[i] = suffix;
+      const length = KEY_PREFIX.length + Buffer.byteLength(cell.key) + suffix.length - CRLF_BYTES;
+      keyBytes[i] = length;
+      total += 1 + digits(length) + CRLF_BYTES + length + CRLF_BYTES;
+    }
+    const bytes = Buffer.allocUnsafe(total);
+    let at = bytes.write(head, 0, 'latin1');
+    for (let i = 0; i < cells.length; i++) {
+      at += bytes.write(`$${keyBytes[i]}\r\n`, at, 'latin1');
+      at += KEY_PREFIX.copy(bytes, at);
+      at += bytes.write(cells[i]!.key, at, 'utf8');
+      at += suffixes[i]!.copy(bytes, at);
+    }
+    this.#bytes = bytes;
+  }
+
+  override toWritable(): Buffer {
+    return this.#bytes;
+  }
+}
+
+function digits(value: number): number {
+  let count = 1;
+  for (let rest = value; rest >= 10; rest = Math.floor(rest / 10)) count++;
+  return count;
+}
 
 function cachedRecord(value: Buffer | null, version: string): CachedRecord {
   if (value === null) return undefined;

@@ -229,6 +229,9 @@ export function onlineFeaturesBytes(
     const viewRecords = records[s]!;
     const { ttlUs } = selection.view;
     let allServed = true;
+    // The most bytes one row's value can take in a column (stored bytes hold all of a record's
+    // values), or a null's: a column reserves for all its rows at once.
+    let rowBytes = NULL.length;
     for (let row = 0; row < rows; row++) {
       const record = viewRecords[row];
       served[row] = undefined;
@@ -238,12 +241,15 @@ export function onlineFeaturesBytes(
       else if (ttlUs !== 0 && nowUs - record.eventTimeUs > ttlUs) absent[row] = OUTSIDE_MAX_AGE;
       else {
         served[row] = record;
-        storedBytes[row] = valueBytesOf(record);
+        const bytes = valueBytesOf(record);
+        storedBytes[row] = bytes;
         storedBounds[row] = valueBoundsOf(record);
+        if (bytes && bytes.length > rowBytes) rowBytes = bytes.length;
         continue;
       }
       allServed = false;
     }
+    rowBytes += 1; // its comma
     let stampsStart = -1;
     let stampsEnd = -1;
     const { featureIndexes } = selection;
@@ -253,12 +259,15 @@ export function onlineFeaturesBytes(
       firstColumn = false;
       out.bytes(VALUES);
       let anyNull = false;
+      // Values written in place: one capacity check per column, not per value.
+      out.reserve(rows * rowBytes);
+      let { buf, pos } = out;
       for (let row = 0; row < rows; row++) {
-        if (row > 0) out.byte(COMMA);
+        if (row > 0) buf[pos++] = COMMA;
         nulls[row] = 0;
         const record = served[row];
         if (!record) {
-          out.bytes(NULL);
+          for (let i = 0; i < NULL.length; i++) buf[pos++] = NULL[i]!;
           continue;
         }
         const bytes = storedBytes[row];
@@ -268,15 +277,23 @@ export function onlineFeaturesBytes(
           if (index + 1 < bounds.length) {
             const start = bounds[index]!;
             const end = bounds[index + 1]! - 1;
-            out.copy(bytes, start, end);
+            if (end - start < 32) for (let i = start; i < end; i++) buf[pos++] = bytes[i]!;
+            else {
+              buf.set(bytes.subarray(start, end), pos);
+              pos += end - start;
+            }
             isNull = end - start === 4 && bytes[start] === 110;
           } else {
-            out.bytes(NULL);
+            for (let i = 0; i < NULL.length; i++) buf[pos++] = NULL[i]!;
             isNull = true;
           }
         } else {
+          // A record built in memory: its text may be long, so it reserves for itself, then the rest.
           const token = featureValueJson(record.values[index]);
+          out.pos = pos;
           out.text(token);
+          out.reserve((rows - row) * rowBytes);
+          ({ buf, pos } = out);
           isNull = token === 'null';
         }
         if (isNull) {
@@ -284,6 +301,7 @@ export function onlineFeaturesBytes(
           anyNull = true;
         }
       }
+      out.pos = pos;
       out.bytes(STATUSES);
       if (allServed && !anyNull) out.bytes(allPresent);
       else {

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { DynamoDbOnlineStore } from '../../features/online/dynamodb-online-store';
 import { entityKey } from '../../features/online/entity-key';
 import { ensureOnlineTable } from '../../features/online/online-table';
+import { MISSING } from '../../features/online/ports';
 import { decodeRecord } from '../../features/online/record';
 import { RedisFeatureCache } from '../../features/online/redis-cache';
 import {
@@ -121,6 +122,32 @@ describe('read and write paths on dynalite and redis-server', () => {
       }),
     );
     expect(decodeRecord(cached!)?.values[0]).toBe(2);
+  });
+
+  test('a cache lookup reads exactly the keys keyOf names, for any join key text and view', async () => {
+    const views = ['drive_motion', 'drive_imu', 'drive_hard_braking'];
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uniqueArray(fc.string({ unit: 'grapheme', minLength: 1, maxLength: 12 }), {
+          minLength: 1,
+          maxLength: 4,
+        }),
+        async (ids) => {
+          const cells = views.flatMap((view) =>
+            ids.map((id) => ({ key: key(id), view, version: catalog.views.get(view)!.version })),
+          );
+          const present = cells.filter((_, i) => i % 2 === 0);
+          await stack.redis.del(...cells.map(RedisFeatureCache.keyOf));
+          for (const [i, cell] of present.entries())
+            await stack.redis.set(RedisFeatureCache.keyOf(cell), `1|1|${cell.version}|1|[${i % 10}]`);
+          const found = await stack.cache.get(cells);
+          expect(
+            found.map((record) => (record && record !== MISSING ? record.values[0] : undefined)),
+          ).toEqual(cells.map((_, i) => (i % 2 === 0 ? (i / 2) % 10 : undefined)));
+        },
+      ),
+      { numRuns: 25, seed: 11 },
+    );
   });
 
   test('an entity named twice in one request is looked up once and answered in both rows', async () => {

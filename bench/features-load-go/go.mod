@@ -1,0 +1,3 @@
+module drivetrain/bench/features-load-go
+
+go 1.19
