@@ -13,10 +13,14 @@ ROOT=$PWD
 log() { printf '\033[1m[bench-tools]\033[0m %s\n' "$*" >&2; }
 hash_of() { cat "$@" | sha256sum | cut -c1-16; }
 
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 go_tool=$(command -v go || echo /usr/local/go/bin/go)
 if [ ! -x "$go_tool" ]; then
-  echo "bench-tools: bench:features needs a Go toolchain (go on PATH or /usr/local/go/bin/go)" >&2
-  exit 1
+  # Debian's Go (1.19 on bookworm) builds the load generator; vegeta needs a newer one.
+  log "apt: installing golang-go"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends golang-go >/dev/null
+  go_tool=$(command -v go)
 fi
 mkdir -p .drivetrain/bin
 
