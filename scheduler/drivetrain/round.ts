@@ -60,16 +60,6 @@ export interface DrivetrainConfig {
     readonly boundS: number;
     readonly maxReservations: number;
     /**
-     * Which carried holds are re-planned each round from the jobs now on their nodes (by
-     * their limits) when that is sooner than the start first promised; backfill onto held
-     * nodes must then end before the sooner time. Planned once, a hold's start is the latest
-     * limit among its nodes' jobs at the time, and backfill that ends before it keeps the
-     * nodes busy up to it, although most jobs end well before their limits: the holder
-     * starts at its worst-case time. Re-planned, the promise only ever moves earlier, so
-     * backfill never delays the holder past its first promise. Undefined: none.
-     */
-    readonly replanHolds?: 'starving' | 'all';
-    /**
      * Within each class, jobs past `boundS` are tried before the fair-share order, oldest
      * first (within the class's scan budget: `backfillDepth.scanPerTeamAndBand` looked at,
      * `perTeamAndBand` placements failed). Without it, a starving job beyond the held ones
@@ -185,21 +175,12 @@ export class DispatchRound {
       // to date (predictions of its nodes' jobs extend as they outlive them).
       if (planning !== 'limits' && planning !== 'placed' && !starving) continue;
       this.holds.push({
-        reservation: this.replanned(this.refreshed(reservation, planning), starving),
+        reservation: this.refreshed(reservation, planning),
         holder: reservation.holder,
         starving,
       });
       this.easyHoldTaken ||= !starving;
     }
-  }
-
-  /** The hold's start brought forward to when the jobs now on its nodes must end (`replanHolds`). */
-  private replanned(reservation: Reservation, starving: boolean): Reservation {
-    const which = this.config.starvation.replanHolds;
-    if (which === undefined || (which === 'starving' && !starving)) return reservation;
-    const running = this.runningIn(reservation.placement.poolId);
-    const untilS = Math.min(reservation.untilS, lastEndOn(reservation.placement, running, this.now));
-    return untilS === reservation.untilS ? reservation : { ...reservation, untilS };
   }
 
   private refreshed(reservation: Reservation, planning: HoldPlanning): Reservation {
@@ -383,9 +364,8 @@ export class DispatchRound {
 
   private cheapestEviction(job: Job, pools: readonly PoolCapacity[]): Eviction | undefined {
     // A job that has not yet waited out its patience may only take what is cheap to free.
-    const { patienceS, patienceByClassS, impatientVictims } = this.config.preemption;
-    const patience = patienceByClassS?.[job.priorityClass] ?? patienceS;
-    const patient = this.now - waitingSince(job) >= patience;
+    const { patienceS, impatientVictims } = this.config.preemption;
+    const patient = this.now - waitingSince(job) >= patienceS;
     const cap = patient ? this.config.maxPreemptionsPerRound : impatientVictims;
     const budget = cap - this.preemptions.length;
     if (budget <= 0) return undefined;
