@@ -364,8 +364,8 @@ export class DispatchRound {
 
   private cheapestEviction(job: Job, pools: readonly PoolCapacity[]): Eviction | undefined {
     // A job that has not yet waited out its patience may only take what is cheap to free.
-    const { patienceS, impatientVictims } = this.config.preemption;
-    const patient = this.now - waitingSince(job) >= patienceS;
+    const { patienceS, patienceByClassS, impatientVictims } = this.config.preemption;
+    const patient = this.now - waitingSince(job) >= (patienceByClassS?.[job.priorityClass] ?? patienceS);
     const cap = patient ? this.config.maxPreemptionsPerRound : impatientVictims;
     const budget = cap - this.preemptions.length;
     if (budget <= 0) return undefined;
