@@ -13,9 +13,7 @@ const HOUR = 3600;
  * Defaults are round numbers chosen for the platform, not fitted to any trace:
  * - aging: a preempted job sheds one service level per 4 h waited, within its class;
  * - starvation: nobody waits more than a day before the next nodes it fits are held for it;
- *   the 4 oldest such jobs are served per round; the others go first in their class (on the
- *   last 30 days of Philly a mean of 49 jobs per round were past the bound, and in their
- *   teams' turn, last in fair-share order, they waited days for a hold);
+ *   the 4 oldest such jobs are served per round;
  * - fair share remembers a day of usage (half-life), long enough to span a burst of jobs;
  * - churn: at most 16 preemptions per round, never of a job younger than 10 minutes, and
  *   only 2 on behalf of jobs that have waited less than a week: capacity frees by itself
@@ -36,15 +34,14 @@ export const DEFAULT_DRIVETRAIN_CONFIG: DrivetrainConfig = {
   maxPreemptionsPerRound: 16,
   preemption: { graceS: 600, restartOverheadS: 120, patienceS: 7 * 24 * HOUR, impatientVictims: 2 },
   backfillDepth: { perTeamAndBand: 8, perRound: 64, scanPerTeamAndBand: 64, scanPerRound: 1024 },
-  starvation: { boundS: 24 * HOUR, maxReservations: 4, firstInClass: true },
+  starvation: { boundS: 24 * HOUR, maxReservations: 4 },
 };
 
 /**
  * The Drivetrain policy, in order of precedence:
  * 0. the oldest jobs past the starvation bound start or hold their earliest nodes (a few
  *    holds at a time, each kept until its job starts);
- * 1. strict priority classes (aging never lifts a job above a higher class); within a class,
- *    jobs past the starvation bound first, oldest first;
+ * 1. strict priority classes (aging never lifts a job above a higher class);
  * 2. within a class, the team furthest below its weighted DRF share goes first (each GPU
  *    type, vCPUs and memory are separate resources);
  * 3. within a team, least attained service (aged), then longest waiting;

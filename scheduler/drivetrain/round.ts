@@ -53,9 +53,8 @@ export interface DrivetrainConfig {
    * first, whatever their class and their team's share, and one that cannot start holds the
    * nodes it can have earliest, which no other job may take for longer than that. Up to
    * `maxReservations` such holds exist at a time; each is kept from round to round until its
-   * job starts. Other starving jobs wait their turn for a hold in their own class (first in
-   * it, with `firstInClass`). Once started, a starving job is preempted only to give a lender
-   * back its quota.
+   * job starts. Other starving jobs wait their turn for a hold in their own class. Once started, a starving job is preempted
+   * only to give a lender back its quota.
    */
   readonly starvation: {
     readonly boundS: number;
