@@ -27,17 +27,23 @@ const DAY = 86_400;
 const HOUR = 3600;
 const { values: args } = parseArgs({
   options: {
+    /** Whole trace: --last-days 0 --days-before-end 0 reads every row. */
     trace: { type: 'string', default: join(import.meta.dirname, '../../shared/data/traces/philly.csv') },
     'last-days': { type: 'string', default: '30' },
     'days-before-end': { type: 'string', default: '0' },
     baseline: { type: 'string', default: 'kueue' },
     'drivetrain-config': { type: 'string' },
+    /** Skip the why-pending pass over every pending job each round (for long traces). */
+    'no-reasons': { type: 'boolean', default: false },
   },
 });
 
 let records = readTrace(args.trace);
 const end = (records[records.length - 1]?.submitTime ?? 0) - Number(args['days-before-end']) * DAY;
-records = records.filter((r) => r.submitTime <= end && r.submitTime >= end - Number(args['last-days']) * DAY);
+const lastDays = Number(args['last-days']);
+records = records.filter(
+  (r) => r.submitTime <= end && (lastDays === 0 || r.submitTime >= end - lastDays * DAY),
+);
 const trace = summarizeTrace(records);
 const teamIds = [...new Set(records.map((record) => record.cluster))];
 const spotShare = spotShareOf(environmentConfig('prod'));
@@ -102,7 +108,7 @@ class Recorder implements SchedulingPolicy {
             entry.set(cause, (entry.get(cause) ?? 0) + now - lastRound);
           }
         }
-        const decision = session.decide(now, { explain: true });
+        const decision = session.decide(now, { explain: !args['no-reasons'] });
         for (const start of decision.starts) {
           pendingSince.delete(start.jobId);
           const seen = holdsSeen.get(start.jobId);
@@ -126,6 +132,14 @@ class Recorder implements SchedulingPolicy {
         for (const job of pendingSince.values()) if (now - waitingSince(job) >= boundS) starvingNow++;
         starvingSamples.push(starvingNow);
         causes = new Map();
+        // Without reasons, jobs the round did not look at count as `unscanned`.
+        for (const [id, job] of pendingSince) {
+          if (args['no-reasons'])
+            causes.set(
+              id,
+              `${now - waitingSince(job) >= boundS ? '>bound' : '<bound'} ${holders.get(id) ?? 'unscanned'}`,
+            );
+        }
         for (const w of decision.waiting) {
           const job = pendingSince.get(w.jobId);
           const past = job !== undefined && now - waitingSince(job) >= boundS ? '>bound' : '<bound';
