@@ -25,6 +25,7 @@ import { parseTrace, readTrace, summarizeTrace, type TraceRecord } from '../simu
 import { DEFAULT_WORKLOAD_RULE, type EstimateModel, toWorkload } from '../simulator/workload';
 import { cdfSvg } from './cdf-plot';
 import { backloggedState, medianRoundMs } from './decision-round';
+import { mergeConfig } from './merge-config';
 
 const CHECKPOINT_INTERVAL_S = 1800;
 const RESTART_OVERHEAD_S = DEFAULT_DRIVETRAIN_CONFIG.preemption.restartOverheadS;
@@ -179,15 +180,6 @@ writeFileSync(
   cdfSvg(series, `Queueing delay CDF, ${trace.jobs} jobs on ${cluster.capacityGpus} GPUs`),
 );
 console.log(`wrote ${args.out} and ${svgPath}`);
-
-/** `base` with the fields of `override` replaced, recursively (plain objects only). */
-function mergeConfig<T>(base: T, override: unknown): T {
-  if (typeof override !== 'object' || override === null || typeof base !== 'object' || base === null)
-    return (override ?? base) as T;
-  const merged: Record<string, unknown> = { ...(base as Record<string, unknown>) };
-  for (const [key, value] of Object.entries(override)) merged[key] = mergeConfig(merged[key], value);
-  return merged as T;
-}
 
 /**
  * The trace without its last `beforeEnd` days, then its last `days`, and/or the `teams` teams

@@ -152,14 +152,17 @@ export class PendingIndex {
 
   /**
    * Removes and returns the job that has waited longest, over every team and class, if it
-   * has waited at least `minWaitS`. Each heap's head is its oldest job, so heads suffice.
+   * has waited at least `minWaitS`; with `band`, only among that band's jobs. Each heap's
+   * head is its oldest job, so heads suffice.
    */
-  takeOldest(now: number, minWaitS: number): Job | undefined {
+  takeOldest(now: number, minWaitS: number, band?: number): Job | undefined {
     this.fileRequeued();
     let oldest: KeyedHeap<number> | undefined;
     let since = now - minWaitS;
+    const only = band === undefined ? undefined : CLASSES_ASCENDING[band];
     for (const byClass of this.heaps.values())
-      for (const byLevel of byClass.values())
+      for (const [name, byLevel] of byClass) {
+        if (only !== undefined && name !== only) continue;
         for (const heap of byLevel.values()) {
           const head = this.liveHead(heap);
           if (head !== undefined && waitingSince(head) <= since) {
@@ -167,6 +170,7 @@ export class PendingIndex {
             oldest = heap;
           }
         }
+      }
     return this.take(oldest);
   }
 

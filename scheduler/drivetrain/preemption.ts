@@ -1,6 +1,7 @@
 import type { PoolCapacity } from '../capacity';
 import { classOf, isPreemptible, type Job, type Placement, type RunningJob, type Team } from '../model';
 import type { PreemptJob } from '../policy';
+import type { PriorityClassName } from '../priority-classes';
 import { waitingSince } from './pending-index';
 import { borrowedJobs, type QuotaLedger } from './quota';
 
@@ -16,6 +17,10 @@ export interface PreemptionRules {
    * may stop as many as it needs (up to `maxPreemptionsPerRound`).
    */
   readonly patienceS: number;
+  /**
+   * Patience of the classes that differ from `patienceS`. Undefined: `patienceS` for all.
+   */
+  readonly patienceByClassS?: Partial<Record<PriorityClassName, number>>;
   readonly impatientVictims: number;
 }
 

@@ -56,7 +56,19 @@ export interface DrivetrainConfig {
    * job starts. Other starving jobs wait their turn for a hold in their own class. Once started, a starving job is preempted
    * only to give a lender back its quota.
    */
-  readonly starvation: { readonly boundS: number; readonly maxReservations: number };
+  readonly starvation: {
+    readonly boundS: number;
+    readonly maxReservations: number;
+    /**
+     * Within each class, jobs past `boundS` are tried before the fair-share order, oldest
+     * first (within the class's scan budget: `backfillDepth.scanPerTeamAndBand` looked at,
+     * `perTeamAndBand` placements failed). Without it, a starving job beyond the held ones
+     * waits in its team's turn, and the team that has used most (the one whose jobs starve)
+     * comes last in every round, so freed capacity goes to others' fresh work until a hold
+     * is free. Trying it first costs no capacity: it starts only where it fits now.
+     */
+    readonly firstInClass?: boolean;
+  };
   /**
    * How holds are planned when run times are predicted (`RoundInputs.predictor`): `limits`
    * as without predictions; `placed`: on the nodes expected to free first, with the start
@@ -208,6 +220,7 @@ export class DispatchRound {
       if (kept !== undefined) this.holds.push(kept);
     }
     for (let band = TOP_BAND; band >= 0 && !this.exhausted(); band--) {
+      if (this.config.starvation.firstInClass === true) this.starvingFirst(band, leftWaiting);
       const active = new Set(pending.teamsIn(band));
       const misses = new Map<string, number>();
       const looked = new Map<string, number>();
@@ -260,6 +273,23 @@ export class DispatchRound {
       ...(reservations.length > 0 && { reservation: reservations[0], reservations }),
       ...(carriedHolds.length > 0 && { carriedHolds }),
     };
+  }
+
+  /** Jobs of `band` past the starvation bound, oldest first (`starvation.firstInClass`). */
+  private starvingFirst(band: number, leftWaiting: Job[]): void {
+    const depth = this.config.backfillDepth;
+    let looked = 0;
+    let misses = 0;
+    while (looked < depth.scanPerTeamAndBand && misses < depth.perTeamAndBand && !this.exhausted()) {
+      const job = this.inputs.pending.takeOldest(this.now, this.config.starvation.boundS, band);
+      if (job === undefined) return;
+      looked++;
+      this.scanned++;
+      const failuresBefore = this.failures;
+      if (this.tryStart(job, band, false)) continue;
+      leftWaiting.push(job);
+      if (this.failures !== failuresBefore) misses++;
+    }
   }
 
   private mayHoldStarving(): boolean {
@@ -334,8 +364,8 @@ export class DispatchRound {
 
   private cheapestEviction(job: Job, pools: readonly PoolCapacity[]): Eviction | undefined {
     // A job that has not yet waited out its patience may only take what is cheap to free.
-    const { patienceS, impatientVictims } = this.config.preemption;
-    const patient = this.now - waitingSince(job) >= patienceS;
+    const { patienceS, patienceByClassS, impatientVictims } = this.config.preemption;
+    const patient = this.now - waitingSince(job) >= (patienceByClassS?.[job.priorityClass] ?? patienceS);
     const cap = patient ? this.config.maxPreemptionsPerRound : impatientVictims;
     const budget = cap - this.preemptions.length;
     if (budget <= 0) return undefined;
