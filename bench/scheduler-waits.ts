@@ -9,19 +9,17 @@
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { environmentConfig } from '../config/environments';
 import { waitingSince } from '../scheduler/drivetrain/pending-index';
 import { DEFAULT_DRIVETRAIN_CONFIG, DrivetrainPolicy } from '../scheduler/drivetrain/policy';
 import type { ClusterState, Job } from '../scheduler/model';
 import type { Decision, PolicySession, RoundOptions, SchedulingPolicy } from '../scheduler/policy';
 import { FifoPolicy } from '../simulator/baselines/fifo';
 import { KueuePolicy } from '../simulator/baselines/kueue';
-import { DEFAULT_SIZING, sizeCluster, spotShareOf } from '../simulator/cluster-sizing';
 import { simulate } from '../simulator/engine';
 import { metricsOf, quantile, sizeClassOf } from '../simulator/metrics';
-import { readTrace, summarizeTrace } from '../simulator/trace';
-import { DEFAULT_WORKLOAD_RULE, toWorkload } from '../simulator/workload';
+import { readTrace } from '../simulator/trace';
 import { mergeConfig } from './merge-config';
+import { replaySetup, traceWindow } from './trace-replay';
 
 const DAY = 86_400;
 const HOUR = 3600;
@@ -38,24 +36,10 @@ const { values: args } = parseArgs({
   },
 });
 
-let records = readTrace(args.trace);
-const end = (records[records.length - 1]?.submitTime ?? 0) - Number(args['days-before-end']) * DAY;
-const lastDays = Number(args['last-days']);
-records = records.filter(
-  (r) => r.submitTime <= end && (lastDays === 0 || r.submitTime >= end - lastDays * DAY),
-);
-const trace = summarizeTrace(records);
-const teamIds = [...new Set(records.map((record) => record.cluster))];
-const spotShare = spotShareOf(environmentConfig('prod'));
-const cluster = sizeCluster(trace, teamIds, DEFAULT_WORKLOAD_RULE, { ...DEFAULT_SIZING, spotShare });
-const workload = toWorkload(records, { ...DEFAULT_WORKLOAD_RULE, node: cluster.node });
+const lastDays = args['last-days'] === '0' ? undefined : args['last-days'];
+const records = traceWindow(readTrace(args.trace), lastDays, undefined, args['days-before-end']);
+const { trace, cluster, workload, config } = replaySetup(records, 'prod', 'user');
 const jobs = new Map(workload.map((w) => [w.job.id, w]));
-const config = {
-  pools: cluster.pools,
-  teams: cluster.teams,
-  checkpointIntervalS: 1800,
-  restartOverheadS: DEFAULT_DRIVETRAIN_CONFIG.preemption.restartOverheadS,
-};
 
 /** Per job: pending seconds by what held it, preemptions suffered, first start. */
 interface JobLog {

@@ -8,7 +8,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { environmentConfig } from '../config/environments';
 import type { EnvironmentName } from '../config/schema';
 import { DEFAULT_DRIVETRAIN_CONFIG, DrivetrainPolicy } from '../scheduler/drivetrain/policy';
 import type { SchedulingPolicy } from '../scheduler/policy';
@@ -17,18 +16,17 @@ import { FifoPolicy } from '../simulator/baselines/fifo';
 import { KueuePolicy } from '../simulator/baselines/kueue';
 import { SlurmPolicy } from '../simulator/baselines/slurm';
 import { StrictPriorityPolicy } from '../simulator/baselines/strict-priority';
-import { DEFAULT_SIZING, sizeCluster, spotShareOf } from '../simulator/cluster-sizing';
-import { type SimulationConfig, simulate } from '../simulator/engine';
+import { DEFAULT_SIZING } from '../simulator/cluster-sizing';
+import { simulate } from '../simulator/engine';
 import { metricsOf, type PolicyMetrics, SIZE_CLASSES, waitsByTeamAndSize } from '../simulator/metrics';
 import { syntheticTraceCsv } from '../simulator/synthetic-trace';
-import { parseTrace, readTrace, summarizeTrace, type TraceRecord } from '../simulator/trace';
-import { DEFAULT_WORKLOAD_RULE, type EstimateModel, toWorkload } from '../simulator/workload';
+import { parseTrace, readTrace } from '../simulator/trace';
+import type { EstimateModel } from '../simulator/workload';
 import { cdfSvg } from './cdf-plot';
 import { backloggedState, medianRoundMs } from './decision-round';
 import { mergeConfig } from './merge-config';
+import { replaySetup, traceWindow } from './trace-replay';
 
-const CHECKPOINT_INTERVAL_S = 1800;
-const RESTART_OVERHEAD_S = DEFAULT_DRIVETRAIN_CONFIG.preemption.restartOverheadS;
 const DECISION_PENDING_JOBS = 100_000;
 const DECISION_ROUNDS = 21;
 const DAY = 86_400;
@@ -66,19 +64,12 @@ let records = args.synthetic
       syntheticTraceCsv({ jobs: Number(args.synthetic), seed: 7, teams: 12, meanInterarrivalS: 120 }),
     )
   : readTrace(args.trace);
-records = slice(records, args['last-days'], args['busiest-teams'], args['days-before-end']);
-const trace = summarizeTrace(records);
-const teamIds = [...new Set(records.map((record) => record.cluster))];
-const spotShare = spotShareOf(environmentConfig(args.environment as EnvironmentName));
-const cluster = sizeCluster(trace, teamIds, DEFAULT_WORKLOAD_RULE, { ...DEFAULT_SIZING, spotShare });
-const rule = { ...DEFAULT_WORKLOAD_RULE, node: cluster.node, estimates };
-const workload = toWorkload(records, rule);
-const config: SimulationConfig = {
-  pools: cluster.pools,
-  teams: cluster.teams,
-  checkpointIntervalS: CHECKPOINT_INTERVAL_S,
-  restartOverheadS: RESTART_OVERHEAD_S,
-};
+records = traceWindow(records, args['last-days'], args['busiest-teams'], args['days-before-end']);
+const { trace, spotShare, cluster, rule, workload, config } = replaySetup(
+  records,
+  args.environment as EnvironmentName,
+  estimates,
+);
 
 const allPolicies: SchedulingPolicy[] = [
   new FifoPolicy(),
@@ -162,8 +153,8 @@ const report = {
     teams: cluster.teams.length,
     teamRule: 'one team per trace cluster, weight 1, nominal quota = capacity / teams (largest remainder)',
     workloadRule: rule,
-    checkpointIntervalS: CHECKPOINT_INTERVAL_S,
-    restartOverheadS: RESTART_OVERHEAD_S,
+    checkpointIntervalS: config.checkpointIntervalS,
+    restartOverheadS: config.restartOverheadS,
   },
   policies: results,
   drivetrainConfig,
@@ -180,32 +171,6 @@ writeFileSync(
   cdfSvg(series, `Queueing delay CDF, ${trace.jobs} jobs on ${cluster.capacityGpus} GPUs`),
 );
 console.log(`wrote ${args.out} and ${svgPath}`);
-
-/**
- * The trace without its last `beforeEnd` days, then its last `days`, and/or the `teams` teams
- * with the most GPU-time.
- */
-function slice(all: TraceRecord[], days?: string, teams?: string, beforeEnd?: string): TraceRecord[] {
-  let kept = all;
-  const end = (kept[kept.length - 1]?.submitTime ?? 0) - Number(beforeEnd ?? 0) * DAY;
-  if (beforeEnd !== undefined) kept = kept.filter((record) => record.submitTime <= end);
-  if (days !== undefined) {
-    const from = end - Number(days) * DAY;
-    kept = kept.filter((record) => record.submitTime >= from);
-  }
-  if (teams !== undefined) {
-    const gpuTime = new Map<string, number>();
-    for (const r of kept) gpuTime.set(r.cluster, (gpuTime.get(r.cluster) ?? 0) + r.durationS * r.gpus);
-    const busiest = new Set(
-      [...gpuTime]
-        .sort((a, b) => b[1] - a[1])
-        .slice(0, Number(teams))
-        .map(([team]) => team),
-    );
-    kept = kept.filter((record) => busiest.has(record.cluster));
-  }
-  return kept;
-}
 
 function hours(s: number): string {
   return (s / 3600).toFixed(2);
