@@ -51,7 +51,7 @@ export class RedisFeatureCache implements FeatureCache {
   }
 
   static keyOf(cell: CacheCell): string {
-    return `ft:{${cell.key}}:${cell.view}:${cell.version}`;
+    return `${KEY_HEAD}${cell.key}${keyTail(cell.view, cell.version)}`;
   }
 
   async get(cells: readonly CacheCell[]): Promise<CachedRecord[]> {
@@ -100,7 +100,11 @@ export class RedisFeatureCache implements FeatureCache {
 
 const NEGATIVE_BYTE = NEGATIVE.charCodeAt(0);
 
-/** `}:<view>:<version>\r\n`, the end of every key of one view version in RESP, by view and version. */
+/** A key (`keyOf`) is this, the entity key, then `keyTail`. */
+const KEY_HEAD = 'ft:{';
+const keyTail = (view: string, version: string) => `}:${view}:${version}`;
+
+/** `keyTail` and RESP's `\r\n`, the end of every key of one view version in an MGET, by view and version. */
 const keySuffixes = new Map<string, Map<string, Buffer>>();
 function keySuffix(view: string, version: string): Buffer {
   let byVersion = keySuffixes.get(view);
@@ -110,14 +114,14 @@ function keySuffix(view: string, version: string): Buffer {
   }
   let suffix = byVersion.get(version);
   if (!suffix) {
-    suffix = Buffer.from(`}:${view}:${version}\r\n`);
+    suffix = Buffer.from(`${keyTail(view, version)}\r\n`);
     // Bounded by the registry's views and the versions a process meets while it runs.
     if (byVersion.size >= 64) byVersion.clear();
     byVersion.set(version, suffix);
   }
   return suffix;
 }
-const KEY_PREFIX = Buffer.from('ft:{');
+const KEY_PREFIX = Buffer.from(KEY_HEAD);
 const CRLF_BYTES = 2;
 
 /**
