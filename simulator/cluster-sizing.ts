@@ -33,8 +33,9 @@ const GPUS_PER_NODE = [8, 4, 2, 1];
  * The benchmark cluster, derived from the trace by fixed rules rather than tuned:
  * - size: whole nodes nearest `targetLoad`, with the largest node (of 8, 4, 2, 1 GPUs, CPUs
  *   and memory per GPU as in the workload rule's node) that puts offered load inside
- *   `loadRange` and still holds the trace's largest job;
- * - spot: `spotShare` of the nodes (from an environment's config), the rest on-demand;
+ *   `loadRange`;
+ * - spot: `spotShare` of the nodes (from an environment's config), the rest on-demand, with
+ *   on-demand nodes added if needed so that pool alone holds the trace's largest job;
  * - teams: one per trace `cluster`, equal weights (no team has a claim the trace could
  *   justify), and each pool's capacity split into equal nominal quotas.
  */
@@ -45,11 +46,16 @@ export function sizeCluster(
   rule: SizingRule,
 ): SizedCluster {
   const candidates = GPUS_PER_NODE.filter((gpus) => gpus <= workload.node.gpus).map((gpus) => {
-    const minNodes = Math.ceil(trace.maxGpus / gpus);
-    const nodes = Math.max(1, minNodes, Math.round(trace.offeredGpus / (rule.targetLoad * gpus)));
+    // A gang never spans pools and every class may run on-demand, so the on-demand pool alone
+    // holds the largest job; spot keeps its configured share of the sized cluster.
+    const largestJobNodes = Math.ceil(trace.maxGpus / gpus);
+    const sized = Math.max(1, largestJobNodes, Math.round(trace.offeredGpus / (rule.targetLoad * gpus)));
+    const spotNodes = Math.round(sized * rule.spotShare);
+    const onDemandNodes = Math.max(largestJobNodes, sized - spotNodes);
+    const nodes = onDemandNodes + spotNodes;
     const offeredLoad = trace.gpuTimeS / (nodes * gpus * trace.spanS);
     const loadInRange = offeredLoad >= rule.loadRange[0] && offeredLoad <= rule.loadRange[1];
-    return { gpus, nodes, offeredLoad, loadInRange };
+    return { gpus, nodes, onDemandNodes, spotNodes, offeredLoad, loadInRange };
   });
   const distance = (load: number) => Math.abs(load - rule.targetLoad);
   const chosen =
@@ -61,7 +67,6 @@ export function sizeCluster(
     cpus: perGpu(workload.node.cpus),
     memoryMiB: perGpu(workload.node.memoryMiB),
   };
-  const spotNodes = Math.round(chosen.nodes * rule.spotShare);
   const pool = (capacityType: Pool['capacityType'], nodeCount: number): Pool => ({
     id: `${workload.gpuType}-${capacityType}`,
     gpuType: workload.gpuType,
@@ -69,7 +74,7 @@ export function sizeCluster(
     nodeCount,
     node,
   });
-  const pools = [pool('on-demand', chosen.nodes - spotNodes), pool('spot', spotNodes)].filter(
+  const pools = [pool('on-demand', chosen.onDemandNodes), pool('spot', chosen.spotNodes)].filter(
     (p) => p.nodeCount > 0,
   );
   const capacityGpus = chosen.nodes * chosen.gpus;

@@ -8,7 +8,7 @@ import { FifoPolicy } from '../../simulator/baselines/fifo';
 import { KueuePolicy } from '../../simulator/baselines/kueue';
 import { SlurmPolicy } from '../../simulator/baselines/slurm';
 import { StrictPriorityPolicy } from '../../simulator/baselines/strict-priority';
-import { DEFAULT_SIZING, sizeCluster } from '../../simulator/cluster-sizing';
+import { DEFAULT_SIZING, type SizedCluster, sizeCluster } from '../../simulator/cluster-sizing';
 import { simulate } from '../../simulator/engine';
 import { jainIndex, maxMinFairShares } from '../../simulator/fairness';
 import { metricsOf } from '../../simulator/metrics';
@@ -25,6 +25,11 @@ import {
 const PHILLY = new URL('../../../shared/data/traces/philly.csv', import.meta.url).pathname;
 const SLICE = 2000;
 
+/** The replay settings every test here uses, on a sized cluster. */
+function simulationConfig(cluster: SizedCluster) {
+  return { pools: cluster.pools, teams: cluster.teams, checkpointIntervalS: 1800, restartOverheadS: 120 };
+}
+
 function sliceSetup() {
   const records = readTrace(PHILLY).slice(0, SLICE);
   const trace = summarizeTrace(records);
@@ -32,12 +37,7 @@ function sliceSetup() {
     ...DEFAULT_SIZING,
     spotShare: 0.5,
   });
-  const config = {
-    pools: cluster.pools,
-    teams: cluster.teams,
-    checkpointIntervalS: 1800,
-    restartOverheadS: 120,
-  };
+  const config = simulationConfig(cluster);
   return {
     records,
     trace,
@@ -140,12 +140,7 @@ describe('traces this repository does not hold', () => {
       expect(cluster.offeredLoad).toBeGreaterThanOrEqual(DEFAULT_SIZING.loadRange[0]);
       expect(cluster.offeredLoad).toBeLessThanOrEqual(DEFAULT_SIZING.loadRange[1]);
       const workload = toWorkload(records, { ...DEFAULT_WORKLOAD_RULE, node: cluster.node });
-      const config = {
-        pools: cluster.pools,
-        teams: cluster.teams,
-        checkpointIntervalS: 1800,
-        restartOverheadS: 120,
-      };
+      const config = simulationConfig(cluster);
       for (const policy of [
         new FifoPolicy(),
         new StrictPriorityPolicy(),
@@ -160,6 +155,32 @@ describe('traces this repository does not hold', () => {
       }
     },
   );
+});
+
+describe('cluster sizing', () => {
+  test('GIVEN a short trace whose largest job is most of its GPU-time WHEN sized with spot THEN the on-demand pool alone holds that job and every policy starts it', () => {
+    // Twelve 1-GPU hours and one 128-GPU job: load alone sizes a small cluster, split in two.
+    const rows = Array.from(
+      { length: 12 },
+      (_, n) => `2017-10-09 ${String(n).padStart(2, '0')}:00:00,3600,1,3600,a`,
+    );
+    rows.push('2017-10-09 06:30:00,1800,128,230400,b');
+    const records = parseTrace(`timestamp,duration,num_gpus,gpu_time,cluster\n${rows.join('\n')}\n`);
+    const trace = summarizeTrace(records);
+    const cluster = sizeCluster(trace, ['a', 'b'], DEFAULT_WORKLOAD_RULE, {
+      ...DEFAULT_SIZING,
+      spotShare: 0.5,
+    });
+    const onDemand = cluster.pools.find((pool) => pool.capacityType === 'on-demand');
+    expect(onDemand).toBeDefined();
+    expect((onDemand?.nodeCount ?? 0) * cluster.node.gpus).toBeGreaterThanOrEqual(trace.maxGpus);
+    expect(cluster.pools.some((pool) => pool.capacityType === 'spot')).toBe(true);
+    const workload = toWorkload(records, { ...DEFAULT_WORKLOAD_RULE, node: cluster.node });
+    const config = simulationConfig(cluster);
+    for (const policy of [new SlurmPolicy(), new KueuePolicy(), new DrivetrainPolicy()]) {
+      expect(simulate(workload, policy, config).outcomes).toHaveLength(records.length);
+    }
+  });
 });
 
 describe('user runtime estimates', () => {
