@@ -24,6 +24,7 @@ import {
 } from './preemption';
 import { QuotaLedger } from './quota';
 import { lastEndOn, limitEnd, reserveEarliest, respectsReservation } from './reservation';
+import { ReservationProfile } from './reservation-profile';
 import type { PredictionKey, RuntimePredictor } from './runtime-prediction';
 import { UnscannedReasons } from './unscanned-reasons';
 import { WhyPending } from './why-pending';
@@ -68,6 +69,25 @@ export interface DrivetrainConfig {
      * is free. Trying it first costs no capacity: it starts only where it fits now.
      */
     readonly firstInClass?: boolean;
+    /**
+     * Conservative backfill for the starving queue (`ReservationProfile`): after the held
+     * jobs, up to this many more jobs past `boundS`, class by class and oldest first, start
+     * now if they delay no planned start, or else get a planned start of their own that no
+     * later job may delay. Undefined: only the `maxReservations` holds.
+     */
+    readonly plannedPerRound?: number;
+    /**
+     * Starts are planned only this far ahead (Slurm's `bf_window`, a day by default): with
+     * coarse limits, plans further out mostly keep short jobs off nodes that free far sooner.
+     * Undefined: any start.
+     */
+    readonly planWindowS?: number;
+    /**
+     * A job past `boundS` may stop as many jobs as it needs (up to `maxPreemptionsPerRound`),
+     * as one past `preemption.patienceS` may: clearing a node usually takes more than
+     * `preemption.impatientVictims`.
+     */
+    readonly patientPastBound?: boolean;
   };
   /**
    * How holds are planned when run times are predicted (`RoundInputs.predictor`): `limits`
@@ -135,6 +155,8 @@ export class DispatchRound {
   private readonly failedShapes = new Map<string, PendingReason>();
   private readonly holds: Hold[] = [];
   private easyHoldTaken = false;
+  /** Planned starts of the starving queue, with `starvation.plannedPerRound`. */
+  private profile: ReservationProfile | undefined;
   /** Jobs whose placement was searched for and failed, and jobs looked at in all. */
   private failures = 0;
   private scanned = 0;
@@ -219,6 +241,7 @@ export class DispatchRound {
           : carried;
       if (kept !== undefined) this.holds.push(kept);
     }
+    this.planStarving(leftWaiting);
     for (let band = TOP_BAND; band >= 0 && !this.exhausted(); band--) {
       if (this.config.starvation.firstInClass === true) this.starvingFirst(band, leftWaiting);
       const active = new Set(pending.teamsIn(band));
@@ -292,6 +315,51 @@ export class DispatchRound {
     }
   }
 
+  /**
+   * `starvation.plannedPerRound`: the starving jobs after the held ones, class by class and
+   * oldest first, start now around every planned start or get one of their own.
+   */
+  private planStarving(leftWaiting: Job[]): void {
+    const limit = this.config.starvation.plannedPerRound;
+    if (limit === undefined || limit <= 0) return;
+    const profile = new ReservationProfile(
+      this.capacity.pools,
+      [...this.runningByPool.values()].flat(),
+      this.now,
+      (poolId, node) => this.isHeld(poolId, node),
+    );
+    this.profile = profile;
+    const { boundS } = this.config.starvation;
+    let looked = 0;
+    for (let band = TOP_BAND; band >= 0 && looked < limit; band--) {
+      while (looked < limit) {
+        const job = this.inputs.pending.takeOldest(this.now, boundS, band);
+        if (job === undefined) break;
+        looked++;
+        const pools = eligiblePools(job, this.capacity);
+        if (!pools.some((pool) => pool.couldEverHold(job.resources))) {
+          leftWaiting.push(job);
+          this.leaveWaiting(job, band, this.why.unschedulable(job));
+          continue;
+        }
+        const placement = place(job, pools, (pool, node) => this.mayUse(pool, node, job, false));
+        if (placement !== undefined) {
+          this.start(job, placement);
+          continue;
+        }
+        const eviction = this.cheapestEviction(job, pools);
+        if (eviction !== undefined) {
+          for (const victim of eviction.victims) this.preempt(victim, job);
+          this.start(job, eviction.placement);
+          continue;
+        }
+        profile.plan(job, pools, this.now + (this.config.starvation.planWindowS ?? Number.POSITIVE_INFINITY));
+        leftWaiting.push(job);
+        this.leaveWaiting(job, band, this.blockedReason(job));
+      }
+    }
+  }
+
   private mayHoldStarving(): boolean {
     return this.holds.filter((hold) => hold.starving).length < this.config.starvation.maxReservations;
   }
@@ -352,10 +420,15 @@ export class DispatchRound {
     const holdsAlready = this.holds.some((hold) => hold.reservation.jobId === job.id);
     if (!holdsAlready && (starving ? this.mayHoldStarving() : !this.easyHoldTaken)) {
       this.easyHoldTaken ||= !starving;
-      const free = (pool: PoolCapacity, node: number) => !this.isHeld(pool.pool.id, node);
+      const free = (pool: PoolCapacity, node: number) =>
+        !this.isHeld(pool.pool.id, node) && this.profile?.isPlanned(pool.pool.id, node) !== true;
       const reservation = this.planHold(job, pools, free, starving);
       if (reservation !== undefined) this.holds.push({ reservation, holder: job, starving });
     }
+    return this.blockedReason(job);
+  }
+
+  private blockedReason(job: Job): PendingReason {
     if (!this.quota.fitsQuota(job.team, job.resources.gpuType, job.resources.gpus)) {
       return this.why.quotaExhausted(job);
     }
@@ -365,7 +438,11 @@ export class DispatchRound {
   private cheapestEviction(job: Job, pools: readonly PoolCapacity[]): Eviction | undefined {
     // A job that has not yet waited out its patience may only take what is cheap to free.
     const { patienceS, patienceByClassS, impatientVictims } = this.config.preemption;
-    const patient = this.now - waitingSince(job) >= (patienceByClassS?.[job.priorityClass] ?? patienceS);
+    const waitedS = this.now - waitingSince(job);
+    const { boundS, patientPastBound } = this.config.starvation;
+    const patient =
+      waitedS >= (patienceByClassS?.[job.priorityClass] ?? patienceS) ||
+      (patientPastBound === true && waitedS >= boundS);
     const cap = patient ? this.config.maxPreemptionsPerRound : impatientVictims;
     const budget = cap - this.preemptions.length;
     if (budget <= 0) return undefined;
@@ -414,6 +491,7 @@ export class DispatchRound {
    * by a job that this one may preempt anyway does not bind it; a starvation hold binds all.
    */
   private mayUse(pool: PoolCapacity, node: number, job: Job, evicting: boolean): boolean {
+    if (this.profile !== undefined && !this.profile.permits(pool.pool.id, node, job, this.now)) return false;
     for (const { reservation, holder, starving } of this.holds) {
       if (reservation.jobId === job.id) continue;
       if (evicting && !starving && holder !== undefined && outranksPreemptible(job, holder)) continue;

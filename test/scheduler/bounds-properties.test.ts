@@ -3,6 +3,7 @@ import { describe, expect, test } from 'vitest';
 import { ClusterCapacity } from '../../scheduler/capacity';
 import { waitingSince } from '../../scheduler/drivetrain/pending-index';
 import { DEFAULT_DRIVETRAIN_CONFIG, DrivetrainPolicy } from '../../scheduler/drivetrain/policy';
+import type { DrivetrainConfig } from '../../scheduler/drivetrain/round';
 import type { ClusterState, Job, Pool, RunningJob } from '../../scheduler/model';
 import type { Decision, PolicySession, SchedulingPolicy } from '../../scheduler/policy';
 import { PRIORITY_CLASS_NAMES } from '../../scheduler/priority-classes';
@@ -197,15 +198,17 @@ class HoldWatcher implements SchedulingPolicy {
   }
 }
 
-describe.each([
-  ['limits', undefined],
+describe.each<[string, Pick<DrivetrainConfig, 'holdPlanning'> & Partial<DrivetrainConfig['starvation']>]>([
+  ['limits', {}],
   // Holds placed and backfilled by predicted run times still promise what the limits promise.
-  ['predicted run times', { easy: 'predicted', starving: 'both' } as const],
-])('starvation bound, holds planned from %s', (_planning, holdPlanning) => {
+  ['predicted run times', { holdPlanning: { easy: 'predicted', starving: 'both' } }],
+  // Planned starts of the rest of the starving queue never delay a held job.
+  ['limits, the rest of the starving queue planned', { plannedPerRound: 64, patientPastBound: true }],
+])('starvation bound, holds planned from %s', (_planning, { holdPlanning, ...starvation }) => {
   const boundS = 3600;
   const bounded = new DrivetrainPolicy({
     ...DEFAULT_DRIVETRAIN_CONFIG,
-    starvation: { boundS, maxReservations: 4 },
+    starvation: { boundS, maxReservations: 4, ...starvation },
     ...(holdPlanning && { holdPlanning }),
   });
   const workload = fc.array(

@@ -8,6 +8,15 @@ import { PRIORITY_CLASS_NAMES } from '../../scheduler/priority-classes';
 import { job, NOW, pool, running, team } from './fixtures';
 
 const policy = new DrivetrainPolicy();
+/** Conservative backfill of the starving queue, decided two days on so every job is past the bound. */
+const planningStarving = new DrivetrainPolicy({
+  ...DEFAULT_DRIVETRAIN_CONFIG,
+  starvation: { ...DEFAULT_DRIVETRAIN_CONFIG.starvation, plannedPerRound: 64, patientPastBound: true },
+});
+const DECIDERS = [
+  ['default', policy, NOW],
+  ['starving queue planned', planningStarving, NOW + 2 * 86_400],
+] as const;
 const TEAMS = ['a', 'b', 'c'];
 
 /** A random cluster: two pools, running work placed node by node, and a queue. */
@@ -65,10 +74,10 @@ const pendingById = (state: ClusterState) => new Map(state.pending.map((j) => [j
 const RUNS = { numRuns: 150 };
 
 describe('drivetrain policy properties', () => {
-  test('capacity is never over-allocated', () => {
+  test.each(DECIDERS)('capacity is never over-allocated (%s)', (_name, decider, at) => {
     fc.assert(
       fc.property(clusterState, (state) => {
-        const decision = policy.decide(state, NOW);
+        const decision = decider.decide(state, at);
         const capacity = ClusterCapacity.of(state.pools, state.running);
         const runningById = new Map(state.running.map((r) => [r.job.id, r]));
         for (const p of decision.preemptions) {
@@ -83,11 +92,11 @@ describe('drivetrain policy properties', () => {
     );
   });
 
-  test('gang jobs start on all their nodes or not at all', () => {
+  test.each(DECIDERS)('gang jobs start on all their nodes or not at all (%s)', (_name, decider, at) => {
     fc.assert(
       fc.property(clusterState, (state) => {
         const pending = pendingById(state);
-        for (const s of policy.decide(state, NOW).starts) {
+        for (const s of decider.decide(state, at).starts) {
           const { nodes } = pending.get(s.jobId)!.resources;
           expect(new Set(s.placement.nodes).size).toBe(nodes);
         }
