@@ -1,6 +1,7 @@
 import type { PoolCapacity } from '../capacity';
-import type { Job, RunningJob } from '../model';
+import { type Job, perNode, type RunningJob } from '../model';
 import type { Reservation } from '../policy';
+import type { Resources } from '../resources';
 import { limitEnd } from './reservation';
 
 interface PlannedStart {
@@ -12,17 +13,15 @@ interface PlannedStart {
  * Conservative backfill for the starving queue (Mu'alem and Feitelson 2001; Slurm's backfill
  * plans every job it tests, `bf_max_job_test`): each starving job gets a planned start in a
  * per-node availability profile, in the order it is planned, and no later job may run on a
- * node past the first start planned there for another job. The profile is whole nodes by
- * declared limits (never a job's true run time): a node is free once every job on it has
- * reached its limit, and a planned job takes its nodes until its own limit. That over-holds
- * for jobs smaller than a node, never under-holds: no planned start is delayed by a later one.
- * It is rebuilt every round from what runs, so a plan moves up as jobs end early.
+ * node past the first start planned there for another job. The profile goes by declared
+ * limits (never a job's true run time): on a node nothing is planned on yet, a job's member
+ * fits once enough of the node's jobs have reached their limits; once something is planned
+ * on a node, the next plan there waits until the node is empty of everything (its jobs' and
+ * the planned job's limits). That over-holds, never under-holds: no planned start is delayed
+ * by a later one. It is rebuilt every round from what runs, so a plan moves up as jobs end early.
  */
 export class ReservationProfile {
-  /** Per pool and node: when it is free of everything planned so far, by limits. */
-  private readonly freeFromS = new Map<string, Float64Array>();
-  /** Per pool and node: starts planned there, in the order they were planned. */
-  private readonly planned = new Map<string, PlannedStart[][]>();
+  private readonly nodes = new Map<string, ProfileNode[]>();
   private plannedCount = 0;
 
   /**
@@ -32,25 +31,33 @@ export class ReservationProfile {
   constructor(
     pools: readonly PoolCapacity[],
     running: readonly RunningJob[],
-    now: number,
+    private readonly now: number,
     taken: (poolId: string, node: number) => boolean,
   ) {
-    for (const pool of pools) {
-      const freeFrom = new Float64Array(pool.nodeCount).fill(now);
-      for (let node = 0; node < pool.nodeCount; node++)
-        if (taken(pool.pool.id, node)) freeFrom[node] = Number.POSITIVE_INFINITY;
-      this.freeFromS.set(pool.pool.id, freeFrom);
-      this.planned.set(
+    for (const pool of pools)
+      this.nodes.set(
         pool.pool.id,
-        Array.from({ length: pool.nodeCount }, () => []),
+        Array.from({ length: pool.nodeCount }, (_, node) => ({
+          runs: [],
+          free: { ...pool.pool.node },
+          emptyFromS: taken(pool.pool.id, node) ? Number.POSITIVE_INFINITY : now,
+          planned: [],
+        })),
       );
-    }
     for (const run of running) {
-      const freeFrom = this.freeFromS.get(run.placement.poolId);
-      if (freeFrom === undefined) continue;
-      const end = limitEnd(run, now);
-      for (const node of run.placement.nodes) freeFrom[node] = Math.max(freeFrom[node]!, end);
+      const nodes = this.nodes.get(run.placement.poolId);
+      if (nodes === undefined) continue;
+      const endS = limitEnd(run, now);
+      const member = perNode(run.job.resources);
+      for (const index of run.placement.nodes) {
+        const node = nodes[index]!;
+        node.runs.push({ endS, member });
+        node.free = minus(node.free, member);
+        node.emptyFromS = Math.max(node.emptyFromS, endS);
+      }
     }
+    for (const nodes of this.nodes.values())
+      for (const node of nodes) node.runs.sort((a, b) => a.endS - b.endS);
   }
 
   get size(): number {
@@ -58,42 +65,57 @@ export class ReservationProfile {
   }
 
   /**
-   * Plans `job` on the nodes of `pools` (those it may run on) that free earliest, and returns
-   * its planned start; undefined (and nothing planned) if no pool can ever hold it, every node
-   * is held otherwise, or it could start only after `latestS`.
+   * Plans `job` on the nodes of `pools` (those it may run on) where its members fit earliest,
+   * and returns its planned start; undefined (and nothing planned) if no pool can ever hold
+   * it, every node is held otherwise, or it could start only after `latestS`.
    */
   plan(
     job: Job,
     pools: readonly PoolCapacity[],
     latestS = Number.POSITIVE_INFINITY,
   ): Reservation | undefined {
+    const member = perNode(job.resources);
     let best: Reservation | undefined;
     for (const pool of pools) {
       if (!pool.couldEverHold(job.resources)) continue;
-      const freeFrom = this.freeFromS.get(pool.pool.id);
-      if (freeFrom === undefined || job.resources.nodes > freeFrom.length) continue;
-      const earliest = [...freeFrom.keys()]
-        .sort((a, b) => freeFrom[a]! - freeFrom[b]! || a - b)
+      const nodes = this.nodes.get(pool.pool.id);
+      if (nodes === undefined) continue;
+      const exclusive = pool.pool.exclusiveNodes === true;
+      const fitsAt = nodes.map((node) => this.fitsFrom(node, member, exclusive));
+      const earliest = [...fitsAt.keys()]
+        .sort((a, b) => fitsAt[a]! - fitsAt[b]! || a - b)
         .slice(0, job.resources.nodes);
-      const untilS = freeFrom[earliest[earliest.length - 1]!]!;
+      const untilS = fitsAt[earliest[earliest.length - 1]!]!;
       if (!Number.isFinite(untilS)) continue;
       if (best === undefined || untilS < best.untilS)
         best = { jobId: job.id, placement: { poolId: pool.pool.id, nodes: earliest }, untilS };
     }
     if (best === undefined || best.untilS > latestS) return undefined;
-    const freeFrom = this.freeFromS.get(best.placement.poolId)!;
-    const planned = this.planned.get(best.placement.poolId)!;
-    for (const node of best.placement.nodes) {
-      freeFrom[node] = best.untilS + job.maxRuntimeS;
-      planned[node]!.push({ startS: best.untilS, jobId: job.id });
+    const nodes = this.nodes.get(best.placement.poolId)!;
+    for (const index of best.placement.nodes) {
+      const node = nodes[index]!;
+      node.emptyFromS = Math.max(node.emptyFromS, best.untilS + job.maxRuntimeS);
+      node.planned.push({ startS: best.untilS, jobId: job.id });
     }
     this.plannedCount++;
     return best;
   }
 
+  /** When a member fits on `node` and stays until the profile's end, by limits. */
+  private fitsFrom(node: ProfileNode, member: Resources, exclusive: boolean): number {
+    if (exclusive || node.planned.length > 0 || !Number.isFinite(node.emptyFromS)) return node.emptyFromS;
+    let free = node.free;
+    if (holds(free, member)) return this.now;
+    for (const run of node.runs) {
+      free = plus(free, run.member);
+      if (holds(free, member)) return run.endS;
+    }
+    return node.emptyFromS;
+  }
+
   /** Whether `job`, started now, would be gone from `node` before any other job's planned start. */
   permits(poolId: string, node: number, job: Job, now: number): boolean {
-    const starts = this.planned.get(poolId)?.[node];
+    const starts = this.nodes.get(poolId)?.[node]?.planned;
     if (starts === undefined) return true;
     // Starts on a node are planned in increasing order: the first other job's binds.
     const first = starts.find(({ jobId }) => jobId !== job.id);
@@ -102,6 +124,36 @@ export class ReservationProfile {
 
   /** Whether any start is planned on `node`. */
   isPlanned(poolId: string, node: number): boolean {
-    return (this.planned.get(poolId)?.[node]?.length ?? 0) > 0;
+    return (this.nodes.get(poolId)?.[node]?.planned.length ?? 0) > 0;
   }
+}
+
+interface ProfileNode {
+  /** Its running jobs' members, by limit end. */
+  readonly runs: { readonly endS: number; readonly member: Resources }[];
+  /** Free now. */
+  free: Resources;
+  /** When everything running or planned on it has reached its limit. */
+  emptyFromS: number;
+  /** Starts planned here, in the order they were planned (so increasing). */
+  readonly planned: PlannedStart[];
+}
+
+// Resource splits like 12 GPUs over 2 nodes give fractions; never call a rounding error a fit.
+const EPSILON = 1e-9;
+
+function holds(free: Resources, member: Resources): boolean {
+  return (
+    free.gpus + EPSILON >= member.gpus &&
+    free.cpus + EPSILON >= member.cpus &&
+    free.memoryMiB + EPSILON >= member.memoryMiB
+  );
+}
+
+function plus(a: Resources, b: Resources): Resources {
+  return { gpus: a.gpus + b.gpus, cpus: a.cpus + b.cpus, memoryMiB: a.memoryMiB + b.memoryMiB };
+}
+
+function minus(a: Resources, b: Resources): Resources {
+  return { gpus: a.gpus - b.gpus, cpus: a.cpus - b.cpus, memoryMiB: a.memoryMiB - b.memoryMiB };
 }

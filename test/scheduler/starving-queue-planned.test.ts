@@ -1,5 +1,7 @@
 import { describe, expect, test } from 'vitest';
+import { ClusterCapacity } from '../../scheduler/capacity';
 import { DEFAULT_DRIVETRAIN_CONFIG, DrivetrainPolicy } from '../../scheduler/drivetrain/policy';
+import { ReservationProfile } from '../../scheduler/drivetrain/reservation-profile';
 import type { DrivetrainConfig } from '../../scheduler/drivetrain/round';
 import { job, NOW, pool, running, state, team } from './fixtures';
 
@@ -55,6 +57,36 @@ describe('the starving queue planned by conservative backfill (starvation.planne
       NOW,
     );
     expect(decision.starts.map((start) => start.jobId).sort()).toEqual(['long', 'short']);
+  });
+});
+
+describe('the availability profile', () => {
+  test('GIVEN a node shared by a job near its limit and one a week from it WHEN two small jobs are planned THEN the first starts when the near one ends and the second only once the node is empty', () => {
+    const pools = [pool('od', 1)];
+    const runs = [
+      running(job('near', { gpus: 2, maxRuntimeS: 2 * HOUR }), 'od', [0]),
+      running(job('far', { gpus: 6, maxRuntimeS: 7 * 24 * HOUR }), 'od', [0]),
+    ];
+    const capacity = ClusterCapacity.of(pools, runs);
+    const profile = new ReservationProfile(capacity.pools, runs, NOW, () => false);
+    const first = profile.plan(job('first', { gpus: 2 }), capacity.pools);
+    expect(first?.untilS).toBe(NOW + HOUR);
+    const second = profile.plan(job('second', { gpus: 2 }), capacity.pools);
+    expect(second?.untilS).toBe(NOW + 7 * 24 * HOUR - HOUR);
+    // Work that outlasts the first planned start may not take the node; work that ends before may.
+    expect(profile.permits('od', 0, job('long', { maxRuntimeS: 2 * HOUR }), NOW)).toBe(false);
+    expect(profile.permits('od', 0, job('brief', { maxRuntimeS: HOUR }), NOW)).toBe(true);
+    // A job's own plan does not bind it; the next one on the node does.
+    expect(profile.permits('od', 0, job('first', { maxRuntimeS: 2 * HOUR }), NOW)).toBe(true);
+    expect(profile.permits('od', 0, job('first', { maxRuntimeS: 7 * 24 * HOUR }), NOW)).toBe(false);
+  });
+
+  test('GIVEN nodes held by another hold WHEN a job is planned THEN it is planned around them or not at all', () => {
+    const pools = [pool('od', 1)];
+    const capacity = ClusterCapacity.of(pools, []);
+    const profile = new ReservationProfile(capacity.pools, [], NOW, () => true);
+    expect(profile.plan(job('gang', { gpus: 8 }), capacity.pools)).toBeUndefined();
+    expect(profile.size).toBe(0);
   });
 });
 
