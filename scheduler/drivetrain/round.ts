@@ -331,6 +331,7 @@ export class DispatchRound {
     this.profile = profile;
     const { boundS } = this.config.starvation;
     let looked = 0;
+    const failed = new Set<string>();
     for (let band = TOP_BAND; band >= 0 && looked < limit; band--) {
       while (looked < limit) {
         const job = this.inputs.pending.takeOldest(this.now, boundS, band);
@@ -342,16 +343,22 @@ export class DispatchRound {
           this.leaveWaiting(job, band, this.why.unschedulable(job));
           continue;
         }
-        const placement = place(job, pools, (pool, node) => this.mayUse(pool, node, job, false));
-        if (placement !== undefined) {
-          this.start(job, placement);
-          continue;
-        }
-        const eviction = this.cheapestEviction(job, pools);
-        if (eviction !== undefined) {
-          for (const victim of eviction.victims) this.preempt(victim, job);
-          this.start(job, eviction.placement);
-          continue;
+        // Starts and plans only take capacity away, so a shape that failed stays failed
+        // until a preemption frees some.
+        const shape = `${this.preemptions.length}|${this.victimCap(job)}|${job.maxRuntimeS}|${this.shapeKey(job)}`;
+        if (!failed.has(shape)) {
+          const placement = place(job, pools, (pool, node) => this.mayUse(pool, node, job, false));
+          if (placement !== undefined) {
+            this.start(job, placement);
+            continue;
+          }
+          const eviction = this.cheapestEviction(job, pools);
+          if (eviction !== undefined) {
+            for (const victim of eviction.victims) this.preempt(victim, job);
+            this.start(job, eviction.placement);
+            continue;
+          }
+          failed.add(shape);
         }
         profile.plan(job, pools, this.now + (this.config.starvation.planWindowS ?? Number.POSITIVE_INFINITY));
         leftWaiting.push(job);
@@ -436,21 +443,24 @@ export class DispatchRound {
   }
 
   private cheapestEviction(job: Job, pools: readonly PoolCapacity[]): Eviction | undefined {
-    // A job that has not yet waited out its patience may only take what is cheap to free.
-    const { patienceS, patienceByClassS, impatientVictims } = this.config.preemption;
-    const waitedS = this.now - waitingSince(job);
-    const { boundS, patientPastBound } = this.config.starvation;
-    const patient =
-      waitedS >= (patienceByClassS?.[job.priorityClass] ?? patienceS) ||
-      (patientPastBound === true && waitedS >= boundS);
-    const cap = patient ? this.config.maxPreemptionsPerRound : impatientVictims;
-    const budget = cap - this.preemptions.length;
+    const budget = this.victimCap(job) - this.preemptions.length;
     if (budget <= 0) return undefined;
     return (
       this.evictionAmong(job, pools, budget, false) ??
       // A reclaim whose lenders' borrowed jobs free no node it fits takes their other work.
       this.evictionAmong(job, pools, budget, true)
     );
+  }
+
+  /** A job that has not yet waited out its patience may only take what is cheap to free. */
+  private victimCap(job: Job): number {
+    const { patienceS, patienceByClassS, impatientVictims } = this.config.preemption;
+    const waitedS = this.now - waitingSince(job);
+    const { boundS, patientPastBound } = this.config.starvation;
+    const patient =
+      waitedS >= (patienceByClassS?.[job.priorityClass] ?? patienceS) ||
+      (patientPastBound === true && waitedS >= boundS);
+    return patient ? this.config.maxPreemptionsPerRound : impatientVictims;
   }
 
   private evictionAmong(
