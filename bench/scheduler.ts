@@ -20,7 +20,7 @@ import { DEFAULT_SIZING } from '../simulator/cluster-sizing';
 import { simulate } from '../simulator/engine';
 import { metricsOf, type PolicyMetrics, SIZE_CLASSES, waitsByTeamAndSize } from '../simulator/metrics';
 import { syntheticTraceCsv } from '../simulator/synthetic-trace';
-import { parseTrace, readTrace } from '../simulator/trace';
+import { parseTraceFile, readTraceFile } from '../simulator/trace';
 import type { EstimateModel } from '../simulator/workload';
 import { cdfSvg } from './cdf-plot';
 import { backloggedState, medianRoundMs } from './decision-round';
@@ -56,14 +56,15 @@ const drivetrainConfig = mergeConfig(
 const estimates = args.estimates as EstimateModel;
 if (estimates !== 'user' && estimates !== 'perfect') throw new Error('--estimates is user or perfect');
 
-const source = args.synthetic
-  ? `synthetic, ${args.synthetic} jobs (simulator/synthetic-trace.ts, seed 7)`
-  : args.trace;
-let records = args.synthetic
-  ? parseTrace(
+const parsed = args.synthetic
+  ? parseTraceFile(
       syntheticTraceCsv({ jobs: Number(args.synthetic), seed: 7, teams: 12, meanInterarrivalS: 120 }),
     )
-  : readTrace(args.trace);
+  : readTraceFile(args.trace);
+const source = args.synthetic
+  ? `synthetic, ${args.synthetic} jobs (simulator/synthetic-trace.ts, seed 7)`
+  : `${args.trace} (${parsed.format} format${parsed.cpuOnlyRows ? `, ${parsed.cpuOnlyRows} CPU-only rows left out` : ''})`;
+let records = parsed.records;
 records = traceWindow(records, args['last-days'], args['busiest-teams'], args['days-before-end']);
 const { trace, spotShare, cluster, rule, workload, config } = replaySetup(
   records,

@@ -13,7 +13,7 @@ import { simulate } from '../../simulator/engine';
 import { jainIndex, maxMinFairShares } from '../../simulator/fairness';
 import { metricsOf } from '../../simulator/metrics';
 import { syntheticTraceCsv } from '../../simulator/synthetic-trace';
-import { parseTrace, readTrace, summarizeTrace } from '../../simulator/trace';
+import { parseTrace, parseTraceFile, readTrace, summarizeTrace } from '../../simulator/trace';
 import {
   classFor,
   DEFAULT_WORKLOAD_RULE,
@@ -58,6 +58,34 @@ describe('trace reading', () => {
 
   test('GIVEN a CSV without the cluster column WHEN parsed THEN it is rejected', () => {
     expect(() => parseTrace('timestamp,duration,num_gpus,gpu_time\n')).toThrow(/cluster/);
+  });
+
+  test('GIVEN a Helios cluster_log.csv WHEN parsed THEN its GPU jobs come back per virtual cluster and its CPU jobs are counted', () => {
+    // The three example rows of HeliosData's README, plus a CPU-only job.
+    const csv = [
+      'job_id,user,vc,gpu_num,cpu_num,node_num,state,submit_time,start_time,end_time,duration,queue',
+      '1425511,uXBbc,vcJkd,1,1,1,COMPLETED,2020-06-09 18:41:01,2020-06-09 18:41:01,2020-06-10 04:55:09,36848,0',
+      '1425512,uVMrF,vchbv,4,16,1,FAILED,2020-06-09 18:41:27,2020-06-09 18:41:27,2020-06-09 18:45:36,249,0',
+      '1425514,uVMrF,vchbv,0,8,1,COMPLETED,2020-06-09 18:41:28,2020-06-09 18:41:30,2020-06-09 18:45:30,240,2',
+      '1425513,uzqls,vcpDC,1,1,1,CANCELLED,2020-06-09 18:41:28,2020-06-09 18:41:28,2020-06-17 14:15:21,675233,0',
+    ].join('\n');
+    const parsed = parseTraceFile(csv);
+    expect(parsed.format).toBe('helios');
+    expect(parsed.cpuOnlyRows).toBe(1);
+    expect(parsed.records.map((r) => [r.row, r.cluster, r.gpus, r.durationS])).toEqual([
+      [0, 'vcJkd', 1, 36848],
+      [1, 'vchbv', 4, 249],
+      [3, 'vcpDC', 1, 675233],
+    ]);
+    expect(parsed.records[0]?.submitTime).toBe(Date.UTC(2020, 5, 9, 18, 41, 1) / 1000);
+  });
+
+  test("GIVEN a row of neither format's shape WHEN parsed THEN the error names the row", () => {
+    const helios = 'job_id,vc,gpu_num,submit_time,duration\n1,vcA,2,not a time,10\n';
+    expect(() => parseTrace(helios)).toThrow(/row 2 is malformed/);
+    const philly = 'timestamp,duration,num_gpus,gpu_time,cluster\n2017-10-09 07:01:55,66.0,0,0,a\n';
+    expect(() => parseTrace(philly)).toThrow(/row 2 asks for no GPU/);
+    expect(() => parseTrace('submit_time,duration\n')).toThrow(/Helios format/);
   });
 });
 
