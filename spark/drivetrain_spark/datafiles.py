@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import itertools
 import json
@@ -156,6 +157,7 @@ def _fmix_block(h: np.ndarray, scratch: np.ndarray) -> None:
             h *= multiplier
 
 
+@functools.lru_cache(maxsize=4096)
 def _name_key(name: str) -> np.uint64:
     return np.uint64(int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "little") | 1)
 
@@ -250,7 +252,7 @@ def _words(array: pa.Array) -> tuple[np.ndarray, np.ndarray | None]:
         halves = np.frombuffer(array.buffers()[1], np.uint64)[start : start + 2 * len(array)]
         return _fmix(halves[0::2].copy()) + halves[1::2] * _M1, _valid(array)
     if pa.types.is_integer(kind) and kind.bit_width <= 64:
-        return _numbers(array, 0).astype(np.int64).view(np.uint64), _valid(array)
+        return _numbers(array, 0).astype(np.int64, copy=False).view(np.uint64), _valid(array)
     if pa.types.is_temporal(kind):
         values = array.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)
         return values.view(np.uint64), _valid(array)
@@ -430,20 +432,35 @@ def _position_terms(width: int) -> np.ndarray:
 
 def _combine(columns: Iterable[tuple[str, Any]], n: int) -> np.ndarray:
     total = np.zeros(n, np.uint64)
+    scratch = np.empty(n, np.uint64)  # reused by every column: fresh big arrays cost page faults
+    coded: dict[tuple[int, int, int], list[tuple[pa.Array, np.uint64]]] = {}
     for name, column in sorted(columns, key=lambda c: c[0]):
         array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-        total += _term(array, _name_key(name))
+        if pa.types.is_dictionary(array.type) and not array.null_count and len(array):
+            indices = array.indices
+            shared = (indices.buffers()[1].address, indices.offset, indices.type.bit_width)
+            coded.setdefault(shared, []).append((array, _name_key(name)))
+            continue
+        total += _term(array, _name_key(name), scratch)
+    # Dictionary columns on one index buffer (CAN's message, signal and unit; a constant column
+    # has a one-value dictionary) add their values' terms first, then look them up once.
+    for members in coded.values():
+        size = min(len(array.dictionary) for array, _ in members)
+        terms = sum(_term(array.dictionary.slice(0, size), key) for array, key in members)
+        if size == 1:
+            total += terms[0]
+        else:
+            total += np.take(terms, _indices(members[0][0], 0), out=scratch)
     return _fmix(total)
 
 
-def _term(array: pa.Array, key: np.uint64) -> np.ndarray:
-    """A column's share of each row's hash: 0 where null."""
+def _term(array: pa.Array, key: np.uint64, out: np.ndarray | None = None) -> np.ndarray:
+    """A column's share of each row's hash: 0 where null (in ``out`` when given)."""
     if pa.types.is_dictionary(array.type):  # mixed once per distinct value, then looked up
         terms = np.append(_term(array.dictionary, key), np.uint64(0))
-        indices = _indices(array, -1)
-        return terms[indices]  # -1 (null) picks the trailing 0
+        return np.take(terms, _indices(array, -1), out=out)  # -1 (null) picks the trailing 0
     words, valid = _words(array)
-    term = words + _PRESENT
+    term = np.add(words, _PRESENT, out=out)
     term *= key
     if valid is not None:
         term[~valid] = 0
@@ -545,7 +562,8 @@ class PartitionedWriter:
             part_days = (
                 days if len(vehicles) == 1 else part.column("log_time").cast(pa.int64()).to_numpy() // DAY_US
             )
-            unique = np.unique(part_days)
+            first = int(part_days.min())
+            unique = np.array([first]) if first == int(part_days.max()) else np.unique(part_days)
             for day in unique.tolist():
                 rows = part if len(unique) == 1 else part.filter(pa.array(part_days == day))
                 self._file(vehicle, day, rows.schema).append(rows)
