@@ -95,7 +95,8 @@ if (args.help) {
                              node: bench/features-load.ts (the generator of earlier runs)
   --vegeta                   also measure every HTTP system with vegeta (an established open-loop
                              tool, built by scripts/bench-tools.sh) at the same rate, for a cross-check
-  --server-node-flags <f>    node flags of the Drivetrain servers only, e.g. "--max-semi-space-size=32"
+  --server-node-flags=<f>    node flags of the Drivetrain servers only (space-separated; after "=",
+                             as they start with dashes), e.g. --server-node-flags=--max-semi-space-size=32
   --profile <dir>            write CPU profiles of the Drivetrain servers under <dir>/<server>/ (node --cpu-prof)`);
   process.exit(0);
 }
