@@ -74,6 +74,7 @@ const { values: args } = parseArgs({
     'server-node-flags': { type: 'string', default: '' },
     'load-generator': { type: 'string', default: 'go' },
     vegeta: { type: 'boolean', default: false },
+    pin: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -97,6 +98,9 @@ if (args.help) {
                              tool, built by scripts/bench-tools.sh) at the same rate, for a cross-check
   --server-node-flags=<f>    node flags of the Drivetrain servers only (space-separated; after "=",
                              as they start with dashes), e.g. --server-node-flags=--max-semi-space-size=32
+  --pin                      CPU placement (taskset): the load generator on CPU 0, everything else
+                             (this process, dynalite, redis-server, every server and Feast's workers)
+                             on CPU 1, the same for every system; default: nothing pinned
   --profile <dir>            write CPU profiles of the Drivetrain servers under <dir>/<server>/ (node --cpu-prof)`);
   process.exit(0);
 }
@@ -108,6 +112,17 @@ if (args['load-generator'] === 'go' || args.vegeta)
   execFileSync('bash', [join(root, 'scripts', 'bench-tools.sh'), ...(args.vegeta ? ['--vegeta'] : [])], {
     stdio: 'inherit',
   });
+// Pinned here, after the build: every process started from now on inherits CPU 1, and the load
+// generator moves itself to CPU 0 once started (taskset -a: all its threads).
+const PINNED_CPUS = { loadGenerator: '0', services: '1' } as const;
+if (args.pin) {
+  if (cpus().length < 2) throw new Error('--pin needs two CPUs');
+  execFileSync('taskset', ['-a', '-p', '-c', PINNED_CPUS.services, String(process.pid)], { stdio: 'ignore' });
+}
+const pinLoadGenerator = (pid: number) => {
+  if (args.pin)
+    execFileSync('taskset', ['-a', '-p', '-c', PINNED_CPUS.loadGenerator, String(pid)], { stdio: 'ignore' });
+};
 const ENTITIES = Number(args.entities);
 const VIEWS = BENCH_VIEWS;
 const FEATURES_PER_VIEW = BENCH_FEATURES_PER_VIEW;
@@ -326,6 +341,7 @@ if (loadGenerator === 'go') {
   const binary = join(root, GO_LOAD_GENERATOR);
   const load = spawn(binary, [], { stdio: ['pipe', 'pipe', 'inherit'] });
   children.push(load);
+  pinLoadGenerator(load.pid!);
   createInterface({ input: load.stdout! }).on('line', (line) => answered(JSON.parse(line)));
   sendCommand = (message) => load.stdin!.write(`${JSON.stringify(message)}\n`);
 } else {
@@ -334,6 +350,7 @@ if (loadGenerator === 'go') {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   children.push(load);
+  pinLoadGenerator(load.pid!);
   load.on('message', answered);
   sendCommand = (message) => load.send(message);
 }
@@ -735,8 +752,9 @@ const report = {
             'vegeta v12.13.0 (scripts/bench-tools.sh) after every HTTP latency run, same rate, duration and bodies; its latencies count from its own send',
         }
       : {}),
-    cpuPlacement:
-      'none: no taskset or priority for any process; the load generator, every server and redis-server may run on any core, the same for every system',
+    cpuPlacement: args.pin
+      ? `pinned (--pin, taskset): the load generator on CPU ${PINNED_CPUS.loadGenerator}; this process, dynalite, redis-server, every server and Feast's workers on CPU ${PINNED_CPUS.services}; the same for every system; no priorities`
+      : 'none: no taskset or priority for any process; the load generator, every server and redis-server may run on any core, the same for every system',
     feast: `feast 0.67.0 (features/feast/requirements.lock), ${feastWorkers} gunicorn/uvicorn workers (feast serve --workers -1), registry_ttl_sec 60, Redis online store`,
     drivetrainServerNodeFlags: serverNodeFlags,
     cpus: cpus().length,
