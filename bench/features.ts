@@ -69,9 +69,12 @@ const { values: args } = parseArgs({
     entities: { type: 'string', default: '2000' },
     'feast-workers': { type: 'string', default: String(2 * cpus().length + 1) },
     only: { type: 'string' },
+    cases: { type: 'string' },
     profile: { type: 'string' },
+    'server-node-flags': { type: 'string', default: '' },
     'load-generator': { type: 'string', default: 'go' },
     vegeta: { type: 'boolean', default: false },
+    pin: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -88,10 +91,16 @@ if (args.help) {
   --entities <n>             entities loaded (default 2000)
   --feast-workers <n>        Feast server workers (default 2 x CPUs + 1, as feast serve --workers -1)
   --only <a,b>               systems: drivetrain,rawRedis,httpFloor,feast,drivetrainCacheMiss
+  --cases <a,b>              cases: 1x50,100x50 (default both)
   --load-generator <go|node> go: bench/features-load-go (default; built by scripts/bench-tools.sh),
                              node: bench/features-load.ts (the generator of earlier runs)
   --vegeta                   also measure every HTTP system with vegeta (an established open-loop
                              tool, built by scripts/bench-tools.sh) at the same rate, for a cross-check
+  --server-node-flags=<f>    node flags of the Drivetrain servers only (space-separated; after "=",
+                             as they start with dashes), e.g. --server-node-flags=--max-semi-space-size=32
+  --pin                      CPU placement (taskset): the load generator on CPU 0, everything else
+                             (this process, dynalite, redis-server, every server and Feast's workers)
+                             on CPU 1, the same for every system; default: nothing pinned
   --profile <dir>            write CPU profiles of the Drivetrain servers under <dir>/<server>/ (node --cpu-prof)`);
   process.exit(0);
 }
@@ -103,6 +112,17 @@ if (args['load-generator'] === 'go' || args.vegeta)
   execFileSync('bash', [join(root, 'scripts', 'bench-tools.sh'), ...(args.vegeta ? ['--vegeta'] : [])], {
     stdio: 'inherit',
   });
+// Pinned here, after the build: every process started from now on inherits CPU 1, and the load
+// generator moves itself to CPU 0 once started (taskset -a: all its threads).
+const PINNED_CPUS = { loadGenerator: '0', services: '1' } as const;
+if (args.pin) {
+  if (cpus().length < 2) throw new Error('--pin needs two CPUs');
+  execFileSync('taskset', ['-a', '-p', '-c', PINNED_CPUS.services, String(process.pid)], { stdio: 'ignore' });
+}
+const pinLoadGenerator = (pid: number) => {
+  if (args.pin)
+    execFileSync('taskset', ['-a', '-p', '-c', PINNED_CPUS.loadGenerator, String(pid)], { stdio: 'ignore' });
+};
 const ENTITIES = Number(args.entities);
 const VIEWS = BENCH_VIEWS;
 const FEATURES_PER_VIEW = BENCH_FEATURES_PER_VIEW;
@@ -111,6 +131,10 @@ const CASES = {
   '100x50': { rows: 100, rate: Number(args['rate-100x50']), goalP99Ms: 5 },
 };
 type CaseName = keyof typeof CASES;
+const onlyCases = args.cases ? new Set(args.cases.split(',')) : undefined;
+const caseEntries = (Object.entries(CASES) as [CaseName, (typeof CASES)[CaseName]][]).filter(
+  ([name]) => !onlyCases || onlyCases.has(name),
+);
 const SYSTEMS = ['drivetrain', 'rawRedis', 'httpFloor', 'feast', 'drivetrainCacheMiss'] as const;
 type SystemName = (typeof SYSTEMS)[number];
 const only = args.only ? new Set(args.only.split(',')) : undefined;
@@ -257,9 +281,12 @@ function treeUsage(pid: number): { cpuSeconds: number; runQueueMs: number } {
     runQueueMs: runQueueNs / 1e6,
   };
 }
-const profileFlags = (name: string) =>
+const serverNodeFlags = args['server-node-flags'].split(' ').filter(Boolean);
+const profileFlags = (name: string) => [
+  ...serverNodeFlags,
   // A directory per server: tsx's loader thread writes a profile of its own beside the main thread's.
-  args.profile ? ['--cpu-prof', '--cpu-prof-dir', join(args.profile, name)] : [];
+  ...(args.profile ? ['--cpu-prof', '--cpu-prof-dir', join(args.profile, name)] : []),
+];
 
 const serverArgs = [registryPath, db.endpoint, String(redisServer.port), table];
 const urls: Partial<Record<SystemName, string>> = {};
@@ -314,6 +341,7 @@ if (loadGenerator === 'go') {
   const binary = join(root, GO_LOAD_GENERATOR);
   const load = spawn(binary, [], { stdio: ['pipe', 'pipe', 'inherit'] });
   children.push(load);
+  pinLoadGenerator(load.pid!);
   createInterface({ input: load.stdout! }).on('line', (line) => answered(JSON.parse(line)));
   sendCommand = (message) => load.stdin!.write(`${JSON.stringify(message)}\n`);
 } else {
@@ -322,6 +350,7 @@ if (loadGenerator === 'go') {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   children.push(load);
+  pinLoadGenerator(load.pid!);
   load.on('message', answered);
   sendCommand = (message) => load.send(message);
 }
@@ -494,7 +523,7 @@ const maxRunSeconds = Number(args['max-run-seconds']);
 const warmupSeconds = Number(args['warmup-seconds']);
 const repeats = Number(args.repeats);
 
-for (const [name, spec] of Object.entries(CASES) as [CaseName, (typeof CASES)[CaseName]][]) {
+for (const [name, spec] of caseEntries) {
   const samples = bodies(spec.rows);
   const targets = new Map<SystemName, LoadTarget>();
   let drivetrainBody = '';
@@ -669,7 +698,7 @@ const results = Object.fromEntries(
 
 const ratio = (a: number | undefined, b: number | undefined) =>
   a && b ? Number((a / b).toFixed(2)) : undefined;
-const caseNames = Object.keys(CASES) as CaseName[];
+const caseNames = caseEntries.map(([name]) => name);
 const report = {
   ...results,
   ratios: Object.fromEntries(
@@ -723,9 +752,11 @@ const report = {
             'vegeta v12.13.0 (scripts/bench-tools.sh) after every HTTP latency run, same rate, duration and bodies; its latencies count from its own send',
         }
       : {}),
-    cpuPlacement:
-      'none: no taskset or priority for any process; the load generator, every server and redis-server may run on any core, the same for every system',
+    cpuPlacement: args.pin
+      ? `pinned (--pin, taskset): the load generator on CPU ${PINNED_CPUS.loadGenerator}; this process, dynalite, redis-server, every server and Feast's workers on CPU ${PINNED_CPUS.services}; the same for every system; no priorities`
+      : 'none: no taskset or priority for any process; the load generator, every server and redis-server may run on any core, the same for every system',
     feast: `feast 0.67.0 (features/feast/requirements.lock), ${feastWorkers} gunicorn/uvicorn workers (feast serve --workers -1), registry_ttl_sec 60, Redis online store`,
+    drivetrainServerNodeFlags: serverNodeFlags,
     cpus: cpus().length,
     loadAverageAtEnd: (await import('node:os')).loadavg().map((l) => Number(l.toFixed(2))),
   },

@@ -124,7 +124,7 @@ describe('read and write paths on dynalite and redis-server', () => {
     expect(decodeRecord(cached!)?.values[0]).toBe(2);
   });
 
-  test('a cache lookup reads exactly the keys keyOf names, for any join key text and view', async () => {
+  test('a cache lookup reads exactly the keys keyOf names, for any join key text and view, URI-encoded or not', async () => {
     const views = ['drive_motion', 'drive_imu', 'drive_hard_braking'];
     await fc.assert(
       fc.asyncProperty(
@@ -133,8 +133,10 @@ describe('read and write paths on dynalite and redis-server', () => {
           maxLength: 4,
         }),
         async (ids) => {
+          // Raw text too: the MGET is encoded apart for keys that are not ASCII.
+          const keys = [...new Set(ids.flatMap((id) => [key(id), `drive#${id}`]))];
           const cells = views.flatMap((view) =>
-            ids.map((id) => ({ key: key(id), view, version: catalog.views.get(view)!.version })),
+            keys.map((k) => ({ key: k, view, version: catalog.views.get(view)!.version })),
           );
           const present = cells.filter((_, i) => i % 2 === 0);
           await stack.redis.del(...cells.map(RedisFeatureCache.keyOf));
