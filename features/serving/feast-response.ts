@@ -43,7 +43,7 @@ export interface LentBytes {
 
 class ResponseBytes {
   buf: Buffer<ArrayBuffer> = freeBuffers.pop() ?? Buffer.allocUnsafeSlow(INITIAL_BYTES);
-  /** `buf` for four-byte moves (`copyWords`). */
+  /** `buf` for the word moves of short stored values (`onlineFeaturesBytes`). */
   words = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
   pos = 0;
 
@@ -116,7 +116,9 @@ const VALUES = utf8('{"values":[');
 const STATUSES = utf8('],"statuses":');
 const TIMESTAMPS = utf8(',"event_timestamps":');
 const COMMA = 44;
-const QUOTE = 34;
+const MINUS = 45;
+const DIGIT_0 = 48;
+const DIGIT_9 = 57;
 const OPEN = 91;
 const CLOSE = 93;
 const CLOSE_OBJECT = 125;
@@ -297,13 +299,14 @@ export function onlineFeaturesBytes(
             const end = bounds[index + 1]! - 1;
             if (end - start < 64) {
               // Eight or four bytes a move, then the rest: a JavaScript loop's cost is per move,
-              // and a native copy's call costs more than these few moves. Eight only for a value
-              // that is not a string: its bytes are ASCII, never a NaN's (which a float move may
-              // not keep bit for bit).
+              // and a native copy's call costs more than these few moves. Eight only for a JSON
+              // number: its bytes are ASCII digits and signs, never a NaN's (which a float move
+              // may not keep bit for bit), whatever a string or future value type holds.
               const memory = storedWords[row]!;
               const offset = storedOffsets[row]!;
               let i = start;
-              if (bytes[start] !== QUOTE)
+              const first = bytes[start]!;
+              if (first === MINUS || (first >= DIGIT_0 && first <= DIGIT_9))
                 for (; i + 8 <= end; i += 8, pos += 8) words.setFloat64(pos, memory.getFloat64(offset + i));
               for (; i + 4 <= end; i += 4, pos += 4) words.setInt32(pos, memory.getInt32(offset + i));
               for (; i < end; i++) buf[pos++] = bytes[i]!;
