@@ -7,5 +7,8 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    setupFiles: ['test/per-file-temp-dir.ts'],
+    // After-hooks in reverse order (vitest's default, stated): the temp dir goes last.
+    sequence: { hooks: 'stack' },
   },
 });
